@@ -1,0 +1,46 @@
+# Two set-up commands: `make run` and `make test`. Both create .venv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run demo test lint format bench bench-smoke screenshots clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP) $@
+
+run: $(STAMP)  ## open the console on built-in demo data (own SQLite file)
+	$(BIN)/opsconsole --demo
+
+test: $(TEST_STAMP)  ## the whole suite
+	$(BIN)/pytest -q
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(TEST_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(TEST_STAMP)  ## every benchmark with its ratio against a same-run baseline
+	$(BIN)/python -m bench.run_all
+
+bench-smoke: $(TEST_STAMP)
+	$(BIN)/python -m bench.run_all --smoke
+
+screenshots: $(TEST_STAMP)  ## SVGs of the real app on seeded demo data
+	$(BIN)/python -m tui.screenshots screenshots
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""opsconsole: a terminal operations console for email deliverability."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""typer sub-commands, one module each. None of them may import Textual."""

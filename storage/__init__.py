@@ -1,0 +1,1 @@
+"""SQLModel tables and the async store. Knows SQL; knows nothing of Textual."""
