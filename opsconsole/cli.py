@@ -1,10 +1,122 @@
-"""The ``opsconsole`` command line. Placeholder until the commands are wired."""
+"""The ``opsconsole`` command line (typer).
+
+Bare ``opsconsole`` opens the TUI; ``--no-ui`` runs the engine headless; sub-commands
+script it. Sub-commands live one per module in ``opsconsole/commands/`` and register
+themselves through ``register(app)``. Nothing here imports Textual except the TUI path.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(no_args_is_help=False, add_completion=False)
+from opsconsole.commands._common import fail
+from opsconsole.errors import ExitCode
+
+HELP = """Terminal operations console for email deliverability.
+
+Bare `opsconsole` opens the live console; `--no-ui` runs the same engine headless.
+
+Examples:
+
+  opsconsole --demo                         # live console on simulated traffic
+
+  opsconsole ingest /var/log/pmta/acct-*.csv --format pmta
+
+  opsconsole report --format json --window 1h
+
+  opsconsole --no-ui --config /etc/opsconsole/config.toml
+"""
+
+app = typer.Typer(
+    help=HELP,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class Globals:
+    config: str | None = None
+    db: str | None = None
+
+
+def settings_from(ctx: typer.Context):  # type: ignore[no-untyped-def]
+    """The settings for this invocation; exit 2 with a one-line reason when the config is bad."""
+    from opsconsole.settings import ConfigError, load_settings
+
+    g: Globals = ctx.find_root().obj or Globals()
+    try:
+        return load_settings(g.config, db=g.db)
+    except ConfigError as e:
+        fail(str(e), ExitCode.USAGE)
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="TOML config file.", metavar="FILE")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="OPSCONSOLE_DB",
+            help="SQLAlchemy async URL (default: SQLite file in the XDG data directory).",
+            metavar="URL",
+        ),
+    ] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Run the engine headless.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="With --no-ui: read new lines, one check, exit.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Feed the built-in simulator (own database file).")
+    ] = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="TUI: hide every key that changes state.")
+    ] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="With --no-ui: plain or json.")
+    ] = "plain",
+) -> None:
+    ctx.obj = Globals(config=config, db=db)
+    if ctx.invoked_subcommand is not None:
+        return
+    if log_format not in ("plain", "json"):
+        fail(f"--log-format must be plain or json, not {log_format!r}")
+    if once and not no_ui:
+        fail("--once goes with --no-ui")
+    if no_ui:
+        from opsconsole.headless import run_headless
+
+        code = run_headless(ctx, once=once, demo=demo, log_format=log_format)
+        raise typer.Exit(code)
+    from opsconsole.tui_entry import run_tui
+
+    raise typer.Exit(run_tui(ctx, demo=demo, read_only=read_only))
+
+
+def _register_commands() -> None:
+    import importlib
+    import pkgutil
+
+    from opsconsole import commands
+
+    for mod in pkgutil.iter_modules(commands.__path__):
+        if mod.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"opsconsole.commands.{mod.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
+
+
+_register_commands()
 
 
 def main() -> None:
