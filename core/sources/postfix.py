@@ -1,0 +1,228 @@
+"""Postfix syslog / ``maillog_file`` lines.
+
+Only ``status=sent|deferred|bounced`` lines written by a delivery agent (smtp, lmtp, error,
+discard, virtual, local) are events; every other Postfix line (qmgr, pickup, cleanup, bounce,
+scache, smtp connection warnings...) is ignored, and a line that is not syslog-shaped is
+malformed.
+
+Postfix never logs the source IP. The usual setup is one smtp transport per IP with its own
+``syslog_name``, so the attribution key is the syslog tag without the program:
+``postfix/out2/smtp`` -> ``postfix/out2``, ``postfix-out2/smtp`` -> ``postfix-out2``, and
+plain ``postfix/smtp`` -> ``postfix``. The full tag is also accepted as a map key (tried
+first).
+
+Timestamps:
+
+* RFC 3339 (``2026-11-22T04:57:58.123456+00:00``): exact; without an offset, UTC.
+* classic syslog (``Nov 22 04:57:58``): no year and no zone. The year is ``now()``'s year, or
+  an earlier one if that would put the line more than one day in the future (never in the
+  future; Feb 29 goes back to the last leap year). The time is taken as UTC: syslog writes the
+  host's local time but the line does not say which zone, and the parser must not depend on
+  the zone of the machine that reads the log. Run mail hosts on UTC or log RFC 3339.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from opsconsole.core.classify import is_hard
+from opsconsole.core.events import Event, Kind
+from opsconsole.core.sources.base import ParseStats
+
+DELIVERY_PROGRAMS = frozenset({"smtp", "lmtp", "error", "discard", "virtual", "local"})
+
+_STATUS: dict[str, Kind] = {
+    "sent": Kind.DELIVERED,
+    "bounced": Kind.BOUNCED,
+    "deferred": Kind.DEFERRED,
+}
+_MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
+_DAY = 86_400.0
+_CACHE_MAX = 4096
+
+# One regex per line shape: the timestamp up to the minute, the seconds, host, tag, message.
+_CLASSIC = re.compile(
+    r"([A-Z][a-z]{2} +\d{1,2} \d\d:\d\d):(\d\d)(?:\.\d+)? +\S+ +([^\s\[\]:]+)(?:\[\d*\])?: ?(.*)",
+    re.S,
+)
+_RFC3339 = re.compile(
+    r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d):(\d\d)(\.\d+)?(Z|z|[+-]\d\d:?\d\d)? +\S+ +"
+    r"([^\s\[\]:]+)(?:\[\d*\])?: ?(.*)",
+    re.S,
+)
+# The delivery message: queue id, recipient, optional dsn, status and the parenthesised text.
+_DELIVERY = re.compile(
+    r"[^\s:]+: to=<(.*?)>,(?:.*?, dsn=(\d\.\d{1,3}\.\d{1,3}),)?.*? status=(sent|deferred|bounced)"
+    r"(?: \((.*)\))?",
+    re.S,
+)
+
+
+class PostfixParser:
+    """Postfix log lines to events; see the module docstring for the rules."""
+
+    format = "postfix"
+
+    def __init__(
+        self,
+        ip_map: Mapping[str, str] | None = None,
+        now: Callable[[], float] | None = None,
+    ) -> None:
+        self.ip_map: dict[str, str] = dict(ip_map or {})
+        self.now: Callable[[], float] = now or time.time
+        self.stats = ParseStats()
+        # tag -> (is a delivery agent, mapped IP or None)
+        self._tags: dict[str, tuple[bool, str | None]] = {}
+        # classic "Nov 22 04:57" -> epochs of that minute in the anchor year and the 4 before
+        self._classic: dict[str, tuple[float, ...]] = {}
+        self._anchor = (0.0, -1.0)  # [start, end) of now()'s UTC year the cache is built for
+        self._anchor_year = 0
+        # RFC 3339 "minute|offset" -> epoch of that minute
+        self._rfc: dict[str, float] = {}
+
+    # Stateless between lines: the year comes from now(), not from earlier lines.
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
+        stats = self.stats
+        parse = self._parse
+        for line in lines:
+            stats.lines += 1
+            try:
+                ev = parse(line)
+            except Exception:  # never raise on input, whatever the bytes
+                stats.bad(line)
+                continue
+            if ev is not None:
+                stats.events += 1
+                if ev.ip is None:
+                    stats.unattributed += 1
+                yield ev
+
+    def _tag(self, tag: str) -> tuple[bool, str | None]:
+        info = self._tags.get(tag)
+        if info is None:
+            key, _, program = tag.rpartition("/")
+            ip = self.ip_map.get(tag) or (self.ip_map.get(key) if key else None)
+            info = (program in DELIVERY_PROGRAMS and bool(key), ip or None)
+            if len(self._tags) >= _CACHE_MAX:
+                self._tags.clear()
+            self._tags[tag] = info
+        return info
+
+    def _parse(self, line: str) -> Event | None:
+        stats = self.stats
+        text = line.rstrip()
+        if not text:
+            stats.ignored += 1
+            return None
+        rfc = "0" <= text[0] <= "9"
+        if rfc:
+            m = _RFC3339.match(text)
+            if m is None:
+                stats.bad(line)
+                return None
+            tag = m.group(5)
+            msg = m.group(6)
+        else:
+            m = _CLASSIC.match(text)
+            if m is None:
+                stats.bad(line)
+                return None
+            tag = m.group(3)
+            msg = m.group(4)
+        is_delivery, ip = self._tag(tag)
+        if not is_delivery or "status=" not in msg:
+            stats.ignored += 1
+            return None
+        d = _DELIVERY.match(msg)
+        if d is None:
+            # e.g. "status=undeliverable" from an address verification probe
+            stats.ignored += 1
+            return None
+        ts = self._rfc_time(m) if rfc else self._classic_time(m)
+        if ts is None:
+            stats.bad(line)
+            return None
+        kind = _STATUS[d.group(3)]
+        status = d.group(2) or ""
+        return Event(
+            ts,
+            kind,
+            ip,
+            None,
+            kind is Kind.BOUNCED and is_hard(status),
+            d.group(1).rpartition("@")[2].lower(),
+            status,
+            d.group(4) or "",
+        )
+
+    def _classic_time(self, m: re.Match[str]) -> float | None:
+        now = self.now()
+        start, end = self._anchor
+        if not start <= now < end:
+            year = time.gmtime(now).tm_year
+            self._anchor = (
+                float(calendar.timegm((year, 1, 1, 0, 0, 0))),
+                float(calendar.timegm((year + 1, 1, 1, 0, 0, 0))),
+            )
+            self._anchor_year = year
+            self._classic.clear()
+        minute = m.group(1)
+        bases = self._classic.get(minute)
+        if bases is None:
+            bases = self._classic_bases(minute)
+            if len(self._classic) >= _CACHE_MAX:
+                self._classic.clear()
+            self._classic[minute] = bases
+        sec = int(m.group(2))
+        if not bases or sec > 60:
+            return None
+        limit = now + _DAY
+        for base in bases:
+            if base + sec <= limit:
+                return base + sec
+        return bases[-1] + sec
+
+    def _classic_bases(self, minute: str) -> tuple[float, ...]:
+        """Epochs of ``Nov 22 04:57`` in the anchor year and the four before, newest first."""
+        mon_s, day_s, hm = minute.split()
+        mon = _MONTHS.get(mon_s)
+        hour, mi = int(hm[:2]), int(hm[3:5])
+        if mon is None or hour > 23 or mi > 59:
+            return ()
+        day = int(day_s)
+        out: list[float] = []
+        for year in range(self._anchor_year, self._anchor_year - 5, -1):
+            if 1 <= day <= calendar.monthrange(year, mon)[1]:
+                out.append(float(calendar.timegm((year, mon, day, hour, mi, 0))))
+        return tuple(out)
+
+    def _rfc_time(self, m: re.Match[str]) -> float | None:
+        minute, sec_s, frac, tz = m.group(1, 2, 3, 4)
+        key = f"{minute}|{tz or ''}"
+        base = self._rfc.get(key)
+        if base is None:
+            try:
+                dt = datetime.fromisoformat(f"{minute}:00{(tz or '').upper()}")
+            except ValueError:
+                return None
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            base = dt.timestamp()
+            if len(self._rfc) >= _CACHE_MAX:
+                self._rfc.clear()
+            self._rfc[key] = base
+        sec = int(sec_s)
+        if sec > 60:
+            return None
+        return base + sec + (float(frac) if frac else 0.0)
