@@ -34,6 +34,7 @@ app = typer.Typer(
     help=HELP,
     add_completion=False,
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -119,5 +120,33 @@ def _register_commands() -> None:
 _register_commands()
 
 
+_GLOBAL_VALUE_OPTIONS = ("--db", "--config", "-c")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move ``--db URL`` / ``--config FILE`` written after a sub-command to the front, so
+    ``opsconsole report --db X`` works like ``opsconsole --db X report``."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        if a in _GLOBAL_VALUE_OPTIONS and i + 1 < len(argv):
+            front += [a, argv[i + 1]]
+            i += 2
+            continue
+        if any(a.startswith(f"{o}=") for o in ("--db", "--config")):
+            front.append(a)
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
-    app()
+    import sys
+
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="opsconsole")

@@ -336,8 +336,8 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
 def redacted(settings: Settings) -> dict[str, Any]:
     """Settings as a plain dict with secrets (webhook URLs) shown as ``***``."""
     data = settings.model_dump(mode="json")
-    for n in data.get("notify", []):
-        n["url"] = redact_url(n["url"])
+    for n, model in zip(data.get("notify", []), settings.notify, strict=True):
+        n["url"] = redact_url(model.url.get_secret_value())
     data["db"] = redact_url(data["db"])
     return data
 

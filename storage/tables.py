@@ -56,11 +56,13 @@ class BounceSample(SQLModel, table=True):
 
 
 class SourceCheckpoint(SQLModel, table=True):
-    """Where a source's file was read up to; committed with the buckets built from it."""
+    """Where a file was read up to; committed in the same transaction as the buckets built
+    from it. Keyed by the file's absolute path alone, so ``opsconsole ingest`` and a
+    following engine share one position and a file is never counted twice."""
 
     __tablename__ = "source_checkpoint"
-    source: str = Field(primary_key=True)
     path: str = Field(primary_key=True)
+    source: str = ""  # the source (name) that last read it
     dev: int = 0
     inode: int = 0
     offset: int = 0

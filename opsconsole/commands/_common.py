@@ -34,3 +34,49 @@ def run_async(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         fail(str(e), ExitCode.DATABASE)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as e:  # a runtime failure: one line, exit 1; the trace on request
+        import os
+        import traceback
+
+        if os.environ.get("OPSCONSOLE_DEBUG"):
+            traceback.print_exc()
+        fail(f"{type(e).__name__}: {e} (OPSCONSOLE_DEBUG=1 shows the traceback)", ExitCode.RUNTIME)
+
+
+def parse_time(value: str, option: str) -> float:
+    """ISO 8601 time or date (UTC when no offset) -> unix seconds; exit 2 when bad."""
+    from datetime import UTC, datetime
+
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: not an ISO 8601 time or date: {value!r} (e.g. 2026-03-02T10:00:00Z)")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def parse_window(value: str, option: str = "--window") -> float:
+    from opsconsole.core.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as e:
+        fail(f"{option}: {e}")
+    if seconds < 60:
+        fail(f"{option}: must be at least 1m (buckets are per minute), got {value!r}")
+    return seconds
+
+
+def write_private(path: str, text: str) -> None:
+    """Write an export readable by its owner only (0600); exit 2 when not writable."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror}")

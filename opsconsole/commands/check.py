@@ -1,0 +1,91 @@
+"""``opsconsole check IP``: one IP's windows and severity."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+
+from opsconsole.commands._common import fail, parse_window, run_async
+
+HELP = """Show one IP's counts and rates over 15m, 1h and 24h, and its severity.
+
+\b
+Examples:
+  opsconsole check 203.0.113.7
+  opsconsole check 203.0.113.7 --subuser vmta1 --window 6h
+  opsconsole check 203.0.113.7 --json
+"""
+
+DEFAULT_WINDOWS = (("15m", 900.0), ("1h", 3600.0), ("24h", 86400.0))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check", help=HELP)(check)
+
+
+def check(
+    ctx: typer.Context,
+    ip: Annotated[str, typer.Argument(help="Sending IP.")],
+    subuser: Annotated[str | None, typer.Option(help="Only this subuser (vmta, tenant).")] = None,
+    window: Annotated[str | None, typer.Option(help="An extra window, e.g. 6h.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    import ipaddress
+
+    from opsconsole.cli import settings_from
+
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        fail(f"not an IP address: {ip!r}")
+    windows = list(DEFAULT_WINDOWS)
+    if window:
+        windows.append((window, parse_window(window)))
+    settings = settings_from(ctx)
+    rows = run_async(_check, settings, ip, subuser, windows)
+    if as_json:
+        typer.echo(json.dumps({"ip": ip, "subuser": subuser, "windows": rows}, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from opsconsole.render import pct
+    from opsconsole.report import SEVERITY_STYLE
+
+    table = Table(title=f"{ip}" + (f" (subuser {subuser})" if subuser else ""), title_justify="left")
+    for h in ("window", "sent", "delivered", "bounced", "hard", "soft", "deferred",
+              "complaints", "bounce", "complaint", "severity"):  # fmt: skip
+        table.add_column(h, justify="left" if h in ("window", "severity") else "right")
+    for r in rows:
+        table.add_row(
+            r["window"], str(r["sent"]), str(r["delivered"]), str(r["bounced"]),
+            str(r["hard_bounced"]), str(r["soft_bounced"]), str(r["deferred"]),
+            str(r["complaints"]), pct(r["bounce_rate"]), pct(r["complaint_rate"]),
+            r["severity"], style=SEVERITY_STYLE.get(r["severity"], ""),
+        )  # fmt: skip
+    Console().print(table)
+
+
+async def _check(settings, ip, subuser, windows) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    from opsconsole.report import ip_row
+    from opsconsole.storage import queries
+    from opsconsole.storage.db import open_database
+
+    engine = await open_database(settings.db)
+    now = time.time()
+    t = settings.monitor.policy_thresholds()
+    out = []
+    try:
+        for name, seconds in windows:
+            lo, hi = queries.window_bounds(now, seconds)
+            s = await queries.ip_window_stats(engine, ip, lo, hi, subuser)
+            row = ip_row(ip, subuser or "", s, t, None, "")
+            out.append({"window": name, "window_seconds": hi - lo} | {
+                k: v for k, v in row.items() if k not in ("ip", "subuser", "pool", "status")
+            })
+    finally:
+        await engine.dispose()
+    return out

@@ -1,0 +1,173 @@
+"""``opsconsole ingest``: read MTA output files into the store, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import ipaddress
+import os
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from opsconsole.commands._common import fail, run_async
+
+HELP = """Read MTA output into per-IP minute buckets. Running it again adds nothing new;
+a killed run resumes exactly where its last committed batch ended.
+
+\b
+Examples:
+  opsconsole ingest /var/log/pmta/acct-2026-03-02.csv --format pmta
+  opsconsole ingest /var/log/mail.log --format postfix \\
+      --ip-map postfix/out2=203.0.113.2 --ip-map postfix/out3=203.0.113.3
+  opsconsole ingest '/var/log/kumomta/*.jsonl' --format kumo --follow
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest", help=HELP)(ingest)
+
+
+def parse_ip_map(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, ip = item.partition("=")
+        if not sep or not name.strip() or not ip.strip():
+            fail(f"--ip-map wants NAME=IP, got {item!r}")
+        try:
+            ipaddress.ip_address(ip.strip())
+        except ValueError:
+            fail(f"--ip-map {item!r}: {ip.strip()!r} is not an IP address")
+        out[name.strip()] = ip.strip()
+    return out
+
+
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[str], typer.Argument(help="Files or quoted globs.", metavar="PATH...")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="pmta, postfix, kumo or jsonl.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep tailing across rotation until Ctrl-C.")
+    ] = False,
+    ip_map: Annotated[
+        list[str] | None,
+        typer.Option("--ip-map", help="NAME=IP for events with no IP (repeatable).", metavar="NAME=IP"),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
+) -> None:
+    from opsconsole.cli import settings_from
+    from opsconsole.core.sources import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    mapping = parse_ip_map(ip_map or [])
+    specs = []
+    for p in paths:
+        is_glob = glob.has_magic(p)
+        if not is_glob:
+            if not os.path.exists(p):
+                fail(f"no such file: {p}")
+            if os.path.isdir(p):
+                fail(f"is a directory: {p} (give files or a quoted glob)")
+            if not os.access(p, os.R_OK):
+                fail(f"cannot read {p}: permission denied")
+        elif not follow and not glob.glob(p):
+            fail(f"no file matches {p}")
+        specs.append(os.path.abspath(p))
+    settings = settings_from(ctx)
+    code = run_async(_ingest, settings.db, specs, fmt, mapping, follow, interval)
+    raise typer.Exit(code)
+
+
+async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
+    from opsconsole.ingest import SourceReader, SourceSpec, Totals
+    from opsconsole.storage.db import open_database
+
+    engine = await open_database(db)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    readers = [SourceReader(engine, SourceSpec(p, fmt, p, mapping)) for p in paths]
+    started = time.monotonic()
+    try:
+        for r in readers:
+            await r.open()
+        progress = _Progress(sum(r.pending_bytes() for r in readers))
+        with progress:
+            for r in readers:
+                r.on_batch = progress.advance
+                await r.poll()
+                if stop.is_set():
+                    break
+            while follow and not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), interval)
+                except TimeoutError:
+                    pass
+                for r in readers:
+                    await r.poll()
+        total = Totals()
+        for r in readers:
+            for f in ("lines", "events", "malformed", "unattributed", "ignored", "bytes"):
+                setattr(total, f, getattr(total, f) + getattr(r.totals, f))
+        secs = time.monotonic() - started
+        print(
+            f"read {total.lines:,} lines ({total.bytes / 1e6:.1f} MB) in {secs:.1f}s:"
+            f" {total.events:,} events, {total.unattributed:,} unattributed,"
+            f" {total.malformed:,} malformed, {total.ignored:,} ignored"
+        )
+        errors = [e for r in readers for e in (r._tailer.errors.values() if r._tailer else [])]
+        for e in errors:
+            sys.stderr.write(f"opsconsole: {e}\n")
+        return 1 if errors else 0
+    finally:
+        for r in readers:
+            r.close()
+        await engine.dispose()
+
+
+class _Progress:
+    """A Rich progress bar (bytes, lines/s) on a terminal; silent otherwise."""
+
+    def __init__(self, total_bytes: int) -> None:
+        self.enabled = sys.stderr.isatty() and total_bytes > 0
+        self._lines = 0
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TransferSpeedColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("ingest"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("{task.fields[lps]} lines/s"),
+                TimeElapsedColumn(),
+                transient=True,
+            )
+            self.task = self.progress.add_task("ingest", total=total_bytes, lps="0")
+            self.started = time.monotonic()
+
+    def advance(self, totals, nbytes: int) -> None:  # type: ignore[no-untyped-def]
+        if self.enabled:
+            rate = totals.lines / max(1e-6, time.monotonic() - self.started)
+            self.progress.update(self.task, advance=nbytes, lps=f"{rate:,.0f}")
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()

@@ -1,0 +1,77 @@
+"""``opsconsole report``: the per-IP report of spec section 6."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from opsconsole.commands._common import fail, parse_time, parse_window, run_async, write_private
+
+HELP = """Per-IP delivery report over a window, with engine, warmups, pools and alerts.
+
+\b
+Examples:
+  opsconsole report                                  # table, last monitor.window
+  opsconsole report --format json --window 24h
+  opsconsole report --format json --since 2026-03-02T10:00:00Z --until 2026-03-02T11:00:00Z
+  opsconsole report --format csv --output ips.csv
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report", help=HELP)(report)
+
+
+def report(
+    ctx: typer.Context,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="json, csv, markdown or table.")
+    ] = "table",
+    since: Annotated[str | None, typer.Option(help="Start, ISO 8601 (UTC if no offset).")] = None,
+    until: Annotated[str | None, typer.Option(help="End, ISO 8601; default now.")] = None,
+    window: Annotated[
+        str | None, typer.Option(help="Length, e.g. 1h or 24h; relative to now unless --since.")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write to FILE (mode 0600).")
+    ] = None,
+) -> None:
+    from opsconsole.cli import settings_from
+    from opsconsole.render import FORMATS
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    t_since = parse_time(since, "--since") if since else None
+    t_until = parse_time(until, "--until") if until else None
+    win = parse_window(window) if window else None
+    if t_since is not None and t_until is not None and t_since >= t_until:
+        fail("--since must be before --until")
+    settings = settings_from(ctx)
+    text = run_async(_report, settings, fmt, t_since, t_until, win, output is None)
+    if output:
+        write_private(output, text)
+        sys.stderr.write(f"report written to {output}\n")
+    elif text:
+        sys.stdout.write(text)
+
+
+async def _report(settings, fmt, since, until, window, to_stdout) -> str:  # type: ignore[no-untyped-def]
+    from opsconsole.render import render
+    from opsconsole.report import build_report
+    from opsconsole.storage.db import open_database
+
+    engine = await open_database(settings.db)
+    try:
+        data = await build_report(engine, settings, since=since, until=until, window=window)
+    finally:
+        await engine.dispose()
+    if fmt == "table" and to_stdout and sys.stdout.isatty():
+        from rich.console import Console
+
+        from opsconsole.render import to_table
+
+        Console().print(to_table(data, width=Console().width), markup=False, highlight=False)
+        return ""
+    return render(data, fmt)

@@ -1,0 +1,129 @@
+"""Render a report dict as json, csv (the ips rows), markdown or a Rich table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+IP_COLUMNS = (
+    "ip", "subuser", "pool", "status", "sent", "delivered", "bounced", "hard_bounced",
+    "soft_bounced", "deferred", "complaints", "bounce_rate", "complaint_rate",
+    "deferral_rate", "severity",
+)  # fmt: skip
+FORMATS = ("json", "csv", "markdown", "table")
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.2f}%"
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2) + "\n"
+
+
+def to_csv(report: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(IP_COLUMNS)
+    for row in report["ips"]:
+        w.writerow("" if row[c] is None else row[c] for c in IP_COLUMNS)
+    return buf.getvalue()
+
+
+def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Every section as (title, headers, rows of text) for the human formats."""
+    ips = [
+        [r["ip"], r["subuser"] or "", r["pool"] or "", r["status"], str(r["sent"]),
+         pct(r["bounce_rate"]), str(r["hard_bounced"]), str(r["soft_bounced"]),
+         str(r["deferred"]), str(r["complaints"]), r["severity"]]
+        for r in report["ips"]
+    ]  # fmt: skip
+    warmups = [
+        [w["ip"], w["schedule"], f"{w['stage']}/{w['stages_total']}", str(w["day"]),
+         f"{w['sent_today']}/{w['daily_quota']}", w["state"], w["state_reason"] or "",
+         w["next_change_at"] or ""]
+        for w in report["warmups"]
+    ]  # fmt: skip
+    pools = [
+        [p["name"], m["ip"], f"{m['weight']:g}/{m['base_weight']:g}", m["state"],
+         str(p["active_ips"]), str(p["daily_capacity"])]
+        for p in report["pools"]
+        for m in p["members"]
+    ]  # fmt: skip
+    alerts = [
+        [a["id"], a["severity"], a["state"], a["title"], a["ip"] or "", a["opened_at"] or "",
+         a["acknowledged_by"] or ""]
+        for a in report["alerts"]
+    ]  # fmt: skip
+    sources = [
+        [s["name"], s["format"], str(s["lines"]), str(s["malformed"]), s["last_event_at"] or "",
+         s["error"] or ""]
+        for s in report["ingest"]["sources"]
+    ]  # fmt: skip
+    u = report["unattributed"]
+    return [
+        ("IPs", ["ip", "subuser", "pool", "status", "sent", "bounce", "hard", "soft",
+                 "deferred", "complaints", "severity"], ips),
+        ("Warmups", ["ip", "schedule", "stage", "day", "sent/quota", "state", "reason",
+                     "next change"], warmups),
+        ("Pools", ["pool", "ip", "weight", "state", "active ips", "capacity/day"], pools),
+        ("Alerts", ["id", "severity", "state", "title", "ip", "opened", "acked by"], alerts),
+        ("Unattributed", ["delivered", "bounced", "deferred", "complaints"],
+         [[str(u["delivered"]), str(u["bounced"]), str(u["deferred"]), str(u["complaints"])]]),
+        ("Sources", ["name", "format", "lines", "malformed", "last event", "error"], sources),
+    ]  # fmt: skip
+
+
+def _header(report: dict[str, Any]) -> str:
+    e = report["engine"]
+    return (
+        f"Report {report['since']} .. {report['until']} ({report['window_seconds']} s);"
+        f" engine: {e['role']}, last check {e['last_check_at'] or 'never'}"
+    )
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    out = [f"# opsconsole report\n\n{_header(report)}\n"]
+    for title, headers, rows in _sections(report):
+        out.append(f"\n## {title}\n")
+        if not rows:
+            out.append("\n(none)\n")
+            continue
+        out.append("\n| " + " | ".join(headers) + " |\n")
+        out.append("|" + "---|" * len(headers) + "\n")
+        for r in rows:
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |\n")
+    return "".join(out)
+
+
+def to_table(report: dict[str, Any], width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    from opsconsole.report import SEVERITY_STYLE
+
+    console = Console(file=io.StringIO(), width=width or 120, force_terminal=False)
+    console.print(_header(report))
+    for title, headers, rows in _sections(report):
+        table = Table(title=title, title_justify="left", expand=False)
+        for h in headers:
+            table.add_column(h, no_wrap=h in ("ip", "id"))
+        for r in rows:
+            style = SEVERITY_STYLE.get(r[-1], "") if title == "IPs" else ""
+            table.add_row(*r, style=style)
+        console.print(table)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "markdown":
+        return to_markdown(report)
+    if fmt == "table":
+        return to_table(report)
+    raise ValueError(f"unknown format {fmt!r}")

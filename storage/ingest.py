@@ -1,0 +1,174 @@
+"""The write side of ingestion: one transaction per batch holding the bucket upserts, the
+bounce samples, the ingest counters and the file checkpoint, so a kill at any moment
+leaves either the whole batch or none of it, and a re-run resumes exactly where the last
+committed batch ended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.sources.base import MAX_SAMPLES, ParseStats
+from opsconsole.storage.sql import executemany, placeholders
+from opsconsole.storage.tables import IngestCounter, SourceCheckpoint
+
+_CP = SourceCheckpoint.__table__
+
+
+@dataclass(frozen=True)
+class SavedCheckpoint:
+    path: str
+    dev: int
+    inode: int
+    offset: int
+    first_line_hash: str
+    parser_state: dict[str, object]
+
+
+async def load_checkpoints(engine: AsyncEngine, paths: list[str] | None = None) -> dict[str, SavedCheckpoint]:
+    """Saved positions by absolute path (all of them, or only ``paths``)."""
+    q = select(_CP)
+    if paths is not None:
+        q = q.where(_CP.c.path.in_(paths))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(q)).mappings().all()
+    return {
+        r["path"]: SavedCheckpoint(
+            r["path"], r["dev"], r["inode"], r["offset"], r["first_line_hash"],
+            json.loads(r["parser_state"] or "{}"),
+        )
+        for r in rows
+    }
+
+
+async def commit_batch(
+    engine: AsyncEngine,
+    *,
+    source: str,
+    fmt: str,
+    source_path: str,
+    agg: BatchAggregate,
+    stats: ParseStats,
+    checkpoint: SavedCheckpoint | None,
+    now: float,
+) -> None:
+    """Write one batch atomically. ``checkpoint`` is None for sources without a file."""
+    async with engine.begin() as conn:
+        await _upsert_buckets(conn, agg)
+        await _insert_samples(conn, agg, source)
+        await _upsert_ips(conn, agg)
+        await _add_counters(conn, source, fmt, source_path, agg, stats, now)
+        if checkpoint is not None:
+            await _save_checkpoint(conn, source, checkpoint, now)
+
+
+async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
+    sql = (
+        "INSERT INTO bucket (ip, subuser, minute, delivered, bounced, hard, soft, deferred,"
+        f" complaints) VALUES ({placeholders(conn, 9)})"
+        " ON CONFLICT (ip, subuser, minute) DO UPDATE SET"
+        " delivered = bucket.delivered + excluded.delivered,"
+        " bounced = bucket.bounced + excluded.bounced,"
+        " hard = bucket.hard + excluded.hard,"
+        " soft = bucket.soft + excluded.soft,"
+        " deferred = bucket.deferred + excluded.deferred,"
+        " complaints = bucket.complaints + excluded.complaints"
+    )
+    await executemany(conn, sql, agg.rows())
+
+
+async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: str) -> None:
+    sql = (
+        "INSERT INTO bounce_sample (ts, ip, subuser, rcpt_domain, status, hard, diag, source)"
+        f" VALUES ({placeholders(conn, 8)})"
+    )
+    rows = [
+        (e.ts, e.ip or "", e.subuser or "", e.rcpt_domain, e.status, e.hard, e.diag[:500], source)
+        for e in agg.samples
+    ]
+    await executemany(conn, sql, rows)
+
+
+async def _upsert_ips(conn: AsyncConnection, agg: BatchAggregate) -> None:
+    sql = (
+        f"INSERT INTO sending_ip (ip, first_event_at, last_event_at) VALUES ({placeholders(conn, 3)})"
+        " ON CONFLICT (ip) DO UPDATE SET"
+        " first_event_at = min(sending_ip.first_event_at, excluded.first_event_at),"
+        " last_event_at = max(sending_ip.last_event_at, excluded.last_event_at)"
+    )
+    if conn.dialect.name == "postgresql":
+        sql = sql.replace("min(", "least(").replace("max(", "greatest(")
+    await executemany(conn, sql, [(ip, a, b) for ip, (a, b) in agg.ip_seen.items()])
+
+
+async def _add_counters(
+    conn: AsyncConnection,
+    source: str,
+    fmt: str,
+    path: str,
+    agg: BatchAggregate,
+    stats: ParseStats,
+    now: float,
+) -> None:
+    t = IngestCounter.__table__
+    row = (await conn.execute(select(t).where(t.c.source == source))).mappings().first()
+    samples = json.loads(row["samples"]) if row else []
+    samples = (samples + stats.samples)[-MAX_SAMPLES:]
+    last = agg.last_event_at
+    if row and row["last_event_at"] is not None and (last is None or row["last_event_at"] > last):
+        last = row["last_event_at"]
+    values = {
+        "format": fmt,
+        "path": path,
+        "lines": (row["lines"] if row else 0) + stats.lines,
+        "events": (row["events"] if row else 0) + stats.events,
+        "ignored": (row["ignored"] if row else 0) + stats.ignored,
+        "malformed": (row["malformed"] if row else 0) + stats.malformed,
+        "unattributed": (row["unattributed"] if row else 0) + stats.unattributed,
+        "last_event_at": last,
+        "last_read_at": now,
+        "samples": json.dumps(samples),
+        "error": None,
+    }
+    if row:
+        await conn.execute(t.update().where(t.c.source == source).values(**values))
+    else:
+        await conn.execute(t.insert().values(source=source, **values))
+
+
+async def _save_checkpoint(
+    conn: AsyncConnection, source: str, cp: SavedCheckpoint, now: float
+) -> None:
+    sql = (
+        "INSERT INTO source_checkpoint (path, source, dev, inode, \"offset\", first_line_hash,"
+        f" parser_state, updated_at) VALUES ({placeholders(conn, 8)})"
+        " ON CONFLICT (path) DO UPDATE SET source = excluded.source, dev = excluded.dev,"
+        " inode = excluded.inode, \"offset\" = excluded.\"offset\","
+        " first_line_hash = excluded.first_line_hash, parser_state = excluded.parser_state,"
+        " updated_at = excluded.updated_at"
+    )
+    row = (
+        cp.path, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash,
+        json.dumps(cp.parser_state), now,
+    )
+    await conn.exec_driver_sql(sql, row)
+
+
+async def record_source_error(
+    engine: AsyncEngine, source: str, fmt: str, path: str, error: str | None, now: float
+) -> None:
+    """Remember (or clear) a read error for ``status``; counters are left as they are."""
+    t = IngestCounter.__table__
+    async with engine.begin() as conn:
+        exists = (await conn.execute(select(t.c.source).where(t.c.source == source))).first()
+        if exists:
+            await conn.execute(t.update().where(t.c.source == source).values(error=error))
+        else:
+            await conn.execute(
+                t.insert().values(source=source, format=fmt, path=path, error=error, last_read_at=now)
+            )

@@ -1,0 +1,112 @@
+"""Read side: window statistics from the buckets, and the rows views and reports show."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opsconsole.core.stats import WindowStats
+
+Key = tuple[str, str]  # (ip, subuser) with '' for none
+
+
+def window_bounds(now: float, window: float) -> tuple[int, int]:
+    """The minutes [since, until) of a rolling window ending now, current minute included."""
+    until = int(now) // 60 * 60 + 60
+    since = until - max(60, int(window) // 60 * 60)
+    return since, until
+
+
+def range_bounds(since: float, until: float) -> tuple[int, int]:
+    """Minute buckets whose start lies in [since, until)."""
+    lo = -(-int(since) // 60) * 60  # first minute start >= since
+    hi = -(-int(until) // 60) * 60
+    return lo, hi
+
+
+_WINDOW_SQL = text(
+    "SELECT ip, subuser, sum(delivered), sum(bounced), sum(hard), sum(soft), sum(deferred),"
+    " sum(complaints) FROM bucket WHERE minute >= :lo AND minute < :hi GROUP BY ip, subuser"
+)
+
+
+async def window_stats(engine: AsyncEngine, lo: int, hi: int) -> dict[Key, WindowStats]:
+    """Counters per (ip, subuser) over bucket minutes [lo, hi); ip '' = unattributed."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_WINDOW_SQL, {"lo": lo, "hi": hi})).all()
+    return {(r[0], r[1]): WindowStats(*(int(v or 0) for v in r[2:])) for r in rows}
+
+
+async def ip_window_stats(
+    engine: AsyncEngine, ip: str, lo: int, hi: int, subuser: str | None = None
+) -> WindowStats:
+    sql = (
+        "SELECT sum(delivered), sum(bounced), sum(hard), sum(soft), sum(deferred),"
+        " sum(complaints) FROM bucket WHERE ip = :ip AND minute >= :lo AND minute < :hi"
+    )
+    params: dict[str, Any] = {"ip": ip, "lo": lo, "hi": hi}
+    if subuser is not None:
+        sql += " AND subuser = :su"
+        params["su"] = subuser
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(sql), params)).first()
+    return WindowStats(*(int(v or 0) for v in (row or (0,) * 6)))
+
+
+async def ip_series(
+    engine: AsyncEngine, lo: int, hi: int, step: int
+) -> dict[str, list[tuple[int, int]]]:
+    """Per IP, (sent, bounced) per ``step``-second slot over [lo, hi): for sparklines."""
+    sql = text(
+        "SELECT ip, (minute - :lo) / :step AS slot, sum(delivered + bounced), sum(bounced)"
+        " FROM bucket WHERE minute >= :lo AND minute < :hi AND ip != ''"
+        " GROUP BY ip, slot"
+    )
+    slots = max(1, (hi - lo) // step)
+    out: dict[str, list[tuple[int, int]]] = {}
+    async with engine.connect() as conn:
+        for ip, slot, sent, bounced in await conn.execute(sql, {"lo": lo, "hi": hi, "step": step}):
+            series = out.get(ip)
+            if series is None:
+                series = out[ip] = [(0, 0)] * slots
+            if 0 <= slot < slots:
+                series[int(slot)] = (int(sent or 0), int(bounced or 0))
+    return out
+
+
+async def sent_since(engine: AsyncEngine, since: int) -> dict[str, int]:
+    """Sent (delivered + bounced) per IP from minute ``since`` on: warmup quota use."""
+    sql = text(
+        "SELECT ip, sum(delivered + bounced) FROM bucket WHERE minute >= :lo AND ip != ''"
+        " GROUP BY ip"
+    )
+    async with engine.connect() as conn:
+        return {r[0]: int(r[1] or 0) for r in await conn.execute(sql, {"lo": since})}
+
+
+async def ingest_sources(engine: AsyncEngine) -> list[dict[str, Any]]:
+    sql = text(
+        "SELECT source, format, path, last_event_at, last_read_at, lines, events, ignored,"
+        " malformed, unattributed, samples, error FROM ingest_counter ORDER BY source"
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sql)).mappings().all()
+    out = []
+    for r in rows:
+        d = dict(r)
+        d["name"] = d.pop("source")
+        d["samples"] = json.loads(d["samples"] or "[]")
+        out.append(d)
+    return out
+
+
+async def bounce_samples(engine: AsyncEngine, ip: str, limit: int = 20) -> list[dict[str, Any]]:
+    sql = text(
+        "SELECT ts, ip, subuser, rcpt_domain, status, hard, diag FROM bounce_sample"
+        " WHERE ip = :ip ORDER BY ts DESC LIMIT :n"
+    )
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(sql, {"ip": ip, "n": limit})).mappings()]
