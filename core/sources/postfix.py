@@ -14,11 +14,13 @@ first).
 Timestamps:
 
 * RFC 3339 (``2026-11-22T04:57:58.123456+00:00``): exact; without an offset, UTC.
-* classic syslog (``Nov 22 04:57:58``): no year and no zone. The year is ``now()``'s year, or
-  an earlier one if that would put the line more than one day in the future (never in the
-  future; Feb 29 goes back to the last leap year). The time is taken as UTC: syslog writes the
-  host's local time but the line does not say which zone, and the parser must not depend on
-  the zone of the machine that reads the log. Run mail hosts on UTC or log RFC 3339.
+* classic syslog (``Nov 22 04:57:58``): no year and no zone. The year is the newest that
+  does not put the line more than one day after ``now()``: normally now's year, the year
+  before for a December line read in January, the year after only for a ``Jan 1`` line read
+  in the last hours of Dec 31 (clock skew); Feb 29 goes back to the last leap year. The time
+  is taken as UTC: syslog writes the host's local time but the line does not say which zone,
+  and the parser must not depend on the zone of the machine that reads the log. Run mail hosts
+  on UTC or log RFC 3339. Lines up to a day "ahead" (a host east of UTC) are accepted.
 """
 
 from __future__ import annotations
@@ -41,26 +43,24 @@ _STATUS: dict[str, Kind] = {
     "bounced": Kind.BOUNCED,
     "deferred": Kind.DEFERRED,
 }
+_BOUNCED = Kind.BOUNCED
 _MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
 _DAY = 86_400.0
 _CACHE_MAX = 4096
 
-# One regex per line shape: the timestamp up to the minute, the seconds, host, tag, message.
+# One regex per line shape: the timestamp up to the minute, the seconds, host and tag; the
+# message starts at the match's end. The delivery message itself is cut with str.find (three
+# times faster than a regex with lazy groups): ``QUEUEID: to=<rcpt>, ..., dsn=X.Y.Z,
+# status=sent (text)``.
 _CLASSIC = re.compile(
-    r"([A-Z][a-z]{2} +\d{1,2} \d\d:\d\d):(\d\d)(?:\.\d+)? +\S+ +([^\s\[\]:]+)(?:\[\d*\])?: ?(.*)",
-    re.S,
+    r"([A-Z][a-z]{2} +\d{1,2} \d\d:\d\d):(\d\d)(?:\.\d+)? +\S+ +([^\s\[\]:]+)(?:\[\d*\])?: ?"
 )
 _RFC3339 = re.compile(
     r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d):(\d\d)(\.\d+)?(Z|z|[+-]\d\d:?\d\d)? +\S+ +"
-    r"([^\s\[\]:]+)(?:\[\d*\])?: ?(.*)",
-    re.S,
+    r"([^\s\[\]:]+)(?:\[\d*\])?: ?"
 )
-# The delivery message: queue id, recipient, optional dsn, status and the parenthesised text.
-_DELIVERY = re.compile(
-    r"[^\s:]+: to=<(.*?)>,(?:.*?, dsn=(\d\.\d{1,3}\.\d{1,3}),)?.*? status=(sent|deferred|bounced)"
-    r"(?: \((.*)\))?",
-    re.S,
-)
+# Event(...) runs a Python-level __new__; tuple.__new__ builds the same NamedTuple 3x faster.
+_new = tuple.__new__
 
 
 class PostfixParser:
@@ -126,26 +126,22 @@ class PostfixParser:
             stats.ignored += 1
             return None
         rfc = "0" <= text[0] <= "9"
-        if rfc:
-            m = _RFC3339.match(text)
-            if m is None:
-                stats.bad(line)
-                return None
-            tag = m.group(5)
-            msg = m.group(6)
-        else:
-            m = _CLASSIC.match(text)
-            if m is None:
-                stats.bad(line)
-                return None
-            tag = m.group(3)
-            msg = m.group(4)
-        is_delivery, ip = self._tag(tag)
-        if not is_delivery or "status=" not in msg:
+        m = _RFC3339.match(text) if rfc else _CLASSIC.match(text)
+        if m is None:
+            stats.bad(line)
+            return None
+        tag = m.group(5 if rfc else 3)
+        info = self._tags.get(tag) or self._tag(tag)
+        start = m.end()
+        k = text.find(" status=", start)
+        if k < 0 or not info[0]:
             stats.ignored += 1
             return None
-        d = _DELIVERY.match(msg)
-        if d is None:
+        word, _, diag = text[k + 8 :].partition(" ")
+        kind = _STATUS.get(word.rstrip(","))
+        t = text.find("to=<", start, k)
+        e = text.find(">", t + 4, k)
+        if kind is None or t < 0 or e < 0:
             # e.g. "status=undeliverable" from an address verification probe
             stats.ignored += 1
             return None
@@ -153,48 +149,66 @@ class PostfixParser:
         if ts is None:
             stats.bad(line)
             return None
-        kind = _STATUS[d.group(3)]
-        status = d.group(2) or ""
-        return Event(
-            ts,
-            kind,
-            ip,
-            None,
-            kind is Kind.BOUNCED and is_hard(status),
-            d.group(1).rpartition("@")[2].lower(),
-            status,
-            d.group(4) or "",
+        status = ""
+        d = text.rfind(" dsn=", t, k)
+        if d >= 0:
+            status = text[d + 5 : k].rstrip(",")
+            if len(status) > 9 or status[1:2] != ".":
+                status = ""
+        if diag[:1] == "(" and diag[-1:] == ")":
+            diag = diag[1:-1]
+        return _new(
+            Event,
+            (
+                ts,
+                kind,
+                info[1],
+                None,
+                kind is _BOUNCED and is_hard(status),
+                text[t + 4 : e].rpartition("@")[2].lower(),
+                status,
+                diag,
+            ),
         )
 
     def _classic_time(self, m: re.Match[str]) -> float | None:
+        """``Nov 22 04:57:58`` as UTC in the newest year not more than a day after now()."""
         now = self.now()
         start, end = self._anchor
         if not start <= now < end:
-            year = time.gmtime(now).tm_year
-            self._anchor = (
-                float(calendar.timegm((year, 1, 1, 0, 0, 0))),
-                float(calendar.timegm((year + 1, 1, 1, 0, 0, 0))),
-            )
-            self._anchor_year = year
-            self._classic.clear()
-        minute = m.group(1)
+            self._set_anchor(now)
+        minute, sec_s = m.group(1, 2)
         bases = self._classic.get(minute)
         if bases is None:
             bases = self._classic_bases(minute)
             if len(self._classic) >= _CACHE_MAX:
                 self._classic.clear()
             self._classic[minute] = bases
-        sec = int(m.group(2))
+        sec = int(sec_s)
         if not bases or sec > 60:
             return None
-        limit = now + _DAY
+        limit = now + _DAY - sec
         for base in bases:
-            if base + sec <= limit:
+            if base <= limit:
                 return base + sec
         return bases[-1] + sec
 
+    def _set_anchor(self, now: float) -> None:
+        year = time.gmtime(now).tm_year
+        self._anchor = (
+            float(calendar.timegm((year, 1, 1, 0, 0, 0))),
+            float(calendar.timegm((year + 1, 1, 1, 0, 0, 0))),
+        )
+        self._anchor_year = year
+        self._classic.clear()
+
     def _classic_bases(self, minute: str) -> tuple[float, ...]:
-        """Epochs of ``Nov 22 04:57`` in the anchor year and the four before, newest first."""
+        """Epochs of ``Nov 22 04:57`` from the year after now()'s to four before, newest first.
+
+        The year after is only ever chosen within the one-day tolerance: a line stamped
+        ``Jan 1 00:00:05`` read at ``Dec 31 23:59:59`` (clock skew, or a host east of UTC
+        logging local time).
+        """
         mon_s, day_s, hm = minute.split()
         mon = _MONTHS.get(mon_s)
         hour, mi = int(hm[:2]), int(hm[3:5])
@@ -202,7 +216,7 @@ class PostfixParser:
             return ()
         day = int(day_s)
         out: list[float] = []
-        for year in range(self._anchor_year, self._anchor_year - 5, -1):
+        for year in range(self._anchor_year + 1, self._anchor_year - 5, -1):
             if 1 <= day <= calendar.monthrange(year, mon)[1]:
                 out.append(float(calendar.timegm((year, mon, day, hour, mi, 0))))
         return tuple(out)
