@@ -1,0 +1,561 @@
+"""Pure-I/O line reader for ``ingest PATH...`` and ``--follow``: no SQL, no parsing.
+
+A :class:`Tailer` watches plain paths and glob patterns and hands out :class:`Batch` es of
+complete lines. Each batch carries the :class:`Checkpoint` of the position just after its
+last line; the caller commits that checkpoint in the same transaction as whatever it built
+from the lines, and only then asks for more. Given that, and a restart from the last
+committed checkpoints after a crash, every line is delivered exactly once (see the limits
+below for what no reader can promise).
+
+Identity of a file
+    ``(dev, inode)`` plus ``first_line_hash`` = sha1 hex of the file's first
+    ``min(offset, HASH_BYTES)`` bytes (``HASH_BYTES`` = 1024), i.e. of bytes that were already
+    consumed, so the hash never changes while the file grows; it is ``""`` at offset 0.
+    Since a checkpoint only ever sits at a line end, for offset > 0 this always covers the
+    whole first line (cut at 1 KiB), and usually a few more, which tells apart files whose
+    first line is a repeated CSV header. It detects a new file that reuses the inode and a
+    copytruncate followed by regrowth past the old offset. If ``dev`` differs (some
+    filesystems renumber devices after a reboot) an equal inode plus an equal hash still
+    counts as the same file.
+
+Resume (startup, or reopening after a read error)
+    * same identity, size >= offset, hash matches -> continue at the offset;
+    * same inode but size < offset or hash differs (copytruncate, inode reuse) -> from 0;
+    * identity changed (rename-and-create rotation, possibly while we were down) -> first
+      finish the old file if a file with the checkpoint's inode (and matching hash) is in the
+      same directory (``maillog.1``, ``acct-x.csv.1``; compressed copies are different
+      inodes and are never read), from the saved offset to its end, then the new file from 0.
+    * path missing -> the old file is still finished if found; a plain path is then reported
+      as "file not found" (in :attr:`Tailer.errors`) and watched until it appears.
+
+Following (call :meth:`Tailer.poll` repeatedly; the caller schedules it)
+    * rename-and-create: the path now has another inode -> the open descriptor of the old
+      file is drained to EOF (so lines written to it after the rename are read), then the
+      new file is read from 0. With ``rotate_grace`` > 0 the old descriptor is kept until it
+      has been idle for that many seconds, for writers that reopen late.
+    * copytruncate: same inode, size < offset (or the hashed prefix changed) -> restart at 0.
+      Lines written between our last read and the truncation are lost; that is inherent to
+      copytruncate (the copy is a different file we cannot match reliably).
+    * new files matching a glob are read from the start; files whose name ends with a
+      compression suffix are ignored; a file whose inode is already being read under
+      another name (a hard link, a rotated name matched by the glob) is skipped.
+    * deleted files: the open descriptor is drained, then the file is dropped (a glob match
+      is forgotten; a plain path keeps being watched).
+
+Lines: decoded as UTF-8 with ``errors="replace"``, split on ``\\n`` only (``\\r`` is kept, no
+other Unicode line breaks are split), without the ``\\n``. A trailing partial line is left
+in the file (its bytes are not consumed) until its newline arrives. A batch is bounded by
+``max_bytes`` and ``max_lines``; a single line longer than ``max_bytes`` is returned whole.
+
+A batch with no lines is emitted when only the position changed (switch to a new file,
+reset after truncation); commit it like any other, it keeps the committed identity current.
+
+Errors (permission, EIO, not a regular file, missing plain path) never leave ``poll()``:
+they are kept in ``Tailer.errors[path]`` (cleared when the path reads again) and the other
+files keep being served.
+
+Limits: more than one rotation between two polls (or while down) loses the generations in
+between (only the checkpoint's file and the current one are known); the old file is only
+looked for in the path's own directory; a glob that matches rotated names (``maillog*``)
+reads each renamed file once more after a restart, so use patterns that do not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob as _glob
+import hashlib
+import os
+import stat as _stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+HASH_BYTES = 1024
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_LINES = 100_000
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma", ".zip", ".z", ".Z")
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_MAX_STEPS = 8  # state transitions of one path within one poll (a safety bound)
+
+Ident = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where a file was read up to; maps to ``SourceCheckpoint`` (minus ``parser_state``).
+
+    ``path`` is the watched (logical) path, also for lines that came from its rotated copy.
+    """
+
+    path: str
+    dev: int
+    inode: int
+    offset: int
+    first_line_hash: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Checkpoint:
+        """From any object with the same attribute names (e.g. a ``SourceCheckpoint`` row)."""
+        return cls(
+            str(row.path),
+            int(row.dev),
+            int(row.inode),
+            int(row.offset),
+            str(row.first_line_hash or ""),
+        )
+
+
+@dataclass(slots=True)
+class Batch:
+    """Complete lines ``[start_offset, end_offset)`` of one file.
+
+    ``path`` is the watched path (the checkpoint key). ``rotated_from`` is ``None`` for the
+    live file at ``path``; for lines from the previous generation of ``path`` it is where
+    that file lives now (e.g. ``/var/log/maillog.1``), or ``path`` if it has no name we found.
+    """
+
+    path: str
+    lines: list[str]
+    start_offset: int
+    end_offset: int
+    checkpoint: Checkpoint
+    rotated_from: str | None = None
+
+
+def prefix_hash(fd: int, offset: int) -> str:
+    """sha1 hex of the first ``min(offset, HASH_BYTES)`` bytes of ``fd``; ``""`` at 0."""
+    n = min(offset, HASH_BYTES)
+    if n <= 0:
+        return ""
+    return hashlib.sha1(os.pread(fd, n, 0), usedforsecurity=False).hexdigest()
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@dataclass(eq=False, slots=True)
+class _Handle:
+    fd: int
+    dev: int
+    ino: int
+    offset: int
+    name: str | None  # where the file lives now, if known
+    hash: str = ""  # prefix_hash of the consumed bytes [0, offset), as they were read
+    partial_at: int = -1  # a size at which [offset, size) held no newline
+    full_hash: str = ""  # prefix_hash(fd, HASH_BYTES), once known
+
+    @property
+    def ident(self) -> Ident:
+        return (self.dev, self.ino)
+
+
+@dataclass(eq=False, slots=True)
+class _Cursor:
+    path: str
+    from_glob: bool
+    ckpt: Checkpoint | None = None  # position after the last batch handed out
+    cur: _Handle | None = None  # the file now at ``path``
+    old: _Handle | None = None  # its previous generation, being drained
+    old_since: float = 0.0
+    drained: Ident | None = None  # identity already drained: do not look for it again
+    dead: bool = False  # a glob match that vanished: forget it
+
+
+class Tailer:
+    """Reads complete lines from paths and glob patterns, resuming from checkpoints.
+
+    ``checkpoints`` are the saved ones of this source (a mapping by path or an iterable);
+    those whose path is not one of ``paths`` nor matches one of its patterns are ignored.
+    Not thread-safe; call ``poll()`` from one thread (``asyncio.to_thread`` is fine).
+    """
+
+    def __init__(
+        self,
+        paths: str | Iterable[str],
+        checkpoints: Mapping[str, Checkpoint] | Iterable[Checkpoint] = (),
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_lines: int | None = DEFAULT_MAX_LINES,
+        rotate_grace: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        if max_lines is not None and max_lines <= 0:
+            raise ValueError("max_lines must be positive or None")
+        self.max_bytes = max_bytes
+        self.max_lines = max_lines
+        self.rotate_grace = rotate_grace
+        self._clock = clock
+        self.errors: dict[str, str] = {}
+        raw = [paths] if isinstance(paths, str) else list(paths)
+        self._patterns = [os.path.abspath(p) for p in raw]
+        self._cursors: dict[str, _Cursor] = {}
+        self._owners: dict[Ident, str] = {}  # identity -> path of the cursor holding it open
+        self._retired: dict[Ident, Checkpoint] = {}  # files fully drained, and where
+        cps = checkpoints.values() if isinstance(checkpoints, Mapping) else checkpoints
+        saved = {os.path.abspath(c.path): c for c in cps}
+        for pat in self._patterns:
+            if not _glob.has_magic(pat):
+                self._cursors.setdefault(pat, _Cursor(pat, False, saved.get(pat)))
+        for path, cp in saved.items():
+            if path not in self._cursors and any(
+                _glob.has_magic(p) and fnmatch.fnmatchcase(path, p) for p in self._patterns
+            ):
+                self._cursors[path] = _Cursor(path, True, cp)
+
+    # -- public -------------------------------------------------------------------------
+
+    def poll(self, max_batches: int | None = 16) -> list[Batch]:
+        """The batches available now, at most ``max_batches`` (``None``: all of them).
+
+        Returns ``[]`` only when every file is caught up; when it returns a full list there
+        may be more, so loop until it returns ``[]`` before sleeping.
+        """
+        gen = self.iter_batches()
+        try:
+            return list(gen if max_batches is None else islice(gen, max_batches))
+        finally:
+            gen.close()
+
+    def iter_batches(self) -> Iterator[Batch]:
+        """Lazily the batches available now, one file after another in turn."""
+        self._collect()
+        self._discover()
+        gens = [self._poll_cursor(c) for c in sorted(self._cursors.values(), key=_path_key)]
+        while gens:
+            for g in list(gens):
+                try:
+                    b = next(g)
+                except StopIteration:
+                    gens.remove(g)
+                    continue
+                yield b
+        self._collect()
+
+    def checkpoints(self) -> dict[str, Checkpoint]:
+        """The position after the last batch handed out, per path (for status)."""
+        return {p: c.ckpt for p, c in self._cursors.items() if c.ckpt is not None}
+
+    @property
+    def paths(self) -> list[str]:
+        """The paths currently watched (plain paths and glob matches)."""
+        return sorted(self._cursors)
+
+    def close(self) -> None:
+        for c in self._cursors.values():
+            for h in (c.cur, c.old):
+                if h is not None:
+                    self._close(h)
+            c.cur = c.old = None
+
+    def __enter__(self) -> Tailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- discovery ----------------------------------------------------------------------
+
+    def _discover(self) -> None:
+        for pat in self._patterns:
+            if not _glob.has_magic(pat):
+                continue
+            for p in _glob.glob(pat):
+                if p in self._cursors or p.endswith(COMPRESSED_SUFFIXES):
+                    continue
+                try:
+                    st = os.stat(p)
+                except OSError:
+                    continue
+                if not _stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in self._owners:
+                    continue
+                self._cursors[p] = _Cursor(p, True)
+
+    def _collect(self) -> None:
+        for p in [p for p, c in self._cursors.items() if c.dead and c.old is None]:
+            c = self._cursors.pop(p)
+            if c.cur is not None:
+                self._close(c.cur)
+            self.errors.pop(p, None)
+
+    # -- the per-path state machine -------------------------------------------------------
+
+    def _poll_cursor(self, c: _Cursor) -> Iterator[Batch]:
+        for _ in range(_MAX_STEPS):
+            if c.dead:
+                return
+            if c.old is not None:
+                h = c.old
+                produced = False
+                for b in self._read(c, h, rotated=True):
+                    produced = True
+                    yield b
+                if c.old is not h:  # read error: it was closed
+                    return
+                if produced:
+                    c.old_since = self._clock()  # the grace counts from its last line
+                    continue  # drain once more: it may have grown while we yielded
+                if self._clock() - c.old_since < self.rotate_grace:
+                    return
+                self._retire(h)
+                c.drained = h.ident
+                self._close(h)
+                c.old = None
+                continue
+            if c.cur is None:
+                self._open(c)
+                if c.cur is None and c.old is None:
+                    return
+                continue
+            h = c.cur
+            try:
+                st: os.stat_result | None = os.stat(c.path)
+            except FileNotFoundError:
+                st = None
+            except OSError as e:  # cannot look at the path; keep reading what is open
+                self.errors[c.path] = _describe(e)
+                yield from self._read(c, h, rotated=False)
+                return
+            if st is None or (st.st_dev, st.st_ino) != h.ident:
+                # rename-and-create or deletion: drain the open descriptor first
+                h.name = self._locate(c.path, h) if st is not None else None
+                c.cur, c.old, c.old_since = None, h, self._clock()
+                continue
+            if h.offset > 0:
+                try:
+                    truncated = st.st_size < h.offset or prefix_hash(h.fd, h.offset) != h.hash
+                except OSError as e:
+                    self._fail(c, h, e)
+                    return
+                if truncated:  # copytruncate (or rewritten in place): start over
+                    h.offset, h.hash, h.partial_at, h.full_hash = 0, "", -1, ""
+            produced = False
+            for b in self._read(c, h, rotated=False):
+                produced = True
+                yield b
+            if not produced and c.cur is h and not self._at(c.ckpt, h):
+                yield self._mark(c, h)  # only the position changed: let it be committed
+            return
+
+    def _open(self, c: _Cursor) -> None:
+        """Open ``c.path`` (setting ``c.cur``) and, if it replaced the checkpoint's file, find
+        that one to finish first (``c.old``). Records errors instead of raising."""
+        ck = c.ckpt
+        want_old = ck is not None and (ck.dev, ck.inode) != c.drained
+        try:
+            fd = os.open(c.path, _OPEN_FLAGS)
+        except FileNotFoundError:
+            if want_old and ck is not None:
+                self._adopt_old(c, ck)
+            if c.old is None:
+                if c.from_glob:
+                    c.dead = True
+                else:
+                    self.errors[c.path] = "file not found"
+            return
+        except OSError as e:
+            self.errors[c.path] = _describe(e)
+            return
+        try:
+            st = os.fstat(fd)
+            if not _stat.S_ISREG(st.st_mode):
+                kind = "a directory" if _stat.S_ISDIR(st.st_mode) else "not a regular file"
+                os.close(fd)
+                self.errors[c.path] = kind
+                return
+            ident = (st.st_dev, st.st_ino)
+            owner = self._owners.get(ident)
+            if owner is not None and owner != c.path:
+                os.close(fd)  # the same file is being read under another name: wait
+                return
+            offset = 0
+            if ck is not None and self._same_file(ck, st):
+                if self._matches(ck, fd, st.st_size):
+                    offset = ck.offset
+                # else: copytruncate or a new file reusing the inode -> from 0
+            else:
+                if want_old and ck is not None:
+                    self._adopt_old(c, ck)
+                r = self._retired.get(ident)
+                if r is not None and self._matches(r, fd, st.st_size):
+                    offset = r.offset
+            h = _Handle(fd, st.st_dev, st.st_ino, offset, c.path, prefix_hash(fd, offset))
+            c.cur = self._own(h, c.path)
+            self.errors.pop(c.path, None)
+        except OSError as e:
+            os.close(fd)
+            self.errors[c.path] = _describe(e)
+
+    def _adopt_old(self, c: _Cursor, ck: Checkpoint) -> None:
+        h = self._find_old(c.path, ck)
+        if h is not None:
+            c.old = self._own(h, c.path)
+            c.old_since = self._clock() - self.rotate_grace  # found at (re)start: no grace
+
+    @staticmethod
+    def _same_file(ck: Checkpoint, st: os.stat_result) -> bool:
+        if ck.inode != st.st_ino:
+            return False
+        return ck.dev == st.st_dev or (ck.offset > 0 and bool(ck.first_line_hash))
+
+    @staticmethod
+    def _matches(ck: Checkpoint, fd: int, size: int) -> bool:
+        """Does the file hold, unchanged, the ``ck.offset`` bytes the checkpoint consumed?"""
+        if size < ck.offset:
+            return False
+        if ck.offset == 0 or not ck.first_line_hash:
+            return True
+        return prefix_hash(fd, ck.offset) == ck.first_line_hash
+
+    def _find_old(self, path: str, ck: Checkpoint) -> _Handle | None:
+        """The checkpoint's file under another name in ``path``'s directory, at its offset."""
+        try:
+            it = os.scandir(os.path.dirname(path) or ".")
+        except OSError:
+            return None
+        with it:
+            for e in it:
+                try:
+                    if e.inode() != ck.inode or e.path == path:
+                        continue
+                    fd = os.open(e.path, _OPEN_FLAGS)
+                except OSError:
+                    continue
+                try:
+                    st = os.fstat(fd)
+                    if (
+                        _stat.S_ISREG(st.st_mode)
+                        and self._same_file(ck, st)
+                        and (st.st_dev, st.st_ino) not in self._owners
+                        and self._matches(ck, fd, st.st_size)
+                    ):
+                        h = _Handle(fd, st.st_dev, st.st_ino, ck.offset, e.path)
+                        h.hash = prefix_hash(fd, ck.offset)
+                        return h
+                except OSError:
+                    pass
+                os.close(fd)
+        return None
+
+    @staticmethod
+    def _locate(path: str, h: _Handle) -> str | None:
+        """Where a renamed file went, if it is still in the same directory."""
+        try:
+            with os.scandir(os.path.dirname(path) or ".") as it:
+                for e in it:
+                    if e.inode() == h.ino and e.path != path:
+                        return e.path
+        except OSError:
+            pass
+        return None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _read(self, c: _Cursor, h: _Handle, *, rotated: bool) -> Iterator[Batch]:
+        try:
+            size = os.fstat(h.fd).st_size
+        except OSError as e:
+            self._fail(c, h, e)
+            return
+        if size <= h.offset or size == h.partial_at:
+            return
+        rotated_from = (h.name or c.path) if rotated else None
+        while True:
+            start = h.offset
+            try:
+                chunk = self._chunk(h)
+                if chunk is None:
+                    return
+                n, lines = chunk
+                end = start + n
+                ck = Checkpoint(c.path, h.dev, h.ino, end, self._hash_at(h, end))
+            except OSError as e:
+                self._fail(c, h, e)
+                return
+            h.offset, h.hash = end, ck.first_line_hash
+            c.ckpt = ck
+            self.errors.pop(c.path, None)
+            yield Batch(c.path, lines, start, end, ck, rotated_from)
+
+    def _chunk(self, h: _Handle) -> tuple[int, list[str]] | None:
+        """The next complete lines at ``h.offset`` (their byte length, the lines), or None."""
+        pos = h.offset
+        buf = os.pread(h.fd, self.max_bytes, pos)
+        if not buf:
+            return None
+        n = buf.rfind(b"\n") + 1
+        if n == 0:
+            if len(buf) < self.max_bytes:
+                h.partial_at = pos + len(buf)
+                return None
+            parts = [buf]  # one line longer than max_bytes: return it whole
+            at = pos + len(buf)
+            while True:
+                more = os.pread(h.fd, self.max_bytes, at)
+                if not more:
+                    h.partial_at = at
+                    return None
+                i = more.find(b"\n")
+                if i >= 0:
+                    parts.append(more[: i + 1])
+                    break
+                parts.append(more)
+                at += len(more)
+            buf = b"".join(parts)
+            n = len(buf)
+        if self.max_lines is not None and buf.count(b"\n", 0, n) > self.max_lines:
+            rest = buf.split(b"\n", self.max_lines)[-1]
+            n = len(buf) - len(rest)
+        lines = str(memoryview(buf)[:n], "utf-8", "replace").split("\n")
+        lines.pop()  # the empty string after the last newline
+        return n, lines
+
+    def _hash_at(self, h: _Handle, offset: int) -> str:
+        if offset >= HASH_BYTES:
+            if not h.full_hash:
+                h.full_hash = prefix_hash(h.fd, HASH_BYTES)
+            return h.full_hash
+        return prefix_hash(h.fd, offset)
+
+    def _mark(self, c: _Cursor, h: _Handle) -> Batch:
+        h.hash = self._hash_at(h, h.offset)
+        ck = Checkpoint(c.path, h.dev, h.ino, h.offset, h.hash)
+        c.ckpt = ck
+        return Batch(c.path, [], h.offset, h.offset, ck, None)
+
+    @staticmethod
+    def _at(ck: Checkpoint | None, h: _Handle) -> bool:
+        return ck is not None and (ck.dev, ck.inode, ck.offset) == (h.dev, h.ino, h.offset)
+
+    # -- handles ---------------------------------------------------------------------------
+
+    def _own(self, h: _Handle, path: str) -> _Handle:
+        self._owners[h.ident] = path
+        return h
+
+    def _close(self, h: _Handle) -> None:
+        self._owners.pop(h.ident, None)
+        with contextlib.suppress(OSError):
+            os.close(h.fd)
+
+    def _retire(self, h: _Handle) -> None:
+        self._retired[h.ident] = Checkpoint(h.name or "", h.dev, h.ino, h.offset, h.hash)
+
+    def _fail(self, c: _Cursor, h: _Handle, e: OSError) -> None:
+        """A read error: report it, close the file; the next poll reopens from ``c.ckpt``."""
+        self.errors[c.path] = _describe(e)
+        self._close(h)
+        if c.cur is h:
+            c.cur = None
+        if c.old is h:
+            c.old = None
+
+
+def _path_key(c: _Cursor) -> str:
+    return c.path
