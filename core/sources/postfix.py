@@ -44,7 +44,13 @@ _STATUS: dict[str, Kind] = {
     "deferred": Kind.DEFERRED,
 }
 _BOUNCED = Kind.BOUNCED
-_MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}
+# Syslog writes English month names whatever the locale (calendar.month_abbr would follow it).
+_MONTHS = {
+    name: i + 1
+    for i, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    )
+}
 _DAY = 86_400.0
 _CACHE_MAX = 4096
 
