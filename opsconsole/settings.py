@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from platformdirs import user_config_path, user_data_path
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
@@ -173,7 +173,7 @@ def default_config_path() -> Path:
 class LegacyBounceEnv(PydanticBaseSettingsSource):
     """The original monitor's ``BOUNCE_*`` variables, mapped onto our keys."""
 
-    _THRESHOLDS = {
+    _THRESHOLDS: ClassVar[dict[str, str]] = {
         "BOUNCE_WARNING_THRESHOLD": "warning",
         "BOUNCE_CRITICAL_THRESHOLD": "critical",
         "BOUNCE_BLOCK_THRESHOLD": "block",

@@ -15,7 +15,9 @@ from opsconsole.storage.tables import Command
 _T = Command.__table__
 
 
-async def submit(engine: AsyncEngine, actor: str, verb: str, args: dict[str, Any], now: float) -> int:
+async def submit(
+    engine: AsyncEngine, actor: str, verb: str, args: dict[str, Any], now: float
+) -> int:
     async with engine.begin() as conn:
         res = await conn.execute(
             _T.insert().values(created_at=now, actor=actor, verb=verb, args=json.dumps(args))

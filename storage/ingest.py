@@ -30,7 +30,9 @@ class SavedCheckpoint:
     parser_state: dict[str, object]
 
 
-async def load_checkpoints(engine: AsyncEngine, paths: list[str] | None = None) -> dict[str, SavedCheckpoint]:
+async def load_checkpoints(
+    engine: AsyncEngine, paths: list[str] | None = None
+) -> dict[str, SavedCheckpoint]:
     """Saved positions by absolute path (all of them, or only ``paths``)."""
     q = select(_CP)
     if paths is not None:
@@ -39,7 +41,11 @@ async def load_checkpoints(engine: AsyncEngine, paths: list[str] | None = None) 
         rows = (await conn.execute(q)).mappings().all()
     return {
         r["path"]: SavedCheckpoint(
-            r["path"], r["dev"], r["inode"], r["offset"], r["first_line_hash"],
+            r["path"],
+            r["dev"],
+            r["inode"],
+            r["offset"],
+            r["first_line_hash"],
             json.loads(r["parser_state"] or "{}"),
         )
         for r in rows
@@ -96,7 +102,8 @@ async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: st
 
 async def _upsert_ips(conn: AsyncConnection, agg: BatchAggregate) -> None:
     sql = (
-        f"INSERT INTO sending_ip (ip, first_event_at, last_event_at) VALUES ({placeholders(conn, 3)})"
+        "INSERT INTO sending_ip (ip, first_event_at, last_event_at)"
+        f" VALUES ({placeholders(conn, 3)})"
         " ON CONFLICT (ip) DO UPDATE SET"
         " first_event_at = min(sending_ip.first_event_at, excluded.first_event_at),"
         " last_event_at = max(sending_ip.last_event_at, excluded.last_event_at)"
@@ -145,16 +152,22 @@ async def _save_checkpoint(
     conn: AsyncConnection, source: str, cp: SavedCheckpoint, now: float
 ) -> None:
     sql = (
-        "INSERT INTO source_checkpoint (path, source, dev, inode, \"offset\", first_line_hash,"
+        'INSERT INTO source_checkpoint (path, source, dev, inode, "offset", first_line_hash,'
         f" parser_state, updated_at) VALUES ({placeholders(conn, 8)})"
         " ON CONFLICT (path) DO UPDATE SET source = excluded.source, dev = excluded.dev,"
-        " inode = excluded.inode, \"offset\" = excluded.\"offset\","
+        ' inode = excluded.inode, "offset" = excluded."offset",'
         " first_line_hash = excluded.first_line_hash, parser_state = excluded.parser_state,"
         " updated_at = excluded.updated_at"
     )
     row = (
-        cp.path, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash,
-        json.dumps(cp.parser_state), now,
+        cp.path,
+        source,
+        cp.dev,
+        cp.inode,
+        cp.offset,
+        cp.first_line_hash,
+        json.dumps(cp.parser_state),
+        now,
     )
     await conn.exec_driver_sql(sql, row)
 
@@ -170,5 +183,7 @@ async def record_source_error(
             await conn.execute(t.update().where(t.c.source == source).values(error=error))
         else:
             await conn.execute(
-                t.insert().values(source=source, format=fmt, path=path, error=error, last_read_at=now)
+                t.insert().values(
+                    source=source, format=fmt, path=path, error=error, last_read_at=now
+                )
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import ipaddress
 import os
@@ -54,7 +55,9 @@ def ingest(
     ] = False,
     ip_map: Annotated[
         list[str] | None,
-        typer.Option("--ip-map", help="NAME=IP for events with no IP (repeatable).", metavar="NAME=IP"),
+        typer.Option(
+            "--ip-map", help="NAME=IP for events with no IP (repeatable).", metavar="NAME=IP"
+        ),
     ] = None,
     interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
 ) -> None:
@@ -104,10 +107,8 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
                 if stop.is_set():
                     break
             while follow and not stop.is_set():
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), interval)
-                except TimeoutError:
-                    pass
                 for r in readers:
                     await r.poll()
         total = Totals()

@@ -1,0 +1,100 @@
+"""Load and save the engine's state (pool members, warmup plans, alerts, silences).
+
+The core's state types are frozen dataclasses whose fields are the table's columns, so
+conversion is generic: tuples become JSON text, a missing subuser becomes ``''``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opsconsole.core.alerts import AlertState, Transition
+from opsconsole.core.rotation import MemberState
+from opsconsole.core.warmup import PlanState
+from opsconsole.storage.tables import Alert, AlertEvent, PoolMember, Silence, WarmupPlan
+
+T = TypeVar("T")
+
+MEMBERS: Table = PoolMember.__table__  # type: ignore[assignment]
+PLANS: Table = WarmupPlan.__table__  # type: ignore[assignment]
+ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+EVENTS: Table = AlertEvent.__table__  # type: ignore[assignment]
+SILENCES: Table = Silence.__table__  # type: ignore[assignment]
+
+
+def to_row(obj: Any) -> dict[str, Any]:
+    row = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, tuple):
+            v = json.dumps(list(v))
+        elif v is None and f.name == "subuser":
+            v = ""
+        row[f.name] = v
+    return row
+
+
+def from_row(cls: type[T], row: Any) -> T:
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name not in row:
+            continue
+        v = row[f.name]
+        if f.name == "daily_quotas" and isinstance(v, str):
+            v = tuple(json.loads(v or "[]"))
+        kwargs[f.name] = v
+    return cls(**kwargs)
+
+
+async def upsert(conn: AsyncConnection, table: Table, row: dict[str, Any]) -> None:
+    keys = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(table).values(**row)
+    update = {k: stmt.excluded[k] for k in row if k not in keys}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update))
+
+
+async def load_members(conn: AsyncConnection) -> list[MemberState]:
+    rows = (await conn.execute(select(MEMBERS).order_by(MEMBERS.c.pool, MEMBERS.c.ip))).mappings()
+    return [from_row(MemberState, r) for r in rows]
+
+
+async def load_plans(conn: AsyncConnection) -> list[PlanState]:
+    rows = (await conn.execute(select(PLANS).order_by(PLANS.c.ip))).mappings()
+    return [from_row(PlanState, r) for r in rows]
+
+
+async def load_open_alerts(conn: AsyncConnection) -> list[AlertState]:
+    q = select(ALERTS).where(ALERTS.c.state != "resolved")
+    return [from_row(AlertState, r) for r in (await conn.execute(q)).mappings()]
+
+
+async def load_alert(conn: AsyncConnection, alert_id: str) -> AlertState | None:
+    q = select(ALERTS).where(ALERTS.c.id == alert_id)
+    row = (await conn.execute(q)).mappings().first()
+    return from_row(AlertState, row) if row else None
+
+
+async def load_silences(conn: AsyncConnection, now: float) -> dict[str, float]:
+    q = select(SILENCES.c.key, SILENCES.c.until).where(SILENCES.c.until > now)
+    return {k: u for k, u in (await conn.execute(q)).all()}
+
+
+async def save_all(conn: AsyncConnection, table: Table, objs: Iterable[Any]) -> None:
+    for obj in objs:
+        await upsert(conn, table, to_row(obj))
+
+
+async def add_transitions(conn: AsyncConnection, transitions: Iterable[Transition]) -> None:
+    rows = [to_row(t) for t in transitions]
+    if rows:
+        await conn.execute(EVENTS.insert(), rows)
