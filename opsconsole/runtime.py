@@ -1,0 +1,207 @@
+"""The engine loop, shared by the TUI (in-process) and ``--no-ui`` (headless).
+
+Every ``poll_interval`` the leader reads new lines from its sources and applies pending
+operator commands; every ``check_interval`` it runs a check (core.engine.run_check on
+the current state) and persists the outcome. A process that cannot take the lease is a
+follower: it reads nothing and decides nothing, it only renders what the leader writes,
+and takes over when the leader's lease expires.
+
+Notifications are only enqueued here; the dispatcher drains the outbox in its own task,
+so a dead or slow endpoint never delays a check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from opsconsole.core.events import system_clock
+from opsconsole.ingest import SourceReader, SourceSpec
+from opsconsole.settings import Settings
+from opsconsole.storage import lease
+
+log = logging.getLogger("opsconsole.engine")
+
+
+@dataclass
+class TickSummary:
+    role: str
+    lines: int = 0
+    events: int = 0
+    malformed: int = 0
+    commands: int = 0
+    checked: bool = False
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    alerts_opened: int = 0
+    alerts_resolved: int = 0
+
+
+class EngineRuntime:
+    """One engine: lease, sources, commands, checks, dispatcher. ``run()`` until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], float] = system_clock,
+        feed: Any = None,
+        poll_interval: float = 1.0,
+        on_tick: Callable[[TickSummary], None] | None = None,
+        on_action: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        self.feed = feed
+        self.poll_interval = min(poll_interval, settings.monitor.check_interval)
+        self.on_tick = on_tick
+        self.on_action = on_action
+        self.holder = f"{settings.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.role = "starting"
+        self.last_check_at: float | None = None
+        self.events_per_s = 0.0
+        self.readers: list[SourceReader] = []
+        self._opened = False
+        self._next_check = 0.0
+        self._rate_window: list[tuple[float, int]] = []
+        self._dispatcher: Any = None
+        self._client: Any = None
+        self._dispatch_task: asyncio.Task[None] | None = None
+        self._hooks: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        if self._opened:
+            return
+        from opsconsole.core.notify.dispatcher import Dispatcher
+        from opsconsole.core.notify.sender import build_notifiers, make_client
+        from opsconsole.hooks import HookRunner
+        from opsconsole.storage.outbox import OutboxStore
+
+        for s in self.settings.sources:
+            reader = SourceReader(
+                self.engine, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
+            )
+            await reader.open()
+            self.readers.append(reader)
+        self._client = make_client()
+        notifiers = build_notifiers(self.settings.notify, self._client)
+        self.notifiers = notifiers
+        self.outbox = OutboxStore(self.engine)
+        self._dispatcher = Dispatcher(self.outbox, notifiers, self.clock)
+        self._hooks = HookRunner(self.settings.actions)
+        self._opened = True
+
+    async def close(self, stop: asyncio.Event | None = None) -> None:
+        if self._dispatch_task is not None:
+            self._dispatch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._dispatch_task
+            self._dispatch_task = None
+        for r in self.readers:
+            r.close()
+        if self._client is not None:
+            await self._client.aclose()
+        if self.role == "leader":
+            await lease.release(self.engine, self.holder, self.clock())
+        self.role = "stopped"
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set; the current batch always finishes first."""
+        await self._open()
+        dstop = asyncio.Event()
+        self._dispatch_task = asyncio.create_task(self._dispatcher.run_forever(dstop))
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                await self.tick()
+                delay = max(0.0, self.poll_interval - (time.monotonic() - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+        finally:
+            dstop.set()
+            await self.close()
+
+    # -- one tick -----------------------------------------------------------------------
+
+    async def tick(self, force_check: bool = False) -> TickSummary:
+        await self._open()
+        now = self.clock()
+        m = self.settings.monitor
+        is_leader = await lease.acquire_or_renew(
+            self.engine, self.holder, self.settings.host, os.getpid(), now, m.lease_ttl,
+            m.check_interval,
+        )  # fmt: skip
+        if is_leader and self.role != "leader":
+            log.info("engine %s is now leader", self.holder)
+            self._next_check = 0.0
+        self.role = "leader" if is_leader else "follower"
+        summary = TickSummary(role=self.role)
+        if not is_leader:
+            self._finish(summary)
+            return summary
+        if self.feed is not None:
+            self.feed.write(now)
+        for r in self.readers:
+            added = await r.poll()
+            summary.lines += added.lines
+            summary.events += added.events
+            summary.malformed += added.malformed
+        self._track_rate(now, summary.events)
+        from opsconsole import control
+
+        summary.commands = await control.apply_pending(self.engine, self.settings, self.clock)
+        if force_check or now >= self._next_check:
+            await self.check(now, summary)
+            self._next_check = now + m.check_interval
+        self._finish(summary)
+        return summary
+
+    async def check(self, now: float, summary: TickSummary) -> None:
+        from opsconsole.checks import run_and_persist
+
+        outcome = await run_and_persist(
+            self.engine, self.settings, now, self.notifiers, self._hooks
+        )
+        summary.checked = True
+        summary.actions = outcome.actions
+        summary.alerts_opened = outcome.alerts_opened
+        summary.alerts_resolved = outcome.alerts_resolved
+        self.last_check_at = now
+        await lease.record_check(self.engine, self.holder, now, self.events_per_s)
+        if outcome.enqueued and self._dispatcher is not None:
+            self._dispatcher.wake()
+        if self.on_action is not None:
+            for a in outcome.actions:
+                self.on_action(a)
+
+    async def drain_outbox(self, timeout: float = 10.0) -> int:
+        """Send what is due now (``--once``): bounded, so a dead endpoint cannot hang cron."""
+        if self._dispatcher is None:
+            return 0
+        try:
+            return int(await asyncio.wait_for(self._dispatcher.run_once(), timeout))
+        except TimeoutError:
+            return 0
+
+    def _track_rate(self, now: float, events: int) -> None:
+        self._rate_window.append((now, events))
+        cutoff = now - 60
+        self._rate_window = [(t, n) for t, n in self._rate_window if t >= cutoff]
+        span = max(1.0, now - self._rate_window[0][0])
+        self.events_per_s = sum(n for _, n in self._rate_window) / span
+
+    def _finish(self, summary: TickSummary) -> None:
+        if self.on_tick is not None:
+            self.on_tick(summary)
