@@ -143,8 +143,12 @@ class PostfixParser:
         if k < 0 or not info[0]:
             stats.ignored += 1
             return None
-        word, _, diag = text[k + 8 :].partition(" ")
-        kind = _STATUS.get(word.rstrip(","))
+        sp = text.find(" ", k + 8)
+        if sp < 0:
+            word, diag = text[k + 8 :], ""
+        else:
+            word, diag = text[k + 8 : sp], text[sp + 1 :]
+        kind = _STATUS.get(word) or _STATUS.get(word.rstrip(","))
         t = text.find("to=<", start, k)
         e = text.find(">", t + 4, k)
         if kind is None or t < 0 or e < 0:
@@ -158,9 +162,10 @@ class PostfixParser:
         status = ""
         d = text.rfind(" dsn=", t, k)
         if d >= 0:
-            status = text[d + 5 : k].rstrip(",")
+            status = text[d + 5 : k - 1] if text[k - 1] == "," else text[d + 5 : k]
             if len(status) > 9 or status[1:2] != ".":
                 status = ""
+        at = text.rfind("@", t, e)
         if diag[:1] == "(" and diag[-1:] == ")":
             diag = diag[1:-1]
         return _new(
@@ -171,7 +176,7 @@ class PostfixParser:
                 info[1],
                 None,
                 kind is _BOUNCED and is_hard(status),
-                text[t + 4 : e].rpartition("@")[2].lower(),
+                text[(at if at >= 0 else t + 3) + 1 : e].lower(),
                 status,
                 diag,
             ),
