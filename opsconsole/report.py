@@ -43,7 +43,9 @@ def rate(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def ip_row(ip: str, subuser: str, s: WindowStats, t: Thresholds, pool: str | None, status: str) -> dict[str, Any]:
+def ip_row(
+    ip: str, subuser: str, s: WindowStats, t: Thresholds, pool: str | None, status: str
+) -> dict[str, Any]:
     return {
         "ip": ip,
         "subuser": subuser or None,
@@ -68,7 +70,9 @@ def _sort_key(row: dict[str, Any]) -> tuple[float, int, str]:
     return (-(r if r is not None else -1.0), -row["sent"], row["ip"])
 
 
-def engine_section(lease: dict[str, Any] | None, now: float, check_interval: float) -> dict[str, Any]:
+def engine_section(
+    lease: dict[str, Any] | None, now: float, check_interval: float
+) -> dict[str, Any]:
     running = bool(lease and lease["expires_at"] > now)
     return {
         "running": running,
@@ -194,7 +198,9 @@ def alert_row(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pools_section(members: list[dict[str, Any]], plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def pools_section(
+    members: list[dict[str, Any]], plans: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     from opsconsole.core.warmup_view import current_quota
 
     quota = {p["ip"]: current_quota(p) for p in plans if p["state"] != "completed"}
@@ -204,7 +210,12 @@ def pools_section(members: list[dict[str, Any]], plans: list[dict[str, Any]]) ->
             m["pool"], {"name": m["pool"], "members": [], "active_ips": 0, "daily_capacity": 0}
         )
         p["members"].append(
-            {"ip": m["ip"], "weight": m["weight"], "base_weight": m["base_weight"], "state": m["state"]}
+            {
+                "ip": m["ip"],
+                "weight": m["weight"],
+                "base_weight": m["base_weight"],
+                "state": m["state"],
+            }
         )
         if m["state"] in ("active", "deprioritized"):
             p["active_ips"] += 1

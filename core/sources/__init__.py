@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opsconsole.core.sources.base import ParseStats, Parser
+from opsconsole.core.sources.base import Parser, ParseStats
 
 FORMATS = ("pmta", "postfix", "kumo", "jsonl")
 

@@ -55,7 +55,9 @@ def check(
     from opsconsole.render import pct
     from opsconsole.report import SEVERITY_STYLE
 
-    table = Table(title=f"{ip}" + (f" (subuser {subuser})" if subuser else ""), title_justify="left")
+    table = Table(
+        title=f"{ip}" + (f" (subuser {subuser})" if subuser else ""), title_justify="left"
+    )
     for h in ("window", "sent", "delivered", "bounced", "hard", "soft", "deferred",
               "complaints", "bounce", "complaint", "severity"):  # fmt: skip
         table.add_column(h, justify="left" if h in ("window", "severity") else "right")
@@ -83,9 +85,10 @@ async def _check(settings, ip, subuser, windows) -> list[dict[str, Any]]:  # typ
             lo, hi = queries.window_bounds(now, seconds)
             s = await queries.ip_window_stats(engine, ip, lo, hi, subuser)
             row = ip_row(ip, subuser or "", s, t, None, "")
-            out.append({"window": name, "window_seconds": hi - lo} | {
-                k: v for k, v in row.items() if k not in ("ip", "subuser", "pool", "status")
-            })
+            out.append(
+                {"window": name, "window_seconds": hi - lo}
+                | {k: v for k, v in row.items() if k not in ("ip", "subuser", "pool", "status")}
+            )
     finally:
         await engine.dispose()
     return out

@@ -1,0 +1,83 @@
+"""Shared plumbing of the control commands (warmup, pools, alerts): run one operator
+command through opsconsole.control and print its one-line result."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+import typer
+
+from opsconsole.commands._common import fail, run_async
+from opsconsole.errors import ExitCode
+
+
+def operator() -> str:
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:
+        return "operator"
+
+
+def run_command(
+    ctx: typer.Context, verb: str, args: dict[str, Any], actor: str | None = None
+) -> None:
+    from opsconsole.cli import settings_from
+
+    settings = settings_from(ctx)
+
+    async def go():  # type: ignore[no-untyped-def]
+        from opsconsole.control import execute
+        from opsconsole.storage.db import open_database
+
+        engine = await open_database(settings.db)
+        try:
+            return await execute(engine, settings, actor or operator(), verb, args)
+        finally:
+            await engine.dispose()
+
+    result = run_async(go)
+    if not result.ok:
+        fail(result.message, ExitCode.USAGE)
+    typer.echo(result.message)
+
+
+def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
+    """Run ``fn(engine, settings, *args)`` against the database and return its value."""
+    from opsconsole.cli import settings_from
+
+    settings = settings_from(ctx)
+
+    async def go():  # type: ignore[no-untyped-def]
+        from opsconsole.storage.db import open_database
+
+        engine = await open_database(settings.db)
+        try:
+            return await fn(engine, settings, *args)
+        finally:
+            await engine.dispose()
+
+    return run_async(go)
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]], as_json: Any = None) -> None:
+    if as_json is not None:
+        import json
+
+        typer.echo(json.dumps(as_json, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for h in headers:
+        if h in ("ip", "id"):
+            table.add_column(h, no_wrap=True, min_width=15 if h == "ip" else 12)
+        else:
+            table.add_column(h)
+    for r in rows:
+        table.add_row(*r)
+    Console().print(table)
+    if not rows:
+        typer.echo("(none)")

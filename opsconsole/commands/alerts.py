@@ -1,0 +1,99 @@
+"""``opsconsole alerts list|ack|resolve|silence``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opsconsole.commands._common import fail, parse_window
+from opsconsole.commands._control import operator, print_table, read, run_command
+
+alerts_app = typer.Typer(
+    help="List, acknowledge, resolve and silence alerts.\n\n\b\nExamples:\n"
+    "  opsconsole alerts list\n  opsconsole alerts list --state all --json\n"
+    "  opsconsole alerts ack 3f2a9c1b7d20 --by alice --note 'looking at yahoo blocks'\n"
+    "  opsconsole alerts resolve 3f2a9c1b7d20 --note 'list cleaned'\n"
+    "  opsconsole alerts silence 203.0.113.7 --for 2h",
+    no_args_is_help=True,
+)
+STATES = ("firing", "acknowledged", "resolved", "all", "open")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list", help="Alerts, newest first (default: open ones).")
+def list_(
+    ctx: typer.Context,
+    state: Annotated[
+        str, typer.Option(help="firing, acknowledged, resolved, open or all.")
+    ] = "open",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    from opsconsole.report import alert_row
+    from opsconsole.storage.state import read_alerts
+
+    if state not in STATES:
+        fail(f"--state must be one of {', '.join(STATES)}, not {state!r}")
+
+    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
+        rows = await read_alerts(engine, None if state in ("all", "open") else state, limit=1000)
+        if state == "open":
+            rows = [r for r in rows if r["state"] != "resolved"]
+        return [alert_row(r) for r in rows]
+
+    rows = read(ctx, fetch)
+    print_table(
+        "Alerts",
+        ["id", "severity", "state", "title", "ip", "subuser", "opened", "acked by"],
+        [
+            [
+                a["id"],
+                a["severity"],
+                a["state"],
+                a["title"],
+                a["ip"] or "",
+                a["subuser"] or "",
+                a["opened_at"] or "",
+                a["acknowledged_by"] or "",
+            ]
+            for a in rows
+        ],
+        rows if as_json else None,
+    )
+
+
+@alerts_app.command("ack", help="Acknowledge: stops re-notification, keeps the alert open.")
+def ack(
+    ctx: typer.Context,
+    alert_id: Annotated[str, typer.Argument(metavar="ID")],
+    by: Annotated[str | None, typer.Option(help="Who acknowledges (default $USER).")] = None,
+    note: Annotated[str, typer.Option(help="Optional note.")] = "",
+) -> None:
+    run_command(ctx, "alert.ack", {"id": alert_id, "note": note}, actor=by or operator())
+
+
+@alerts_app.command("resolve", help="Resolve an open alert by hand, with a note.")
+def resolve(
+    ctx: typer.Context,
+    alert_id: Annotated[str, typer.Argument(metavar="ID")],
+    note: Annotated[str, typer.Option(help="Why it is resolved.")] = "",
+    by: Annotated[str | None, typer.Option(help="Who resolves (default $USER).")] = None,
+) -> None:
+    run_command(ctx, "alert.resolve", {"id": alert_id, "note": note}, actor=by or operator())
+
+
+@alerts_app.command("silence", help="Mute notifications for an IP (or IP+subuser) for a while.")
+def silence(
+    ctx: typer.Context,
+    ip: Annotated[str, typer.Argument()],
+    for_: Annotated[str, typer.Option("--for", help="Duration, e.g. 30m, 2h, 1d.")],
+    subuser: Annotated[str | None, typer.Option(help="Only this subuser.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule (default: all).")] = None,
+) -> None:
+    seconds = parse_window(for_, "--for")
+    run_command(
+        ctx, "alert.silence", {"ip": ip, "subuser": subuser, "seconds": seconds, "rule": rule}
+    )

@@ -1,0 +1,77 @@
+"""``opsconsole pools list|add|remove|restore|weight``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from opsconsole.commands._control import print_table, read, run_command
+
+pools_app = typer.Typer(
+    help="Rotation pools: members, weights, removal and restore.\n\n\b\nExamples:\n"
+    "  opsconsole pools list\n  opsconsole pools add bulk 203.0.113.9 --weight 50\n"
+    "  opsconsole pools remove bulk 203.0.113.9\n  opsconsole pools restore bulk 203.0.113.9\n"
+    "  opsconsole pools weight bulk 203.0.113.9 80",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(pools_app, name="pools")
+
+
+@pools_app.command("list", help="Every pool with its members, weights and state.")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    from opsconsole.report import pools_section
+    from opsconsole.storage.state import read_members, read_plans
+
+    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
+        return pools_section(await read_members(engine), await read_plans(engine))
+
+    pools = read(ctx, fetch)
+    rows = [
+        [p["name"], m["ip"], f"{m['weight']:g}", f"{m['base_weight']:g}", m["state"],
+         str(p["daily_capacity"])]
+        for p in pools for m in p["members"]
+    ]  # fmt: skip
+    print_table(
+        "Pools", ["pool", "ip", "weight", "base", "state", "capacity/day"], rows,
+        pools if as_json else None,
+    )  # fmt: skip
+
+
+@pools_app.command("add", help="Add an IP to a pool (the pool is created if new).")
+def add(
+    ctx: typer.Context,
+    pool: str,
+    ip: str,
+    weight: Annotated[float, typer.Option(min=0, help="Base weight.")] = 100,
+    daily_cap: Annotated[int | None, typer.Option(min=0, help="Daily cap, for capacity.")] = None,
+) -> None:
+    run_command(ctx, "pool.add", {"pool": pool, "ip": ip, "weight": weight, "daily_cap": daily_cap})
+
+
+@pools_app.command("remove", help="Take an IP out of rotation (asks nothing: scripts use it).")
+def remove(
+    ctx: typer.Context,
+    pool: str,
+    ip: str,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+) -> None:
+    run_command(ctx, "pool.remove", {"pool": pool, "ip": ip, "reason": reason})
+
+
+@pools_app.command("restore", help="Put a removed or deprioritized IP back at its base weight.")
+def restore(ctx: typer.Context, pool: str, ip: str) -> None:
+    run_command(ctx, "pool.restore", {"pool": pool, "ip": ip})
+
+
+@pools_app.command("weight", help="Set an IP's base weight in a pool.")
+def weight(
+    ctx: typer.Context, pool: str, ip: str, w: Annotated[float, typer.Argument(min=0, metavar="W")]
+) -> None:
+    run_command(ctx, "pool.weight", {"pool": pool, "ip": ip, "weight": w})

@@ -1,0 +1,121 @@
+"""``opsconsole warmup list|start|pause|resume|advance|rollback|history``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from opsconsole.commands._control import print_table, read, run_command
+
+warmup_app = typer.Typer(
+    help="Warmup plans of new IPs.\n\n\b\nExamples:\n  opsconsole warmup list\n"
+    "  opsconsole warmup start 198.51.100.20 --schedule six-week --pool bulk\n"
+    "  opsconsole warmup pause 198.51.100.20 --reason 'yahoo deferrals'\n"
+    "  opsconsole warmup resume 198.51.100.20\n  opsconsole warmup history 198.51.100.20 --days 14",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(warmup_app, name="warmup")
+
+
+@warmup_app.command("list", help="Every plan: stage, day, quota and sent today, state.")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    from opsconsole.report import build_report
+
+    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
+        return (await build_report(engine, settings))["warmups"]
+
+    plans = read(ctx, fetch)
+    rows = [
+        [w["ip"], w["pool"] or "", w["schedule"], f"{w['stage']}/{w['stages_total']}",
+         str(w["day"]), f"{w['sent_today']}/{w['daily_quota']}", w["state"],
+         w["state_reason"] or "", w["next_change_at"] or ""]
+        for w in plans
+    ]  # fmt: skip
+    print_table(
+        "Warmups",
+        ["ip", "pool", "schedule", "stage", "day", "sent/quota", "state", "reason", "next change"],
+        rows,
+        plans if as_json else None,
+    )
+
+
+@warmup_app.command("start", help="Start a plan for an IP (joins --pool as warming).")
+def start(
+    ctx: typer.Context,
+    ip: str,
+    schedule: Annotated[
+        str | None, typer.Option(help="six-week, daily-40 or a custom one.")
+    ] = None,
+    pool: Annotated[str | None, typer.Option(help="Pool the IP warms in.")] = None,
+) -> None:
+    run_command(ctx, "warmup.start", {"ip": ip, "schedule": schedule, "pool": pool})
+
+
+@warmup_app.command("pause", help="Pause a plan (no sending beyond the hold).")
+def pause(
+    ctx: typer.Context,
+    ip: str,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+) -> None:
+    run_command(ctx, "warmup.pause", {"ip": ip, "reason": reason})
+
+
+@warmup_app.command("resume", help="Resume a paused or held plan.")
+def resume(ctx: typer.Context, ip: str) -> None:
+    run_command(ctx, "warmup.resume", {"ip": ip})
+
+
+@warmup_app.command("advance", help="Move a plan one stage forward now.")
+def advance(ctx: typer.Context, ip: str) -> None:
+    run_command(ctx, "warmup.advance", {"ip": ip})
+
+
+@warmup_app.command("rollback", help="Move a plan one stage back.")
+def rollback(ctx: typer.Context, ip: str) -> None:
+    run_command(ctx, "warmup.rollback", {"ip": ip})
+
+
+@warmup_app.command("history", help="Sent and bounced per day, and the plan's actions.")
+def history(
+    ctx: typer.Context,
+    ip: str,
+    days: Annotated[int, typer.Option(min=1, max=365, help="How many days back.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    from opsconsole.render import pct
+    from opsconsole.report import iso
+
+    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
+        from opsconsole.storage import audit, queries
+
+        today = int(time.time()) // 86400 * 86400
+        out: list[dict[str, Any]] = []
+        for d in range(days - 1, -1, -1):
+            lo = today - d * 86400
+            s = await queries.ip_window_stats(engine, ip, lo, lo + 86400)
+            out.append({"day": iso(lo)[:10], "sent": s.sent, "bounced": s.bounced,  # type: ignore[index]
+                        "bounce_rate": s.bounce_rate, "complaints": s.complaints})  # fmt: skip
+        entries = await audit.entries(engine, since=today - days * 86400, ip=ip)
+        return out, entries
+
+    per_day, entries = read(ctx, fetch)
+    if as_json:
+        print_table("", [], [], {"ip": ip, "days": per_day, "actions": entries})
+        return
+    print_table(
+        f"{ip}: last {days} days", ["day", "sent", "bounced", "bounce", "complaints"],
+        [[r["day"], str(r["sent"]), str(r["bounced"]), pct(r["bounce_rate"]),
+          str(r["complaints"])] for r in per_day],
+    )  # fmt: skip
+    print_table(
+        "Actions", ["at", "who", "action", "reason"],
+        [[iso(e["at"]) or "", e["actor"], e["action"], e["reason"]] for e in entries],
+    )  # fmt: skip
