@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from opsconsole.core import rotation, warmup
+from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Severity, Thresholds, WindowStats, severity
-from opsconsole.core.warmup_view import plan_view
+from opsconsole.core.warmup import PlanState
 from opsconsole.settings import Settings
 from opsconsole.storage import queries, state
 
@@ -117,13 +119,13 @@ async def build_report(
     pool_of: dict[str, str] = {}
     status_of: dict[str, str] = {}
     for m in members:
-        pool_of.setdefault(m["ip"], m["pool"])
-        status_of.setdefault(m["ip"], m["state"])
+        pool_of.setdefault(m.ip, m.pool)
+        status_of.setdefault(m.ip, m.state)
     for p in plans:
-        if p["state"] != "completed":
-            status_of[p["ip"]] = p["state"]
-        if p["pool"]:
-            pool_of.setdefault(p["ip"], p["pool"])
+        if p.state != "completed":
+            status_of[p.ip] = p.state
+        if p.pool:
+            pool_of.setdefault(p.ip, p.pool)
 
     unattributed = WindowStats()
     ips = []
@@ -134,8 +136,12 @@ async def build_report(
         ips.append(ip_row(ip, subuser, s, t, pool_of.get(ip), status_of.get(ip, "unpooled")))
     ips.sort(key=_sort_key)
 
-    today = int(now) // 86400 * 86400
-    sent_today = await queries.sent_since(engine, today) if plans else {}
+    auto_resume = settings.warmup.auto_resume_after
+    warmups = []
+    for p in plans:
+        day_start = int(warmup.day_window_start(p)) // 60 * 60
+        today = await queries.ip_window_stats(engine, p.ip, day_start, hi)
+        warmups.append(plan_view(p, today.sent, auto_resume))
     return {
         "generated_at": iso(now),
         "since": iso(since),
@@ -151,7 +157,7 @@ async def build_report(
             "complaint_block": t.complaint_block,
         },
         "ips": ips,
-        "warmups": [plan_view(p, sent_today.get(p["ip"], 0), iso) for p in plans],
+        "warmups": warmups,
         "pools": pools_section(members, plans),
         "alerts": [alert_row(a) for a in alerts],
         "unattributed": {
@@ -198,32 +204,47 @@ def alert_row(a: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pools_section(
-    members: list[dict[str, Any]], plans: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    from opsconsole.core.warmup_view import current_quota
+def plan_view(p: PlanState, sent_today: int, auto_resume_after: float | None) -> dict[str, Any]:
+    return {
+        "ip": p.ip,
+        "pool": p.pool,
+        "schedule": p.schedule,
+        "stage": p.stage + 1,
+        "stages_total": len(p.daily_quotas),
+        "day": p.day + 1,
+        "stage_days": p.stage_days,
+        "daily_quota": warmup.daily_quota(p),
+        "sent_today": sent_today,
+        "state": p.state,
+        "state_reason": p.state_reason,
+        "next_change_at": iso(warmup.next_change_at(p, auto_resume_after)),
+    }
 
-    quota = {p["ip"]: current_quota(p) for p in plans if p["state"] != "completed"}
-    pools: dict[str, dict[str, Any]] = {}
+
+def pools_section(members: list[MemberState], plans: list[PlanState]) -> list[dict[str, Any]]:
+    quotas = warmup.warmup_quotas(plans)
+    by_pool: dict[str, list[MemberState]] = {}
     for m in members:
-        p = pools.setdefault(
-            m["pool"], {"name": m["pool"], "members": [], "active_ips": 0, "daily_capacity": 0}
-        )
-        p["members"].append(
-            {
-                "ip": m["ip"],
-                "weight": m["weight"],
-                "base_weight": m["base_weight"],
-                "state": m["state"],
-            }
-        )
-        if m["state"] in ("active", "deprioritized"):
-            p["active_ips"] += 1
-        if m["state"] == "warming" or m["ip"] in quota:
-            p["daily_capacity"] += quota.get(m["ip"], 0)
-        elif m["state"] != "removed":
-            p["daily_capacity"] += m["daily_cap"] or 0
-    return list(pools.values())
+        by_pool.setdefault(m.pool, []).append(m)
+    return [
+        {
+            "name": name,
+            "members": [
+                {
+                    "ip": m.ip,
+                    "weight": m.weight,
+                    "base_weight": m.base_weight,
+                    "state": m.state,
+                    "daily_cap": m.daily_cap,
+                }
+                for m in ms
+            ],
+            "active_ips": sum(m.state in ("active", "deprioritized") for m in ms),
+            "daily_capacity": rotation.pool_capacity(ms, quotas),
+            "uncapped": rotation.uncapped(ms),
+        }
+        for name, ms in by_pool.items()
+    ]
 
 
 SEVERITY_STYLE = {

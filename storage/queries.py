@@ -77,16 +77,6 @@ async def ip_series(
     return out
 
 
-async def sent_since(engine: AsyncEngine, since: int) -> dict[str, int]:
-    """Sent (delivered + bounced) per IP from minute ``since`` on: warmup quota use."""
-    sql = text(
-        "SELECT ip, sum(delivered + bounced) FROM bucket WHERE minute >= :lo AND ip != ''"
-        " GROUP BY ip"
-    )
-    async with engine.connect() as conn:
-        return {r[0]: int(r[1] or 0) for r in await conn.execute(sql, {"lo": since})}
-
-
 async def ingest_sources(engine: AsyncEngine) -> list[dict[str, Any]]:
     sql = text(
         "SELECT source, format, path, last_event_at, last_read_at, lines, events, ignored,"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.storage.tables import Alert, Lease, PoolMember, WarmupPlan
+from opsconsole.core.rotation import MemberState
+from opsconsole.core.warmup import PlanState
+from opsconsole.storage import engine_state
+from opsconsole.storage.tables import Alert, Lease
 
 ENGINE_LEASE = "engine"
 
@@ -20,23 +22,14 @@ async def read_lease(engine: AsyncEngine) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-async def read_members(engine: AsyncEngine) -> list[dict[str, Any]]:
-    t = PoolMember.__table__
+async def read_members(engine: AsyncEngine) -> list[MemberState]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(t).order_by(t.c.pool, t.c.ip))).mappings().all()
-    return [dict(r) for r in rows]
+        return await engine_state.load_members(conn)
 
 
-async def read_plans(engine: AsyncEngine) -> list[dict[str, Any]]:
-    t = WarmupPlan.__table__
+async def read_plans(engine: AsyncEngine) -> list[PlanState]:
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(t).order_by(t.c.ip))).mappings().all()
-    out = []
-    for r in rows:
-        d = dict(r)
-        d["daily_quotas"] = json.loads(d["daily_quotas"] or "[]")
-        out.append(d)
-    return out
+        return await engine_state.load_plans(conn)
 
 
 async def read_alerts(
