@@ -30,6 +30,7 @@ from opsconsole.settings import Settings
 from opsconsole.storage import lease
 
 log = logging.getLogger("opsconsole.engine")
+MAINTENANCE_INTERVAL = 3600.0
 
 
 @dataclass
@@ -73,6 +74,7 @@ class EngineRuntime:
         self.readers: list[SourceReader] = []
         self._opened = False
         self._next_check = 0.0
+        self._next_maintenance = 0.0
         self._rate_window: list[tuple[float, int]] = []
         self._dispatcher: Any = None
         self._client: Any = None
@@ -165,6 +167,8 @@ class EngineRuntime:
         if force_check or now >= self._next_check:
             await self.check(now, summary)
             self._next_check = now + m.check_interval
+        if now >= self._next_maintenance:
+            await self.maintain(now)
         self._finish(summary)
         return summary
 
@@ -185,6 +189,16 @@ class EngineRuntime:
         if self.on_action is not None:
             for a in outcome.actions:
                 self.on_action(a)
+
+    async def maintain(self, now: float) -> None:
+        """Hourly: retention, then fresh planner statistics."""
+        from opsconsole.storage import retention
+
+        deleted = await retention.prune(self.engine, self.settings.retention, now)
+        await retention.analyze(self.engine)
+        self._next_maintenance = now + MAINTENANCE_INTERVAL
+        if any(deleted.values()):
+            log.info("retention: deleted %s", deleted)
 
     async def drain_outbox(self, timeout: float = 10.0) -> int:
         """Send what is due now (``--once``): bounded, so a dead endpoint cannot hang cron."""

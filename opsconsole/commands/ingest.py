@@ -111,6 +111,10 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
                     await asyncio.wait_for(stop.wait(), interval)
                 for r in readers:
                     await r.poll()
+        if any(r.totals.events for r in readers):
+            from opsconsole.storage.retention import analyze
+
+            await analyze(engine)
         total = Totals()
         for r in readers:
             for f in ("lines", "events", "malformed", "unattributed", "ignored", "bytes"):
