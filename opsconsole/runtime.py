@@ -80,6 +80,7 @@ class EngineRuntime:
         self._client: Any = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._hooks: Any = None
+        self._metrics_server: Any = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -103,6 +104,12 @@ class EngineRuntime:
         self.outbox = OutboxStore(self.engine)
         self._dispatcher = Dispatcher(self.outbox, notifiers, self.clock)
         self._hooks = HookRunner(self.settings.actions)
+        if self.settings.metrics.listen:
+            from opsconsole.metrics import MetricsServer
+
+            self._metrics_server = MetricsServer()
+            host, port = await self._metrics_server.start(self.settings.metrics.listen)
+            log.info("metrics on http://%s:%d/metrics", host, port)
         self._opened = True
 
     async def close(self, stop: asyncio.Event | None = None) -> None:
@@ -113,6 +120,9 @@ class EngineRuntime:
             self._dispatch_task = None
         for r in self.readers:
             r.close()
+        if self._metrics_server is not None:
+            await self._metrics_server.close()
+            self._metrics_server = None
         if self._client is not None:
             await self._client.aclose()
         if self.role == "leader":
@@ -186,9 +196,24 @@ class EngineRuntime:
         await lease.record_check(self.engine, self.holder, now, self.events_per_s)
         if outcome.enqueued and self._dispatcher is not None:
             self._dispatcher.wake()
+        if self.settings.metrics.textfile or self._metrics_server is not None:
+            await self._export_metrics(now)
         if self.on_action is not None:
             for a in outcome.actions:
                 self.on_action(a)
+
+    async def _export_metrics(self, now: float) -> None:
+        from opsconsole import metrics
+        from opsconsole.report import build_report
+
+        text = metrics.render(await build_report(self.engine, self.settings, now=now))
+        if self._metrics_server is not None:
+            self._metrics_server.text = text
+        if self.settings.metrics.textfile:
+            try:
+                metrics.write_textfile(self.settings.metrics.textfile, text)
+            except OSError as e:
+                log.warning("cannot write metrics textfile: %s", e)
 
     async def maintain(self, now: float) -> None:
         """Hourly: retention, then fresh planner statistics."""
