@@ -2,7 +2,7 @@
 
 A parser is a pure transformation from text lines to :class:`Event` s: no I/O, no clock
 other than the ``now`` it is given (for year inference of classic syslog timestamps).
-It keeps a little state across calls (PowerMTA's current header, the last syslog year) so
+It may keep a little state across calls (PowerMTA's current header) so
 that a file can be fed in batches; ``get_state``/``set_state`` let the ingest checkpoint
 carry that state, so a re-run from a saved offset parses exactly as one clean run would.
 
@@ -47,6 +47,42 @@ class ParseStats:
         self.lines = self.events = self.ignored = self.malformed = self.unattributed = 0
         self.samples = []
         return out
+
+
+class LineParser:
+    """One event (or none) per line: the never-raise loop every single-event format shares.
+
+    Subclasses set ``self.stats = ParseStats()`` and implement ``_parse(line)``, which may
+    raise on anything malformed: the loop counts it and keeps the line as a sample. Stateless
+    by default; a format with state (PowerMTA's header) overrides ``get_state``/``set_state``.
+    """
+
+    stats: ParseStats
+
+    def _parse(self, line: str) -> Event | None:
+        raise NotImplementedError
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        return None
+
+    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
+        stats = self.stats
+        parse = self._parse
+        for line in lines:
+            stats.lines += 1
+            try:
+                ev = parse(line)
+            except Exception:  # never raise on input, whatever the bytes
+                stats.bad(line)
+                continue
+            if ev is not None:
+                stats.events += 1
+                if ev.ip is None:
+                    stats.unattributed += 1
+                yield ev
 
 
 class Parser(Protocol):

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.base import LineParser, ParseStats
 
 _KINDS: dict[str, Kind] = {k.name.lower(): k for k in Kind}
 _decode = json.JSONDecoder().decode
@@ -70,7 +70,7 @@ def _ts(value: Any) -> float | None:
     return ts if math.isfinite(ts) else None
 
 
-class JsonlParser:
+class JsonlParser(LineParser):
     """Project JSONL events; see the module docstring for the rules."""
 
     format = "jsonl"
@@ -78,28 +78,6 @@ class JsonlParser:
     def __init__(self, ip_map: Mapping[str, str] | None = None) -> None:
         self.ip_map: dict[str, str] = dict(ip_map or {})
         self.stats = ParseStats()
-
-    def get_state(self) -> dict[str, Any]:
-        return {}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        return None
-
-    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
-        stats = self.stats
-        parse = self._parse
-        for line in lines:
-            stats.lines += 1
-            try:
-                ev = parse(line)
-            except Exception:  # never raise on input, whatever the bytes
-                stats.bad(line)
-                continue
-            if ev is not None:
-                stats.events += 1
-                if ev.ip is None:
-                    stats.unattributed += 1
-                yield ev
 
     def _parse(self, line: str) -> Event | None:
         stats = self.stats

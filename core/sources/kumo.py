@@ -21,11 +21,10 @@ import ipaddress
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.base import LineParser, ParseStats
 
 _TYPES: dict[str, Kind | None] = {
     "Delivery": Kind.DELIVERED,
@@ -61,7 +60,7 @@ def _domain(rcpt: str) -> str:
     return rcpt.rpartition("@")[2].strip("<> ").lower()
 
 
-class KumoParser:
+class KumoParser(LineParser):
     """KumoMTA log records to events; see the module docstring for the rules."""
 
     format = "kumo"
@@ -70,12 +69,6 @@ class KumoParser:
         self.ip_map: dict[str, str] = dict(ip_map or {})
         self.stats = ParseStats()
         self._addr_cache: dict[str, str | None] = {}
-
-    def get_state(self) -> dict[str, Any]:
-        return {}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        return None
 
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         stats = self.stats

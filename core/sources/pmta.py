@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.base import LineParser, ParseStats
 
 _DELIVERED = Kind.DELIVERED
 _BOUNCED = Kind.BOUNCED
@@ -158,7 +158,7 @@ def _split_quoted(text: str) -> list[str] | None:
     return row
 
 
-class PmtaParser:
+class PmtaParser(LineParser):
     """PowerMTA accounting records to events; see the module docstring for the rules."""
 
     format = "pmta"
@@ -187,22 +187,6 @@ class PmtaParser:
             self._cols = None
 
     # -- parsing -------------------------------------------------------------------------
-
-    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
-        stats = self.stats
-        parse = self._parse
-        for line in lines:
-            stats.lines += 1
-            try:
-                ev = parse(line)
-            except Exception:  # never raise on input, whatever the bytes
-                stats.bad(line)
-                continue
-            if ev is not None:
-                stats.events += 1
-                if ev.ip is None:
-                    stats.unattributed += 1
-                yield ev
 
     def _split(self, text: str) -> list[str] | None:
         """The fields of one CSV line, or None if the line is not valid CSV on its own."""

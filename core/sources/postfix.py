@@ -28,13 +28,12 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 from opsconsole.core.classify import is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.base import LineParser, ParseStats
 
 DELIVERY_PROGRAMS = frozenset({"smtp", "lmtp", "error", "discard", "virtual", "local"})
 
@@ -69,7 +68,7 @@ _RFC3339 = re.compile(
 _new = tuple.__new__
 
 
-class PostfixParser:
+class PostfixParser(LineParser):
     """Postfix log lines to events; see the module docstring for the rules."""
 
     format = "postfix"
@@ -92,28 +91,6 @@ class PostfixParser:
         self._rfc: dict[str, float] = {}
 
     # Stateless between lines: the year comes from now(), not from earlier lines.
-    def get_state(self) -> dict[str, Any]:
-        return {}
-
-    def set_state(self, state: Mapping[str, Any]) -> None:
-        return None
-
-    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
-        stats = self.stats
-        parse = self._parse
-        for line in lines:
-            stats.lines += 1
-            try:
-                ev = parse(line)
-            except Exception:  # never raise on input, whatever the bytes
-                stats.bad(line)
-                continue
-            if ev is not None:
-                stats.events += 1
-                if ev.ip is None:
-                    stats.unattributed += 1
-                yield ev
-
     def _tag(self, tag: str) -> tuple[bool, str | None]:
         info = self._tags.get(tag)
         if info is None:
