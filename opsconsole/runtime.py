@@ -92,12 +92,6 @@ class EngineRuntime:
         from opsconsole.hooks import HookRunner
         from opsconsole.storage.outbox import OutboxStore
 
-        for s in self.settings.sources:
-            reader = SourceReader(
-                self.engine, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
-            )
-            await reader.open()
-            self.readers.append(reader)
         self._client = make_client()
         notifiers = build_notifiers(self.settings.notify, self._client)
         self.notifiers = notifiers
@@ -111,6 +105,20 @@ class EngineRuntime:
             host, port = await self._metrics_server.start(self.settings.metrics.listen)
             log.info("metrics on http://%s:%d/metrics", host, port)
         self._opened = True
+
+    async def _open_readers(self) -> None:
+        """(Re)open the sources at the positions committed in the database. Done each time
+        this engine becomes leader: while it followed, another engine read and committed
+        further, and resuming from older positions would count those lines twice."""
+        for r in self.readers:
+            r.close()
+        self.readers = []
+        for s in self.settings.sources:
+            reader = SourceReader(
+                self.engine, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
+            )
+            await reader.open()
+            self.readers.append(reader)
 
     async def close(self, stop: asyncio.Event | None = None) -> None:
         if self._dispatch_task is not None:
@@ -156,8 +164,13 @@ class EngineRuntime:
             m.check_interval,
         )  # fmt: skip
         if is_leader and self.role != "leader":
-            log.info("engine %s is now leader", self.holder)
+            log.info("engine %s is now leader", self.holder,
+                     extra={"data": {"event": "role", "role": "leader"}})  # fmt: skip
+            await self._open_readers()
             self._next_check = 0.0
+        elif not is_leader and self.role != "follower":
+            log.info("engine %s follows: another engine holds the lease", self.holder,
+                     extra={"data": {"event": "role", "role": "follower"}})  # fmt: skip
         self.role = "leader" if is_leader else "follower"
         summary = TickSummary(role=self.role)
         if not is_leader:
