@@ -80,6 +80,7 @@ class SourceReader:
         self._saved: dict[str, SavedCheckpoint] = {}
         self._tailer: Tailer | None = None
         self._errors: dict[str, str] = {}
+        self._rewind = False
 
     async def open(self) -> None:
         self._saved = await load_checkpoints(self.engine)
@@ -103,8 +104,18 @@ class SourceReader:
         return parser
 
     async def poll(self) -> Totals:
-        """Read and commit everything available now; return what this call added."""
+        """Read and commit everything available now; return what this call added.
+
+        If a commit fails (database locked past its busy timeout, cancelled), the exception
+        propagates and the next call resumes from the checkpoints the database holds, so a
+        caller may simply retry: the failed batch is read again, never skipped or repeated.
+        """
         assert self._tailer is not None, "open() first"
+        if self._rewind:
+            self._tailer.close()
+            self._parsers.clear()
+            await self.open()
+            self._rewind = False
         added = Totals()
         for batch in self._tailer.iter_batches():
             cp = batch.checkpoint
@@ -115,16 +126,22 @@ class SourceReader:
             saved = SavedCheckpoint(
                 cp.path, cp.dev, cp.inode, cp.offset, cp.first_line_hash, parser.get_state()
             )
-            await commit_batch(
-                self.engine,
-                source=self.spec.name,
-                fmt=self.spec.fmt,
-                source_path=self.spec.path,
-                agg=agg,
-                stats=stats,
-                checkpoint=saved,
-                now=self.clock(),
-            )
+            try:
+                await commit_batch(
+                    self.engine,
+                    source=self.spec.name,
+                    fmt=self.spec.fmt,
+                    source_path=self.spec.path,
+                    agg=agg,
+                    stats=stats,
+                    checkpoint=saved,
+                    now=self.clock(),
+                )
+            except BaseException:
+                # The tailer and parser are already past this batch, and a cancelled commit
+                # may still land: resume from the database's checkpoints on the next poll.
+                self._rewind = True
+                raise
             self._saved[cp.path] = saved
             nbytes = batch.end_offset - batch.start_offset
             added.add(stats, nbytes)

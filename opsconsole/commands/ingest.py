@@ -86,10 +86,28 @@ def ingest(
 
 
 async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
-    from opsconsole.ingest import SourceReader, SourceSpec, Totals
-    from opsconsole.storage.db import open_database
+    from sqlalchemy.exc import OperationalError
+
+    from opsconsole.settings import redact_url
+    from opsconsole.storage.db import DatabaseError, open_database
 
     engine = await open_database(db)
+    try:
+        return await _run_readers(engine, paths, fmt, mapping, follow, interval)
+    except OperationalError as e:
+        # Raw driver errors span lines (SQL, parameters); say what happened in one.
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        raise DatabaseError(
+            f"database {redact_url(db)}: {reason}; committed batches are kept,"
+            " run the same command again to resume"
+        ) from None
+    finally:
+        await engine.dispose()
+
+
+async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
+    from opsconsole.ingest import SourceReader, SourceSpec, Totals
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -132,7 +150,6 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
     finally:
         for r in readers:
             r.close()
-        await engine.dispose()
 
 
 class _Progress:
