@@ -22,6 +22,7 @@ from opsconsole.core.sources import Parser, make_parser
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.sources.tail import Checkpoint, Tailer
 from opsconsole.storage.ingest import (
+    CheckpointConflict,
     SavedCheckpoint,
     commit_batch,
     load_checkpoints,
@@ -29,6 +30,7 @@ from opsconsole.storage.ingest import (
 )
 
 BATCH_BYTES = 8 << 20
+MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,31 @@ class SourceReader:
         If a commit fails (database locked past its busy timeout, cancelled), the exception
         propagates and the next call resumes from the checkpoints the database holds, so a
         caller may simply retry: the failed batch is read again, never skipped or repeated.
+        If another writer moved a checkpoint (CheckpointConflict), this reader resumes from
+        the database's positions at once and goes on.
         """
         assert self._tailer is not None, "open() first"
-        if self._rewind:
-            self._tailer.close()
-            self._parsers.clear()
-            await self.open()
-            self._rewind = False
         added = Totals()
+        for _ in range(MAX_CONFLICTS):
+            if self._rewind:
+                await self._reopen()
+            try:
+                await self._poll_once(added)
+                break
+            except CheckpointConflict:
+                self._rewind = True
+        await self._sync_errors()
+        return added
+
+    async def _reopen(self) -> None:
+        assert self._tailer is not None
+        self._tailer.close()
+        self._parsers.clear()
+        await self.open()
+        self._rewind = False
+
+    async def _poll_once(self, added: Totals) -> None:
+        assert self._tailer is not None
         for batch in self._tailer.iter_batches():
             cp = batch.checkpoint
             parser = self._parser_for(cp.path, cp.inode)
@@ -135,6 +154,7 @@ class SourceReader:
                     agg=agg,
                     stats=stats,
                     checkpoint=saved,
+                    expected=self._saved.get(cp.path),
                     now=self.clock(),
                 )
             except BaseException:
@@ -149,8 +169,6 @@ class SourceReader:
             if self.on_batch is not None:
                 self.on_batch(self.totals, nbytes)
             await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
-        await self._sync_errors()
-        return added
 
     async def _sync_errors(self) -> None:
         assert self._tailer is not None

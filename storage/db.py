@@ -107,8 +107,13 @@ async def open_database(url: str) -> AsyncEngine:
     """Engine with the schema migrated to the current version; DatabaseError otherwise."""
     engine = make_engine(url)
     try:
-        async with engine.begin() as conn:
+        async with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                # Check-then-create under the write lock: processes opening a new database
+                # at once must not both run a migration step.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
             await conn.run_sync(migrate)
+            await conn.commit()
     except DatabaseError:
         await engine.dispose()
         raise

@@ -20,6 +20,12 @@ from opsconsole.storage.tables import IngestCounter, SourceCheckpoint
 _CP = SourceCheckpoint.__table__
 
 
+class CheckpointConflict(Exception):
+    """Another writer moved this file's checkpoint since this reader loaded it (a second
+    ``ingest`` of the same file, or an engine that lost its lease mid-batch). The batch was
+    rolled back; the reader must resume from the database's position."""
+
+
 @dataclass(frozen=True)
 class SavedCheckpoint:
     path: str
@@ -61,16 +67,24 @@ async def commit_batch(
     agg: BatchAggregate,
     stats: ParseStats,
     checkpoint: SavedCheckpoint | None,
+    expected: SavedCheckpoint | None = None,
     now: float,
 ) -> None:
-    """Write one batch atomically. ``checkpoint`` is None for sources without a file."""
+    """Write one batch atomically. ``checkpoint`` is None for sources without a file.
+
+    The checkpoint moves by compare-and-swap from ``expected`` (the position this reader
+    started the batch from; None for a file never read): if another writer moved it in the
+    meantime, nothing of the batch is written and :class:`CheckpointConflict` is raised.
+    This is what makes two readers of one file (or a leader that lost its lease mid-batch)
+    unable to count a line twice. The checkpoint goes first so a conflict costs nothing.
+    """
     async with engine.begin() as conn:
+        if checkpoint is not None:
+            await _move_checkpoint(conn, source, expected, checkpoint, now)
         await _upsert_buckets(conn, agg)
         await _insert_samples(conn, agg, source)
         await _upsert_ips(conn, agg)
         await _add_counters(conn, source, fmt, source_path, agg, stats, now)
-        if checkpoint is not None:
-            await _save_checkpoint(conn, source, checkpoint, now)
 
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
@@ -148,28 +162,39 @@ async def _add_counters(
         await conn.execute(t.insert().values(source=source, **values))
 
 
-async def _save_checkpoint(
-    conn: AsyncConnection, source: str, cp: SavedCheckpoint, now: float
+async def _move_checkpoint(
+    conn: AsyncConnection,
+    source: str,
+    expected: SavedCheckpoint | None,
+    cp: SavedCheckpoint,
+    now: float,
 ) -> None:
-    sql = (
-        'INSERT INTO source_checkpoint (path, source, dev, inode, "offset", first_line_hash,'
-        f" parser_state, updated_at) VALUES ({placeholders(conn, 8)})"
-        " ON CONFLICT (path) DO UPDATE SET source = excluded.source, dev = excluded.dev,"
-        ' inode = excluded.inode, "offset" = excluded."offset",'
-        " first_line_hash = excluded.first_line_hash, parser_state = excluded.parser_state,"
-        " updated_at = excluded.updated_at"
-    )
-    row = (
-        cp.path,
-        source,
-        cp.dev,
-        cp.inode,
-        cp.offset,
-        cp.first_line_hash,
-        json.dumps(cp.parser_state),
-        now,
-    )
-    await conn.exec_driver_sql(sql, row)
+    state = json.dumps(cp.parser_state)
+    if expected is None:
+        sql = (
+            'INSERT INTO source_checkpoint (path, source, dev, inode, "offset", first_line_hash,'
+            f" parser_state, updated_at) VALUES ({placeholders(conn, 8)})"
+            " ON CONFLICT (path) DO NOTHING"
+        )
+        params: tuple[object, ...] = (
+            cp.path, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
+        )  # fmt: skip
+    else:
+        marks = placeholders(conn, 11).split(", ")
+        sql = (
+            f"UPDATE source_checkpoint SET source = {marks[0]}, dev = {marks[1]},"
+            f' inode = {marks[2]}, "offset" = {marks[3]}, first_line_hash = {marks[4]},'
+            f" parser_state = {marks[5]}, updated_at = {marks[6]}"
+            f' WHERE path = {marks[7]} AND inode = {marks[8]} AND "offset" = {marks[9]}'
+            f" AND first_line_hash = {marks[10]}"
+        )
+        params = (
+            source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
+            cp.path, expected.inode, expected.offset, expected.first_line_hash,
+        )  # fmt: skip
+    result = await conn.exec_driver_sql(sql, params)
+    if result.rowcount != 1:
+        raise CheckpointConflict(f"{cp.path}: position moved by another writer")
 
 
 async def record_source_error(
