@@ -1,0 +1,1 @@
+"""Stand-alone baseline programs the jobs run as child processes (``python FILE ...``)."""
