@@ -127,3 +127,16 @@ def test_sigterm_exits_0_within_seconds_releases_the_lease_and_loses_nothing(
         "delivered": 495 + big - 2_500, "bounced": 5 + 2_500, "deferred": 0, "complaints": 0,
     }  # fmt: skip
     assert sum(r["sent"] for r in h.report()["ips"]) == written
+
+
+def test_sigint_exits_0_and_releases_the_lease(harness: Harness) -> None:
+    h = harness
+    h.write_config(CONFIG)
+    h.write_traffic(h.traffic("10.3.0.1", 100, 1))
+    ep = h.start_engine()
+    h.wait_for_leader(ep)
+    h.wait_checks(ep, 1)
+    assert ep.stop(signal.SIGINT, timeout=10) == 0, ep.describe()
+    lease = h.lease()
+    assert lease is not None and lease["pid"] == ep.pid and lease["expires_at"] <= time.time()
+    assert h.totals()["delivered"] == 99
