@@ -345,3 +345,43 @@ def test_unreadable_sources_are_reported_and_the_others_continue(tmp_path: Path)
     s = sources()
     assert s["good"]["lines"] == 80 and not s["good"]["error"]
     assert s["dir"]["error"] and s["fifo"]["error"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime.py: an OperationalError ('database is locked' past busy_timeout) in a tick"
+    " ends the engine with exit 1 and a multi-line SQLAlchemy message instead of being logged"
+    " and retried on the next tick (issue 5.4: retried, reported, not fatal)",
+)
+def test_engine_survives_a_write_lock_longer_than_the_busy_timeout(tmp_path: Path) -> None:
+    src = tmp_path / "ev.jsonl"
+    jsonl_events(src, {GOOD_IP: 0.0}, n=40)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[monitor]\ncheck_interval = "1s"\n'
+        f'[[sources]]\nname = "ev"\nformat = "jsonl"\npath = "{src}"\n'
+    )
+    db_path = tmp_path / "lock.db"
+    engine = opsconsole("--db", f"sqlite+aiosqlite:///{db_path}", "--config", str(cfg), "--no-ui")
+    try:
+        wait_for(lambda: query(db_path, "SELECT lines FROM ingest_counter") == [(40,)], "40 lines")
+        lock = WriteLock(db_path)
+        try:
+            jsonl_events(src, {GOOD_IP: 0.0}, n=30)
+            time.sleep(12.5)  # longer than the 10 s busy timeout
+        finally:
+            lock.release()
+        wait_for(
+            lambda: (
+                engine.poll() is not None
+                or query(db_path, "SELECT lines FROM ingest_counter") == [(70,)]
+            ),
+            "the engine to read on after the lock",
+        )
+        assert engine.poll() is None, "the engine died on a busy database"
+        assert db_per_ip(db_path) == {GOOD_IP: (70, 0, 0)}
+    finally:
+        if engine.poll() is None:
+            engine.send_signal(signal.SIGTERM)
+        _, err = engine.communicate(timeout=30)
+    assert engine.returncode == 0, err
