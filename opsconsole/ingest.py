@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -83,6 +83,9 @@ class SourceReader:
         self._tailer: Tailer | None = None
         self._errors: dict[str, str] = {}
         self._rewind = False
+        # Awaited after each committed batch; False stops this poll at that boundary (the
+        # engine renews its lease here, and stops on SIGTERM or a lost lease).
+        self.keep_going: Callable[[], Awaitable[bool]] | None = None
 
     async def open(self) -> None:
         self._saved = await load_checkpoints(self.engine)
@@ -169,6 +172,8 @@ class SourceReader:
             if self.on_batch is not None:
                 self.on_batch(self.totals, nbytes)
             await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
+            if self.keep_going is not None and not await self.keep_going():
+                return
 
     async def _sync_errors(self) -> None:
         assert self._tailer is not None

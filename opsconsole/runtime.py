@@ -31,6 +31,7 @@ from opsconsole.storage import lease
 
 log = logging.getLogger("opsconsole.engine")
 MAINTENANCE_INTERVAL = 3600.0
+DISPATCH_GRACE = 2.0  # seconds a notification in flight may take to finish at shutdown
 
 
 @dataclass
@@ -75,6 +76,8 @@ class EngineRuntime:
         self._opened = False
         self._next_check = 0.0
         self._next_maintenance = 0.0
+        self._stop: asyncio.Event | None = None
+        self._renewed_at = 0.0
         self._rate_window: list[tuple[float, int]] = []
         self._dispatcher: Any = None
         self._client: Any = None
@@ -118,10 +121,34 @@ class EngineRuntime:
                 self.engine, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
             )
             await reader.open()
+            reader.keep_going = self._between_batches
             self.readers.append(reader)
+
+    async def _between_batches(self) -> bool:
+        """After each committed batch of a long read: stop on SIGTERM, renew the lease in
+        time, and stop reading at once if another engine took it."""
+        if self._stop is not None and self._stop.is_set():
+            return False
+        now = self.clock()
+        m = self.settings.monitor
+        if now - self._renewed_at >= m.lease_ttl / 3:
+            held = await lease.acquire_or_renew(
+                self.engine, self.holder, self.settings.host, os.getpid(), now, m.lease_ttl,
+                m.check_interval,
+            )  # fmt: skip
+            self._renewed_at = now
+            if not held:
+                log.warning("engine %s lost the lease during a read", self.holder)
+                self.role = "follower"
+                return False
+        return True
 
     async def close(self, stop: asyncio.Event | None = None) -> None:
         if self._dispatch_task is not None:
+            # A send in flight gets a moment to finish; then the dispatcher is cancelled and
+            # gives its unfinished rows back to the outbox at once.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._dispatch_task), DISPATCH_GRACE)
             self._dispatch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._dispatch_task
@@ -140,6 +167,7 @@ class EngineRuntime:
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set; the current batch always finishes first."""
         await self._open()
+        self._stop = stop
         dstop = asyncio.Event()
         self._dispatch_task = asyncio.create_task(self._dispatcher.run_forever(dstop))
         try:
@@ -172,6 +200,7 @@ class EngineRuntime:
             log.info("engine %s follows: another engine holds the lease", self.holder,
                      extra={"data": {"event": "role", "role": "follower"}})  # fmt: skip
         self.role = "leader" if is_leader else "follower"
+        self._renewed_at = now
         summary = TickSummary(role=self.role)
         if not is_leader:
             self._finish(summary)
@@ -184,6 +213,10 @@ class EngineRuntime:
             summary.events += added.events
             summary.malformed += added.malformed
         self._track_rate(now, summary.events)
+        if self.role != "leader" or (self._stop is not None and self._stop.is_set()):
+            summary.role = self.role
+            self._finish(summary)
+            return summary  # stopping, or the lease went to another engine mid-read
         from opsconsole import control
 
         summary.commands = await control.apply_pending(self.engine, self.settings, self.clock)

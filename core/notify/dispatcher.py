@@ -146,23 +146,27 @@ class Dispatcher:
             asyncio.create_task(self._drain(name, rows, rounds[name]), name=f"notify:{name}")
             for name, rows in by_notifier.items()
         ]
-        _done, pending = await asyncio.wait(tasks, timeout=self.deadline)
-        for t in pending:
-            t.cancel()
-        for t in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        if pending:
-            log.warning("notify: drain deadline of %gs reached", self.deadline)
-        for t in tasks:
-            if t.done() and not t.cancelled() and t.exception() is not None:
-                exc = t.exception()
-                log.error("notify: %s: %s: %s", t.get_name(), type(exc).__name__, exc)
-        leftover = [i for r in rounds.values() for i in r.untouched]
-        if leftover:
-            # Rows we never attempted (backoff of their notifier, deadline, a crash above):
-            # give them back now rather than after claim_ttl.
-            await self.store.release(leftover, now)
+        try:
+            _done, pending = await asyncio.wait(tasks, timeout=self.deadline)
+            if pending:
+                log.warning("notify: drain deadline of %gs reached", self.deadline)
+        finally:
+            # On the deadline, or when the engine stops (this task cancelled mid-send).
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    exc = t.exception()
+                    log.error("notify: %s: %s: %s", t.get_name(), type(exc).__name__, exc)
+            leftover = [i for r in rounds.values() for i in r.untouched]
+            if leftover:
+                # Rows not finished (backoff of their notifier, deadline, shutdown while in
+                # flight): give them back now rather than after claim_ttl. One that was in
+                # flight may have arrived; it goes out again (at-least-once beats lost).
+                await self.store.release(leftover, now)
         return sum(r.sent for r in rounds.values())
 
     async def _drain(self, name: str, rows: list[OutboxItem], rnd: _Round) -> None:
