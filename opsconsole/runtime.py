@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.core.events import system_clock
@@ -173,7 +174,15 @@ class EngineRuntime:
         try:
             while not stop.is_set():
                 started = time.monotonic()
-                await self.tick()
+                try:
+                    await self.tick()
+                except OperationalError as e:
+                    # Busy past busy_timeout (another process holds the write lock), or the
+                    # disk/server briefly gone: every write of the tick rolled back, and the
+                    # readers resume from the committed checkpoints. Report and retry.
+                    reason = str(e.orig if e.orig is not None else e).splitlines()[0]
+                    log.warning("database unavailable (%s); retrying next tick", reason,
+                                extra={"data": {"event": "db_error", "error": reason}})  # fmt: skip
                 delay = max(0.0, self.poll_interval - (time.monotonic() - started))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
