@@ -108,9 +108,14 @@ async def open_database(url: str) -> AsyncEngine:
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                # Check-then-create under the write lock: processes opening a new database
-                # at once must not both run a migration step.
+            # Check-then-create under the write lock: processes opening a new database at
+            # once must not both run a migration step. A current schema needs no lock, so
+            # reading (status, report, a follower) never waits for a writer.
+            if (
+                engine.dialect.name == "sqlite"
+                and await conn.run_sync(current_version) < MIGRATIONS[-1][0]
+            ):
+                await conn.rollback()
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             await conn.run_sync(migrate)
             await conn.commit()
