@@ -46,7 +46,14 @@ def setup_logging(fmt: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+_EARLY_STOP: list[int] = []  # signals received before the event loop's handlers exist
+
+
 def run_headless(ctx: typer.Context, *, once: bool, demo: bool, log_format: str) -> int:
+    # Until the engine's loop installs its handlers, remember SIGTERM/SIGINT instead of
+    # dying: a stop during start-up is a clean stop too (exit 0, nothing half-written).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: _EARLY_STOP.append(signum))
     from opsconsole.cli import settings_from
     from opsconsole.commands._common import run_async
 
@@ -113,6 +120,8 @@ async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-de
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        if _EARLY_STOP:
+            stop.set()
         await runtime.run(stop)
         log.info("engine stopped")
         return int(ExitCode.OK)

@@ -36,13 +36,32 @@ def run_async(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort):
         raise
-    except Exception as e:  # a runtime failure: one line, exit 1; the trace on request
-        import os
-        import traceback
+    except Exception as e:
+        from sqlalchemy.exc import DBAPIError
 
-        if os.environ.get("OPSCONSOLE_DEBUG"):
-            traceback.print_exc()
-        fail(f"{type(e).__name__}: {e} (OPSCONSOLE_DEBUG=1 shows the traceback)", ExitCode.RUNTIME)
+        if isinstance(e, DBAPIError):
+            # SQLAlchemy's message carries the SQL and every bound parameter: show the
+            # driver's first line only. Locked or unreachable means exit 3.
+            reason = str(e.orig if e.orig is not None else e).splitlines()[0]
+            unavailable = e.connection_invalidated or _unavailable(reason)
+            fail(f"database: {reason}", ExitCode.DATABASE if unavailable else ExitCode.RUNTIME)
+        _runtime_failure(e)
+    raise AssertionError("unreachable")
+
+
+def _unavailable(reason: str) -> bool:
+    r = reason.lower()
+    return any(w in r for w in ("locked", "busy", "unable to open", "connection", "disk i/o"))
+
+
+def _runtime_failure(e: Exception) -> NoReturn:
+    """A runtime failure: one line, exit 1; the traceback on request."""
+    import os
+    import traceback
+
+    if os.environ.get("OPSCONSOLE_DEBUG"):
+        traceback.print_exception(e)
+    fail(f"{type(e).__name__}: {e} (OPSCONSOLE_DEBUG=1 shows the traceback)", ExitCode.RUNTIME)
 
 
 def parse_time(value: str, option: str) -> float:
@@ -76,6 +95,7 @@ def write_private(path: str, text: str) -> None:
 
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # also when overwriting an existing, more open file
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
     except OSError as e:
