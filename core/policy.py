@@ -201,6 +201,9 @@ def evaluate(
     member_list = list(members)
     plan_list = list(plans)
     plan_by_ip = {p.ip: p for p in plan_list}
+    members_by_ip: dict[str, list[MemberState]] = {}
+    for m in member_list:
+        members_by_ip.setdefault(m.ip, []).append(m)
 
     ips = sorted(
         {ip for ip, _ in key_stats} | {m.ip for m in member_list} | set(plan_by_ip) | set(totals)
@@ -218,10 +221,15 @@ def evaluate(
         stats = totals.get(ip, WindowStats())
         sev = severity_of(stats, t)
         severities[ip] = sev
-        reason = reason_text(stats, t, config.window)
-        nums: Numbers = numbers_of(stats, t, config.window)
         plan = plan_by_ip.get(ip)
-        mine = [m for m in member_list if m.ip == ip]
+        mine = members_by_ip.get(ip, [])
+        # The reason and numbers are only read when something can happen to the IP: format
+        # them then, not for each of thousands of healthy active IPs on every check.
+        if sev >= Severity.WARNING or plan is not None or any(m.state != "active" for m in mine):
+            reason = reason_text(stats, t, config.window)
+            nums: Numbers = numbers_of(stats, t, config.window)
+        else:
+            reason, nums = "", {}
 
         if plan is not None and plan.state != "completed":
             role_of[ip] = "warming"
@@ -286,7 +294,7 @@ def evaluate(
         sev = severities[ip]
         role = role_of[ip]
         plan_after = new_plans.get(ip, plan_by_ip.get(ip))
-        members_after = [new_members.get((m.pool, m.ip), m) for m in member_list if m.ip == ip]
+        members_after = [new_members.get((m.pool, m.ip), m) for m in members_by_ip.get(ip, ())]
         action = _ACTION_FOR.get((role, sev))
         acted = action if action and _in_action_state(action, plan_after, members_after) else None
 

@@ -7,6 +7,7 @@ conversion is generic: tuples become JSON text, a missing subuser becomes ``''``
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -40,27 +41,36 @@ def to_row(obj: Any) -> dict[str, Any]:
     return row
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def from_row(cls: type[T], row: Any) -> T:
-    kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name not in row:
-            continue
-        v = row[f.name]
-        if f.name == "daily_quotas" and isinstance(v, str):
-            v = tuple(json.loads(v or "[]"))
-        kwargs[f.name] = v
+    kwargs = {name: row[name] for name in _field_names(cls) if name in row}
+    quotas = kwargs.get("daily_quotas")
+    if isinstance(quotas, str):
+        kwargs["daily_quotas"] = tuple(json.loads(quotas or "[]"))
     return cls(**kwargs)
 
 
 async def upsert(conn: AsyncConnection, table: Table, row: dict[str, Any]) -> None:
+    await upsert_many(conn, table, [row])
+
+
+async def upsert_many(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert-or-update ``rows`` (all with the same keys) as one executemany statement:
+    building and compiling a statement per row cost ~1 ms each at 500 open alerts."""
+    if not rows:
+        return
     keys = [c.name for c in table.primary_key.columns]
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    stmt = insert(table).values(**row)
-    update = {k: stmt.excluded[k] for k in row if k not in keys}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update))
+    stmt = insert(table)
+    update = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)
 
 
 async def load_members(conn: AsyncConnection) -> list[MemberState]:
@@ -90,8 +100,7 @@ async def load_silences(conn: AsyncConnection, now: float) -> dict[str, float]:
 
 
 async def save_all(conn: AsyncConnection, table: Table, objs: Iterable[Any]) -> None:
-    for obj in objs:
-        await upsert(conn, table, to_row(obj))
+    await upsert_many(conn, table, [to_row(o) for o in objs])
 
 
 async def add_transitions(conn: AsyncConnection, transitions: Iterable[Transition]) -> None:
