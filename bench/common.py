@@ -40,16 +40,27 @@ class Proc:
     stdout: str = ""
 
 
+TIME = "/usr/bin/time"  # GNU time: reports its child's own peak RSS (%M)
+
+
 def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, check: bool = True) -> Proc:
-    """Run ``cmd`` to completion and measure it alone: output goes through files so that
-    ``wait4`` reaps the child and its rusage (CPU, peak RSS) is that child's own."""
+    """Run ``cmd`` to completion and measure it alone: wall time, CPU (``wait4``) and peak
+    RSS. Output goes through files so that ``wait4`` reaps the child.
+
+    The peak RSS comes from GNU time when installed: Python spawns children with vfork, and
+    Linux then carries the *parent's* peak RSS into the child's ``ru_maxrss`` at exec, so a
+    large benchmark process would inflate every figure. GNU time's own fork is tiny."""
     OUT.mkdir(parents=True, exist_ok=True)
+    rss_file = OUT / ".child.rss"
+    rss_file.unlink(missing_ok=True)
+    use_time = os.access(TIME, os.X_OK)
+    full = [TIME, "-f", "%M", "-o", str(rss_file), *cmd] if use_time else list(cmd)
     with (
         open(OUT / ".child.out", "w+b") as fo,
         open(OUT / ".child.err", "w+b") as fe,
     ):
         started = time.perf_counter()
-        p = subprocess.Popen(list(cmd), stdout=fo, stderr=fe, env=env, cwd=ROOT)
+        p = subprocess.Popen(full, stdout=fo, stderr=fe, env=env, cwd=ROOT)
         _, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - started
         p.returncode = rc = os.waitstatus_to_exitcode(status)
@@ -58,7 +69,12 @@ def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, check: b
         out, err = fo.read(), fe.read()
     if check and rc != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {rc}: {err.decode(errors='replace')[-800:]}")
-    return Proc(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, rc, out.decode())
+    maxrss_kb = float(ru.ru_maxrss)
+    if use_time:
+        last = rss_file.read_text().split()
+        if last and last[-1].isdigit():
+            maxrss_kb = float(last[-1])
+    return Proc(wall, ru.ru_utime + ru.ru_stime, maxrss_kb / 1024, rc, out.decode())
 
 
 def count_lines(path: str | Path) -> int:

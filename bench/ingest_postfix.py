@@ -56,6 +56,8 @@ def measure(label: str, path: str, repeat: int) -> list[Row]:
             ratio=f"{mem:.2f}x its RSS",
             target=f"<= {RSS}x",
             ok=mem <= RSS,
+            note=f"runs {min(p.maxrss_mb for p in ours):.0f}-{max(p.maxrss_mb for p in ours):.0f}"
+            f" MB vs {min(p.maxrss_mb for p in base):.0f}-{max(p.maxrss_mb for p in base):.0f} MB",
             raw={"rss_mb": rss, "baseline_rss_mb": brss, "ratio": mem},
         ),
     ]
