@@ -73,19 +73,29 @@ async def upsert_many(conn: AsyncConnection, table: Table, rows: list[dict[str, 
     await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)
 
 
+async def _load(conn: AsyncConnection, cls: type[T], table: Table, *where: Any) -> list[T]:
+    """Rows as ``cls`` instances, columns selected in field order and passed positionally
+    (looking each field up by name cost more than the query at 5,000 pool members)."""
+    names = _field_names(cls)
+    q = select(*(table.c[n] for n in names)).where(*where)
+    q = q.order_by(*(c for c in table.primary_key.columns))
+    rows = (await conn.execute(q)).all()
+    if "daily_quotas" not in names:
+        return [cls(*r) for r in rows]
+    i = names.index("daily_quotas")
+    return [cls(*r[:i], tuple(json.loads(r[i] or "[]")), *r[i + 1 :]) for r in rows]
+
+
 async def load_members(conn: AsyncConnection) -> list[MemberState]:
-    rows = (await conn.execute(select(MEMBERS).order_by(MEMBERS.c.pool, MEMBERS.c.ip))).mappings()
-    return [from_row(MemberState, r) for r in rows]
+    return await _load(conn, MemberState, MEMBERS)
 
 
 async def load_plans(conn: AsyncConnection) -> list[PlanState]:
-    rows = (await conn.execute(select(PLANS).order_by(PLANS.c.ip))).mappings()
-    return [from_row(PlanState, r) for r in rows]
+    return await _load(conn, PlanState, PLANS)
 
 
 async def load_open_alerts(conn: AsyncConnection) -> list[AlertState]:
-    q = select(ALERTS).where(ALERTS.c.state != "resolved")
-    return [from_row(AlertState, r) for r in (await conn.execute(q)).mappings()]
+    return await _load(conn, AlertState, ALERTS, ALERTS.c.state != "resolved")
 
 
 async def load_alert(conn: AsyncConnection, alert_id: str) -> AlertState | None:
