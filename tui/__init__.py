@@ -1,0 +1,1 @@
+"""The Textual console (the only part of opsconsole that imports Textual)."""

@@ -1,0 +1,1 @@
+"""One live panel per module: IPs, warmups, pools, alerts."""

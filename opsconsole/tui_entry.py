@@ -1,0 +1,47 @@
+"""Bare ``opsconsole``: settings, database and engine, then the Textual console.
+
+The only module outside ``opsconsole.tui`` that imports Textual (lazily, from run_tui), so
+every other command starts without it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+
+from opsconsole.errors import ExitCode
+
+
+def run_tui(ctx: typer.Context, *, demo: bool = False, read_only: bool = False) -> int:
+    from opsconsole.cli import settings_from
+    from opsconsole.commands._common import run_async
+
+    settings = settings_from(ctx)
+    feed = None
+    if demo:
+        from opsconsole.demo import prepare_demo
+
+        settings, feed = prepare_demo(settings, explicit_db=ctx.find_root().obj.db)
+    return int(run_async(_run, settings, feed, read_only))
+
+
+async def _run(settings: Any, feed: Any, read_only: bool) -> int:
+    from opsconsole.engine_setup import apply_config
+    from opsconsole.runtime import EngineRuntime
+    from opsconsole.storage.db import open_database
+    from opsconsole.tui.app import OpsApp
+
+    engine = await open_database(settings.db)  # DatabaseError -> exit 3 before the screen
+    try:
+        await apply_config(engine, settings, time.time())
+        runtime = EngineRuntime(settings, engine, feed=feed)
+        app = OpsApp(settings, engine, runtime=runtime, read_only=read_only, watch_terminal=True)
+        code = await app.run_async()
+        await app.shutdown()  # no-op after q; after a crash or a lost terminal, stop the engine
+    finally:
+        await engine.dispose()
+    if app.return_code:
+        return int(app.return_code)
+    return int(ExitCode.OK) if code is None else int(code)

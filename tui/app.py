@@ -1,0 +1,285 @@
+"""The Textual app: owns the database engine, the in-process engine runtime, and the
+refresh loop (Dolphie's shape: fetch in a worker, redraw on the main thread, then a one-shot
+timer for the next fetch, so fetches never overlap or pile up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from textual.app import App
+from textual.binding import Binding
+from textual.timer import Timer
+
+from opsconsole.settings import Settings
+from opsconsole.tui.cells import parse_iso
+from opsconsole.tui.dialogs import current_user
+from opsconsole.tui.header import Status, StatusBar, db_label
+from opsconsole.tui.main import MainScreen
+from opsconsole.tui.snapshot import Snapshot, fetch
+
+log = logging.getLogger("opsconsole.tui")
+
+
+class OpsApp(App[int]):
+    TITLE = "opsconsole"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AsyncEngine | None = None,
+        *,
+        runtime: Any = None,
+        clock: Callable[[], float] = time.time,
+        read_only: bool = False,
+        watch_terminal: bool = False,
+        db_label: str | None = None,
+    ) -> None:
+        """``engine`` None: open ``settings.db`` at mount (inside the app's own loop).
+        ``runtime``: an EngineRuntime to run in-process (production), None in tests."""
+        super().__init__()
+        self.settings = settings
+        self.engine: AsyncEngine = engine  # type: ignore[assignment]
+        self._own_engine = engine is None
+        self.runtime = runtime
+        self.clock = clock
+        self.read_only = read_only
+        self.watch_terminal = watch_terminal
+        self.frozen = False
+        self.snapshot: Snapshot | None = None
+        self.refresh_interval = max(0.2, float(settings.tui.refresh))
+        self.fetches = 0
+        self.fetch_error = ""
+        self.runtime_error = ""
+        self._db_label = db_label or _db_label(settings.db)
+        self._fetching = False
+        self._again = False
+        self._timer: Timer | None = None
+        self._stop = asyncio.Event()
+        self._runtime_done = asyncio.Event()
+        self._ppid = os.getppid()
+
+    @property
+    def main(self) -> MainScreen:
+        return self.get_screen("main")  # type: ignore[return-value]
+
+    # -- start and stop ------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        if self.engine is None:
+            from opsconsole.storage.db import open_database
+
+            self.engine = await open_database(self.settings.db)
+        if self.settings.tui.keymap:
+            self.set_keymap(dict(self.settings.tui.keymap))
+        self.install_screen(MainScreen(), "main")
+        await self.push_screen("main")
+        if self.runtime is not None:
+            self.run_worker(self._run_runtime(), group="engine", exit_on_error=False)
+        else:
+            self._runtime_done.set()
+        self.set_interval(1.0, self.update_status)
+        if self.watch_terminal:
+            self.set_interval(5.0, self.check_terminal)
+        self.update_status()
+        self.request_refresh()
+
+    async def _run_runtime(self) -> None:
+        try:
+            await self.runtime.run(self._stop)
+        except Exception as e:  # the console stays up to show what the database holds
+            log.exception("engine failed")
+            self.runtime_error = f"engine failed: {type(e).__name__}: {e}"
+            self.notify(self.runtime_error, severity="error", timeout=30)
+        finally:
+            self._runtime_done.set()
+
+    async def action_quit(self) -> None:
+        await self.shutdown()
+        self.exit(0)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the engine cleanly (it finishes its batch and releases the lease)."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.stop()
+        try:
+            await asyncio.wait_for(self._runtime_done.wait(), timeout)
+        except TimeoutError:
+            log.warning("engine did not stop within %ss", timeout)
+
+    async def on_unmount(self) -> None:
+        self._stop.set()
+        if self._own_engine and self.engine is not None:
+            await self.engine.dispose()
+
+    def check_terminal(self) -> None:
+        """Exit when the terminal went away (a dropped SSH session), as Dolphie does."""
+        try:
+            gone = not sys.stdin.isatty()
+        except (ValueError, OSError):
+            gone = True
+        if self._ppid != 1 and os.getppid() != self._ppid:
+            gone = True  # re-parented: whatever started us has died
+        if gone:
+            self.run_worker(self.action_quit(), group="quit")
+
+    # -- refresh loop --------------------------------------------------------------------
+
+    def request_refresh(self) -> None:
+        """Fetch now; if a fetch is running, fetch again as soon as it ends (never two)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._fetching:
+            self._again = True
+            return
+        self._fetching = True
+        self.run_worker(self._refresh(), group="refresh", exit_on_error=False)
+
+    async def _refresh(self) -> None:
+        started = time.monotonic()
+        try:
+            snap = await fetch(self.engine, self.settings, self.clock())
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            msg = f"cannot read the database: {type(e).__name__}: {e}"
+            if msg != self.fetch_error:
+                self.notify(msg, severity="error", timeout=10)
+            self.fetch_error = msg
+        else:
+            self.fetch_error = ""
+            self.fetches += 1
+            self.snapshot = snap
+            if not self.frozen:
+                self.main.show(snap)
+        finally:
+            self._fetching = False
+        self.update_status()
+        if self._stop.is_set():
+            return
+        if self._again:
+            self._again = False
+            self.request_refresh()
+        elif not self.frozen:
+            delay = max(0.05, self.refresh_interval - (time.monotonic() - started))
+            self._timer = self.set_timer(delay, self.request_refresh)
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.frozen = frozen
+        if frozen:
+            if self._timer is not None:
+                self._timer.stop()
+                self._timer = None
+        else:
+            self.request_refresh()
+        self.update_status()
+
+    # -- header --------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        eng = self.snapshot.report["engine"] if self.snapshot else {}
+        rt = self.runtime
+        if self.runtime_error:
+            role = "failed"
+        elif rt is not None:
+            role = rt.role
+        else:
+            role = "follower" if eng.get("running") else "no engine"
+        last = parse_iso(eng.get("last_check_at"))
+        eps = eng.get("events_per_s")
+        if rt is not None and rt.role == "leader":
+            last = rt.last_check_at if rt.last_check_at is not None else last
+            eps = rt.events_per_s
+        return Status(
+            host=self.settings.host,
+            database=self._db_label,
+            role=role,
+            last_check_age=None if last is None else self.clock() - last,
+            events_per_s=eps,
+            frozen=self.frozen,
+            read_only=self.read_only,
+            error="DB ERROR" if self.fetch_error else "",
+        )
+
+    def update_status(self) -> None:
+        try:
+            bar = self.main.query_one(StatusBar)
+        except Exception:
+            return
+        bar.show(self.status())
+
+    # -- commands and export -------------------------------------------------------------
+
+    def run_command(self, verb: str, args: dict[str, Any], actor: str | None = None) -> None:
+        if self.read_only:
+            self.notify("read-only: no changes from this console", severity="warning")
+            return
+        self.run_worker(self._execute(verb, args, actor or current_user()), group="command")
+
+    async def _execute(self, verb: str, args: dict[str, Any], actor: str) -> None:
+        from opsconsole import control
+        from opsconsole.errors import UsageError
+
+        try:
+            result = await control.execute(
+                self.engine, self.settings, actor, verb, args, clock=self.clock
+            )
+        except UsageError as e:
+            self.notify(str(e), severity="error")
+            return
+        except Exception as e:
+            self.notify(f"{verb} failed: {type(e).__name__}: {e}", severity="error", timeout=10)
+            return
+        self.notify(result.message, severity="information" if result.ok else "error")
+        self.request_refresh()
+
+    def export(self, fmt: str, path: str) -> None:
+        self.run_worker(self._export(fmt, path), group="export")
+
+    async def _export(self, fmt: str, path: str) -> None:
+        from opsconsole.render import render
+        from opsconsole.report import build_report
+
+        try:
+            report = (
+                self.snapshot.report
+                if self.frozen and self.snapshot
+                else await build_report(self.engine, self.settings, now=self.clock())
+            )
+            write_private(path, render(report, fmt))
+        except OSError as e:
+            self.notify(f"cannot write {path}: {e.strerror or e}", severity="error", timeout=10)
+            return
+        self.notify(f"{fmt} report written to {os.path.abspath(path)}", title="Exported", timeout=8)
+
+
+def write_private(path: str, text: str) -> None:
+    """Create or replace ``path`` readable by its owner only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = -1
+            f.write(text)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _db_label(url: str) -> str:
+    return db_label(url)

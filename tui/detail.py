@@ -1,0 +1,120 @@
+"""Detail of one IP: its 15m / 1h / 24h windows, recent bounce diagnostics, actions taken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from opsconsole.core.stats import severity
+from opsconsole.report import SEVERITY_STYLE
+from opsconsole.settings import Settings
+from opsconsole.storage import audit, queries
+from opsconsole.tui.cells import clock_time, count, pct
+
+WINDOWS = (("15m", 900), ("1h", 3600), ("24h", 86400))
+
+
+class IpDetailScreen(Screen[None]):
+    DEFAULT_CSS = """
+    IpDetailScreen VerticalScroll { padding: 0 1; }
+    IpDetailScreen .heading { text-style: bold; padding-top: 1; }
+    IpDetailScreen #title { text-style: bold reverse; padding: 0 1; }
+    IpDetailScreen DataTable { height: auto; max-height: 14; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("q", "app.pop_screen", "Back", show=False),
+        Binding("f5", "reload", "Reload", id="detail.reload"),
+    ]
+
+    def __init__(
+        self,
+        ip: str,
+        engine: AsyncEngine,
+        settings: Settings,
+        clock: Callable[[], float],
+        context: str = "",
+    ) -> None:
+        super().__init__()
+        self.ip = ip
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.context = context
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"IP {self.ip}  {self.context}", id="title", markup=False)
+        with VerticalScroll():
+            yield Static("Windows", classes="heading")
+            yield DataTable(id="windows", cursor_type="row", show_cursor=False)
+            yield Static("Recent bounce diagnostics", classes="heading")
+            yield DataTable(id="samples", cursor_type="row")
+            yield Static("Actions taken (audit)", classes="heading")
+            yield DataTable(id="audit", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        w = self.query_one("#windows", DataTable)
+        for label in ("window", "sent", "delivered", "bounced", "hard", "soft", "deferred",
+                      "cmpl", "bounce", "severity"):  # fmt: skip
+            w.add_column(label, key=label)
+        self.query_one("#samples", DataTable).add_columns(
+            "time", "subuser", "domain", "status", "diagnostic"
+        )
+        self.query_one("#audit", DataTable).add_columns("time", "actor", "action", "pool", "reason")
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.run_worker(self._load(), exclusive=True, group="detail")
+
+    async def _load(self) -> None:
+        now = self.clock()
+        t = self.settings.monitor.policy_thresholds()
+        stats = []
+        for label, seconds in WINDOWS:
+            lo, hi = queries.window_bounds(now, seconds)
+            stats.append((label, await queries.ip_window_stats(self.engine, self.ip, lo, hi)))
+        samples = await queries.bounce_samples(self.engine, self.ip, limit=30)
+        entries = await audit.entries(self.engine, ip=self.ip, limit=50)
+        self._fill(stats, samples, entries, t)
+
+    def _fill(self, stats: list[Any], samples: list[dict[str, Any]],
+              entries: list[dict[str, Any]], t: Any) -> None:  # fmt: skip
+        w = self.query_one("#windows", DataTable)
+        s_table = self.query_one("#samples", DataTable)
+        a_table = self.query_one("#audit", DataTable)
+        with self.app.batch_update():
+            w.clear()
+            for label, s in stats:
+                sev = severity(s, t).label
+                style = SEVERITY_STYLE.get(sev, "")
+                w.add_row(
+                    label, count(s.sent), count(s.delivered), count(s.bounced),
+                    count(s.hard_bounced), count(s.soft_bounced), count(s.deferred),
+                    count(s.complaints), Text(pct(s.bounce_rate), style), Text(sev, style),
+                )  # fmt: skip
+            s_table.clear()
+            for r in samples:
+                s_table.add_row(
+                    clock_time(r["ts"]), r["subuser"] or "-", r["rcpt_domain"] or "-",
+                    Text(r["status"] or "-", "red" if r["hard"] else "yellow"),
+                    Text(r["diag"] or "", no_wrap=True, overflow="ellipsis"),
+                )  # fmt: skip
+            if not samples:
+                s_table.add_row("-", "-", "-", "-", Text("no bounces kept for this IP", "dim"))
+            a_table.clear()
+            for e in entries:
+                a_table.add_row(
+                    clock_time(e["at"]), e["actor"], e["action"], e["pool"] or "-",
+                    Text(e["reason"] or "", no_wrap=True, overflow="ellipsis"),
+                )  # fmt: skip
+            if not entries:
+                a_table.add_row("-", "-", "-", "-", Text("no actions recorded", "dim"))

@@ -1,0 +1,81 @@
+"""The top line: host, database, engine role, last check, events/s, and the FROZEN badge."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Static
+
+from opsconsole.settings import redact_url
+from opsconsole.tui.cells import age
+
+ROLE_STYLE = {
+    "leader": "bold green",
+    "follower": "bold yellow",
+    "starting": "dim",
+    "no engine": "dim",
+    "failed": "bold red",
+    "stopped": "dim",
+}
+
+
+def db_label(url: str, width: int = 40) -> str:
+    """The database as an operator recognises it: a SQLite path (``~`` for home, the tail
+    when long), or a server URL with credentials and database name hidden."""
+    from opsconsole.storage.db import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None:
+        return redact_url(url)
+    text = str(path)
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and text.startswith(home + os.sep):
+        text = "~" + text[len(home) :]
+    if len(text) > width:
+        text = "…" + text[-(width - 1) :]
+    return text
+
+
+@dataclass
+class Status:
+    host: str
+    database: str
+    role: str = "starting"
+    last_check_age: float | None = None
+    events_per_s: float | None = None
+    frozen: bool = False
+    filter: str = ""
+    read_only: bool = False
+    error: str = ""
+
+
+class StatusBar(Static):
+    """One line, rebuilt from a Status; cheap enough to redraw every second."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: top; height: 1; background: $panel; color: $text; }
+    """
+
+    def show(self, s: Status) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" opsconsole ", "bold reverse")
+        # badges first, so a narrow terminal never cuts them off
+        if s.frozen:
+            t.append(" FROZEN ", "bold reverse red")
+        if s.read_only:
+            t.append(" READ-ONLY ", "bold reverse blue")
+        t.append(f" {s.host} ", "bold")
+        t.append("│ ", "dim")
+        t.append(s.database, "")
+        t.append(" │ ", "dim")
+        t.append(s.role, ROLE_STYLE.get(s.role, "bold"))
+        t.append(" │ check ", "dim")
+        t.append("never" if s.last_check_age is None else f"{age(s.last_check_age)} ago")
+        t.append(" │ ", "dim")
+        t.append("-" if s.events_per_s is None else f"{s.events_per_s:.1f}")
+        t.append(" ev/s", "dim")
+        if s.error:
+            t.append(f" {s.error}", "bold red")
+        self.update(t)
