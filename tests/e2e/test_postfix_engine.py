@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from tests.e2e.postfix_testbed import (
 )
 from tests.helpers import http_receiver as receivers
 from tests.helpers.http_receiver import HttpReceiver
+from tests.helpers.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -87,17 +88,6 @@ def send_plan(tb: PostfixTestbed, plan: dict[str, tuple[int, int, int]], tag: st
     ]
     tb.send_many(pairs)
     tb.wait_quiet(timeout=90)
-
-
-def wait_for(cond: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
 
 
 @pytest.fixture

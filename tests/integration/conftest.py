@@ -23,20 +23,15 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.helpers.waiting import wait_for
+
 T = TypeVar("T")
 PY = sys.executable
 
 
 def wait_until(pred: Callable[[], T | None], timeout: float, what: str, poll: float = 0.1) -> T:
     """``pred()``'s first truthy value, polling until ``timeout`` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)
+    return wait_for(pred, what, timeout, poll)
 
 
 def traffic(

@@ -26,6 +26,7 @@ import pytest
 from opsconsole.core.simulate import Truth, generate_events, write_file
 from tests.helpers import http_receiver as receivers
 from tests.helpers.http_receiver import HttpReceiver
+from tests.helpers.waiting import wait_for
 
 make_receiver = receivers.make_receiver
 
@@ -53,17 +54,6 @@ def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
-
-
-def wait_for(cond: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple]:

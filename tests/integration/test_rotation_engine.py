@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from opsconsole.core.simulate import Scenario, Truth, generate_events, write_file
+from tests.helpers.waiting import wait_for
 
 KINDS = ("delivered", "bounced", "deferred", "complaints")
 Tally = dict[str, Counter[str]]
@@ -105,14 +106,6 @@ class Engine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
-
-
-def wait_for(cond, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_rename_copytruncate_and_rotation_while_down(tmp_path: Path) -> None:

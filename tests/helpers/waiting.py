@@ -1,0 +1,23 @@
+"""Polling with a deadline: tests wait for a condition, never for a fixed time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(
+    cond: Callable[[], T | None], what: str, timeout: float = 30.0, poll: float = 0.1
+) -> T:
+    """``cond()``'s first truthy value, polling until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(poll)
