@@ -46,6 +46,7 @@ class Dialog(ModalScreen[dict[str, Any] | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     OK_LABEL = "OK"
+    SUBMIT_FROM_ANY_FIELD = False  # Enter moves to the next field, submits from the last
     OK_VARIANT = "primary"
 
     def __init__(self, title: str, body: str = "") -> None:
@@ -78,7 +79,7 @@ class Dialog(ModalScreen[dict[str, Any] | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         inputs = list(self.query(Input))
-        if event.input is inputs[-1]:
+        if self.SUBMIT_FROM_ANY_FIELD or event.input is inputs[-1]:
             self.action_submit()
         else:
             inputs[inputs.index(event.input) + 1].focus()
@@ -117,6 +118,7 @@ class AckDialog(Dialog):
     """Acknowledge an alert: who (defaults to $USER) and an optional note."""
 
     OK_LABEL = "Acknowledge"
+    SUBMIT_FROM_ANY_FIELD = True  # the note is optional: "a", a name, Enter acknowledges
 
     def fields(self) -> ComposeResult:
         yield Label("Acknowledged by:")
@@ -125,7 +127,10 @@ class AckDialog(Dialog):
         yield Input(placeholder="enter to acknowledge, escape to cancel", id="note", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#note", Input).focus()
+        # The typed name replaces the preselected $USER; tab reaches the optional note.
+        who = self.query_one("#who", Input)
+        who.focus()
+        who.select_all()
 
     def values(self) -> dict[str, Any] | None:
         who = self.query_one("#who", Input).value.strip()
