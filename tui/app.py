@@ -153,7 +153,7 @@ class OpsApp(App[int]):
     async def _refresh(self) -> None:
         started = time.monotonic()
         try:
-            snap = await fetch(self.engine, self.settings, self.clock())
+            snap = await fetch(self.engine, self.settings, self.clock(), self.snapshot)
         except asyncio.CancelledError:
             raise
         except Exception as e:

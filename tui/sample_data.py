@@ -26,7 +26,7 @@ FIXED_NOW = 1_772_445_600.0
 class Profile:
     ip: str
     subusers: tuple[str, ...]
-    per_minute: int  # sent per minute per subuser
+    per_minute: float  # sent per minute per subuser
     bounce: float  # bounce rate
     pool: str | None = None
     state: str = "active"  # pool member state
@@ -37,13 +37,13 @@ PROFILES: tuple[Profile, ...] = (
     Profile("203.0.113.13", ("marketing",), 40, 0.17, "bulk", "removed", 0.04),
     Profile("198.51.100.21", ("billing",), 25, 0.105, "transactional", "deprioritized"),
     Profile("203.0.113.12", ("marketing", "news"), 30, 0.062, "bulk", "active", 0.01),
-    Profile("192.0.2.32", ("news",), 3, 0.16, "bulk", "warming"),
+    Profile("192.0.2.32", ("news",), 2.5, 0.16, "bulk", "warming"),
     Profile("203.0.113.11", ("marketing", "news"), 45, 0.021, "bulk"),
     Profile("203.0.113.10", ("marketing",), 50, 0.012, "bulk"),
-    Profile("192.0.2.31", ("news",), 2, 0.058, "bulk", "warming"),
+    Profile("192.0.2.31", ("news",), 0.3, 0.058, "bulk", "warming"),
     Profile("198.51.100.22", ("billing",), 35, 0.008, "transactional"),
     Profile("198.51.100.20", ("billing", "receipts"), 40, 0.004, "transactional", "active", -0.01),
-    Profile("192.0.2.30", ("news",), 4, 0.01, "bulk", "warming"),
+    Profile("192.0.2.30", ("news",), 0.6, 0.03, "bulk", "warming"),
     Profile("192.0.2.40", ("",), 12, 0.031, None, "", 0.0),
 )
 
@@ -82,7 +82,10 @@ async def seed(
                 minute = minute_now - back * 60
                 late = max(0.0, 1 - back / 60)  # 1 now .. 0 an hour ago
                 rate = max(0.0, p.bounce + p.trend * (late - 0.5))
-                sent = max(1, int(p.per_minute * (0.7 + 0.6 * rng.random())))
+                expected = p.per_minute * (0.7 + 0.6 * rng.random())
+                sent = int(expected) + (1 if rng.random() < expected % 1 else 0)
+                if sent == 0:
+                    continue
                 bounced = min(sent, int(sent * rate + rng.random()))
                 hard = int(bounced * 0.7)
                 buckets.append(

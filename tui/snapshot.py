@@ -18,6 +18,9 @@ from opsconsole.settings import Settings
 from opsconsole.storage import queries
 
 SPARK_SLOTS = 12
+# The sparkline query groups a whole window (the costlier half of a fetch at 5,000 IPs);
+# its slots are minutes wide, so it is re-read at most this often (monotonic seconds).
+SERIES_MAX_AGE = 5.0
 
 
 @dataclass
@@ -26,6 +29,8 @@ class Snapshot:
     series: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     now: float = 0.0
     fetch_ms: float = 0.0
+    series_key: tuple[int, int] = (0, 0)  # (lo, step) of the series
+    series_read_at: float = 0.0  # time.monotonic() of the series query
 
     def warmup_of(self, ip: str) -> dict[str, Any] | None:
         return next((w for w in self.report["warmups"] if w["ip"] == ip), None)
@@ -42,14 +47,25 @@ def spark_step(window: float, slots: int = SPARK_SLOTS) -> int:
     return max(60, int(window) // slots // 60 * 60)
 
 
-async def fetch(engine: AsyncEngine, settings: Settings, now: float) -> Snapshot:
+async def fetch(
+    engine: AsyncEngine, settings: Settings, now: float, previous: Snapshot | None = None
+) -> Snapshot:
     started = time.perf_counter()
     report = await build_report(engine, settings, now=now)
     step = spark_step(settings.monitor.window)
     hi = int(now) // 60 * 60 + 60
     lo = hi - step * SPARK_SLOTS
-    series = await queries.ip_series(engine, lo, hi, step)
-    return Snapshot(report, series, now, (time.perf_counter() - started) * 1000)
+    mono = time.monotonic()
+    if (
+        previous is not None
+        and previous.series_key == (lo, step)
+        and mono - previous.series_read_at < SERIES_MAX_AGE
+    ):
+        series, read_at = previous.series, previous.series_read_at
+    else:
+        series, read_at = await queries.ip_series(engine, lo, hi, step), mono
+    ms = (time.perf_counter() - started) * 1000
+    return Snapshot(report, series, now, ms, (lo, step), read_at)
 
 
 Clock = Callable[[], float]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
