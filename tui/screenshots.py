@@ -51,8 +51,7 @@ def _press(*keys: str, screen: str | None = None) -> Steps:
 
 async def _ack(pilot: Pilot[Any]) -> None:
     await _press("4", "a", screen="AckDialog")(pilot)
-    pilot.app.screen.query_one("#who").value = "alice"  # type: ignore[attr-defined]
-    await pilot.press(*"talking to the ESP")
+    await pilot.press(*"alice", "tab", *"talking to the ESP")
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False  # a blinking cursor is drawn at random moments
     await pilot.pause(0.2)

@@ -79,7 +79,10 @@ def test_ack_dialog(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-un
         await pilot.press("4")
         await pilot.pause(0.2)
         await _screen(pilot, "a", AckDialog)
-        pilot.app.screen.query_one("#who").value = "alice"
+        await pilot.press(*"alice")  # replaces the preselected $USER
+        for box in pilot.app.screen.query(Input):
+            box.cursor_blink = False  # a blinking cursor is drawn at random moments
+        await pilot.pause(0.1)
 
     assert snap_compare(seeded_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
