@@ -68,7 +68,11 @@ class StatusBar(Static):
             t.append(" READ-ONLY ", "bold reverse blue")
         t.append(f" {s.host} ", "bold")
         t.append("│ ", "dim")
-        t.append(s.database, "")
+        db = s.database
+        room = 40 if self.size.width >= 110 or not self.size.width else 18
+        if len(db) > room:
+            db = "…" + db[-(room - 1) :]
+        t.append(db, "")
         t.append(" │ ", "dim")
         t.append(s.role, ROLE_STYLE.get(s.role, "bold"))
         t.append(" │ check ", "dim")

@@ -354,3 +354,27 @@ async def test_q_quits_with_0(app_factory) -> None:  # type: ignore[no-untyped-d
         await pilot.pause(0.2)
     assert app.return_code == 0
     assert not app.is_running
+
+
+async def test_no_redraw_under_a_modal_or_for_hidden_panels(
+    app_factory, engine: AsyncEngine
+) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await loaded(pilot)
+        ips = app.main.panel("ips")
+        alerts = app.main.panel("alerts")
+        assert alerts.table.row_count == 0  # never shown yet: never drawn
+        await _open_dialog(pilot, "question_mark", HelpScreen)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO bucket (ip, subuser, minute, delivered, bounced, hard, soft, deferred,"
+                " complaints) VALUES ('10.9.9.9', '', 1772445600, 90, 10, 10, 0, 0, 0)"
+            )
+        fetches = app.fetches
+        await wait_for(pilot, lambda: app.fetches >= fetches + 2)  # still polling
+        assert ips.table.row_count == 14  # but not redrawing under the help screen
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: ips.table.row_count == 15)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: alerts.table.row_count == 5)
