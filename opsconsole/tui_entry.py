@@ -36,7 +36,9 @@ async def _run(settings: Any, feed: Any, read_only: bool) -> int:
     engine = await open_database(settings.db)  # DatabaseError -> exit 3 before the screen
     try:
         await apply_config(engine, settings, time.time())
-        runtime = EngineRuntime(settings, engine, feed=feed)
+        # --read-only is a viewer: no in-process engine, so opening it never acts on traffic
+        # (a running daemon keeps deciding; the console shows what it writes).
+        runtime = None if read_only and feed is None else EngineRuntime(settings, engine, feed=feed)
         app = OpsApp(settings, engine, runtime=runtime, read_only=read_only, watch_terminal=True)
         code = await app.run_async()
         await app.shutdown()  # no-op after q; after a crash or a lost terminal, stop the engine

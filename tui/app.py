@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -94,6 +95,15 @@ class OpsApp(App[int]):
         self.set_interval(1.0, self.update_status)
         if self.watch_terminal:
             self.set_interval(5.0, self.check_terminal)
+            # `kill` (SIGTERM): quit as with q. A dropped SSH session (SIGHUP): the terminal
+            # is gone, so stop the engine cleanly and leave without restoring the screen.
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(
+                signal.SIGTERM, lambda: self.run_worker(self.action_quit(), group="quit")
+            )
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: self.run_worker(self.terminal_lost(), group="quit")
+            )
         self.update_status()
         self.request_refresh()
 
@@ -126,6 +136,12 @@ class OpsApp(App[int]):
         if self._own_engine and self.engine is not None:
             await self.engine.dispose()
 
+    async def terminal_lost(self) -> None:
+        """The engine finishes its batch and releases the lease; then the process ends at
+        once: Textual's own shutdown would block writing to a terminal that is gone."""
+        await self.shutdown()
+        os._exit(0)
+
     def check_terminal(self) -> None:
         """Exit when the terminal went away (a dropped SSH session), as Dolphie does."""
         try:
@@ -135,7 +151,7 @@ class OpsApp(App[int]):
         if self._ppid != 1 and os.getppid() != self._ppid:
             gone = True  # re-parented: whatever started us has died
         if gone:
-            self.run_worker(self.action_quit(), group="quit")
+            self.run_worker(self.terminal_lost(), group="quit")
 
     # -- refresh loop --------------------------------------------------------------------
 
