@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run demo test lint format bench bench-smoke screenshots clean
+.PHONY: run demo test lint format bench bench-deps bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,8 +33,15 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(TEST_STAMP)  ## every benchmark with its ratio against a same-run baseline
+bench: $(TEST_STAMP) bench-deps  ## every benchmark with its ratio against a same-run baseline
 	$(BIN)/python -m bench.run_all
+
+# The baselines need Debian's pflogsumm and sqlite3 CLI, and GNU time for peak RSS.
+bench-deps:
+	@command -v pflogsumm >/dev/null && command -v sqlite3 >/dev/null && test -x /usr/bin/time || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pflogsumm sqlite3 time >/dev/null; \
+	    else echo "make bench needs: apt-get install pflogsumm sqlite3 time (as root)"; exit 2; fi; }
 
 bench-smoke: $(TEST_STAMP)
 	$(BIN)/python -m bench.run_all --smoke

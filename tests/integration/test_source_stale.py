@@ -1,0 +1,57 @@
+"""A followed source that goes quiet raises source_stale; it resolves once events flow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import text
+
+from opsconsole.core.events import FakeClock
+from opsconsole.runtime import EngineRuntime
+from opsconsole.settings import Settings
+from opsconsole.storage.db import open_database
+
+
+def append(path: Path, ts: float, n: int = 20) -> None:
+    with path.open("a") as f:
+        for i in range(n):
+            f.write(json.dumps({"ts": ts + i, "kind": "delivered", "ip": "192.0.2.5"}) + "\n")
+
+
+async def stale_alerts(engine) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT subuser, state FROM alert WHERE rule = 'source_stale' ORDER BY opened_at")
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+async def test_quiet_source_raises_source_stale_then_recovers(tmp_path: Path, db_url: str) -> None:
+    clock = FakeClock(1_800_000_000.0)
+    src = tmp_path / "ev.jsonl"
+    append(src, clock())
+    settings = Settings(
+        db=db_url,
+        sources=[{"name": "mta1", "format": "jsonl", "path": str(src)}],
+        monitor={"stale_after": "5m", "recover_checks": 2, "check_interval": "1m"},
+    )
+    engine = await open_database(db_url)
+    runtime = EngineRuntime(settings, engine, clock=clock)
+    try:
+        await runtime.tick(force_check=True)
+        assert await stale_alerts(engine) == []
+        clock.advance(4 * 60)
+        await runtime.tick(force_check=True)
+        assert await stale_alerts(engine) == []  # 4 min quiet: not yet
+        clock.advance(2 * 60)
+        await runtime.tick(force_check=True)
+        assert await stale_alerts(engine) == [("mta1", "firing")]
+        for _ in range(2):  # events again; resolves after recover_checks healthy checks
+            clock.advance(60)
+            append(src, clock())
+            await runtime.tick(force_check=True)
+        assert await stale_alerts(engine) == [("mta1", "resolved")]
+    finally:
+        await runtime.close()
+        await engine.dispose()
