@@ -19,14 +19,11 @@ HELP = """Terminal operations console for email deliverability.
 
 Bare `opsconsole` opens the live console; `--no-ui` runs the same engine headless.
 
+\b
 Examples:
-
-  opsconsole --demo                         # live console on simulated traffic
-
+  opsconsole --demo                      # live console on simulated traffic
   opsconsole ingest /var/log/pmta/acct-*.csv --format pmta
-
   opsconsole report --format json --window 1h
-
   opsconsole --no-ui --config /etc/opsconsole/config.toml
 """
 

@@ -24,7 +24,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(alerts_app, name="alerts")
 
 
-@alerts_app.command("list", help="Alerts, newest first (default: open ones).")
+@alerts_app.command(
+    "list",
+    help=(
+        "Alerts, newest first (default: open ones).\n\n\b\nExamples:\n"
+        "  opsconsole alerts list\n  opsconsole alerts list --state all --json"
+    ),
+)
 def list_(
     ctx: typer.Context,
     state: Annotated[
@@ -65,7 +71,13 @@ def list_(
     )
 
 
-@alerts_app.command("ack", help="Acknowledge: stops re-notification, keeps the alert open.")
+@alerts_app.command(
+    "ack",
+    help=(
+        "Acknowledge: stops re-notification, keeps the alert open.\n\n\b\nExample:\n"
+        "  opsconsole alerts ack 3f2a9c1b7d20 --by alice --note 'yahoo blocks'"
+    ),
+)
 def ack(
     ctx: typer.Context,
     alert_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -75,7 +87,13 @@ def ack(
     run_command(ctx, "alert.ack", {"id": alert_id, "note": note}, actor=by or operator())
 
 
-@alerts_app.command("resolve", help="Resolve an open alert by hand, with a note.")
+@alerts_app.command(
+    "resolve",
+    help=(
+        "Resolve an open alert by hand, with a note.\n\n\b\nExample:\n"
+        "  opsconsole alerts resolve 3f2a9c1b7d20 --note 'list cleaned'"
+    ),
+)
 def resolve(
     ctx: typer.Context,
     alert_id: Annotated[str, typer.Argument(metavar="ID")],
@@ -85,7 +103,13 @@ def resolve(
     run_command(ctx, "alert.resolve", {"id": alert_id, "note": note}, actor=by or operator())
 
 
-@alerts_app.command("silence", help="Mute notifications for an IP (or IP+subuser) for a while.")
+@alerts_app.command(
+    "silence",
+    help=(
+        "Mute notifications for an IP (or IP+subuser) for a while.\n\n\b\nExample:\n"
+        "  opsconsole alerts silence 203.0.113.7 --subuser vmta1 --for 2h"
+    ),
+)
 def silence(
     ctx: typer.Context,
     ip: Annotated[str, typer.Argument()],

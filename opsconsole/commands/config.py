@@ -18,7 +18,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-@config_app.command("show", help="Print the effective settings as JSON, secrets redacted.")
+@config_app.command(
+    "show",
+    help=(
+        "Print the effective settings as JSON, secrets redacted.\n\n\b\nExample:\n"
+        "  opsconsole --config /etc/opsconsole/config.toml config show"
+    ),
+)
 def show(ctx: typer.Context) -> None:
     from opsconsole.cli import settings_from
     from opsconsole.settings import redacted

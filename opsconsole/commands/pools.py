@@ -21,7 +21,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(pools_app, name="pools")
 
 
-@pools_app.command("list", help="Every pool with its members, weights and state.")
+@pools_app.command(
+    "list",
+    help=(
+        "Every pool with its members, weights and state.\n\n\b\nExample:\n"
+        "  opsconsole pools list --json"
+    ),
+)
 def list_(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -44,7 +50,13 @@ def list_(
     )  # fmt: skip
 
 
-@pools_app.command("add", help="Add an IP to a pool (the pool is created if new).")
+@pools_app.command(
+    "add",
+    help=(
+        "Add an IP to a pool (the pool is created if new).\n\n\b\nExample:\n"
+        "  opsconsole pools add bulk 203.0.113.9 --weight 50 --daily-cap 100000"
+    ),
+)
 def add(
     ctx: typer.Context,
     pool: str,
@@ -55,7 +67,13 @@ def add(
     run_command(ctx, "pool.add", {"pool": pool, "ip": ip, "weight": weight, "daily_cap": daily_cap})
 
 
-@pools_app.command("remove", help="Take an IP out of rotation (asks nothing: scripts use it).")
+@pools_app.command(
+    "remove",
+    help=(
+        "Take an IP out of rotation (asks nothing: scripts use it).\n\n\b\nExample:\n"
+        "  opsconsole pools remove bulk 203.0.113.9 --reason 'spamhaus listing'"
+    ),
+)
 def remove(
     ctx: typer.Context,
     pool: str,
@@ -65,12 +83,24 @@ def remove(
     run_command(ctx, "pool.remove", {"pool": pool, "ip": ip, "reason": reason})
 
 
-@pools_app.command("restore", help="Put a removed or deprioritized IP back at its base weight.")
+@pools_app.command(
+    "restore",
+    help=(
+        "Put a removed or deprioritized IP back at its base weight.\n\n\b\nExample:\n"
+        "  opsconsole pools restore bulk 203.0.113.9"
+    ),
+)
 def restore(ctx: typer.Context, pool: str, ip: str) -> None:
     run_command(ctx, "pool.restore", {"pool": pool, "ip": ip})
 
 
-@pools_app.command("weight", help="Set an IP's base weight in a pool.")
+@pools_app.command(
+    "weight",
+    help=(
+        "Set an IP's base weight in a pool.\n\n\b\nExample:\n"
+        "  opsconsole pools weight bulk 203.0.113.9 80"
+    ),
+)
 def weight(
     ctx: typer.Context, pool: str, ip: str, w: Annotated[float, typer.Argument(min=0, metavar="W")]
 ) -> None:

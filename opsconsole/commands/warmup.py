@@ -22,7 +22,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(warmup_app, name="warmup")
 
 
-@warmup_app.command("list", help="Every plan: stage, day, quota and sent today, state.")
+@warmup_app.command(
+    "list",
+    help=(
+        "Every plan: stage, day, quota and sent today, state.\n\n\b\nExample:\n"
+        "  opsconsole warmup list --json"
+    ),
+)
 def list_(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -47,7 +53,13 @@ def list_(
     )
 
 
-@warmup_app.command("start", help="Start a plan for an IP (joins --pool as warming).")
+@warmup_app.command(
+    "start",
+    help=(
+        "Start a plan for an IP (joins --pool as warming).\n\n\b\nExample:\n"
+        "  opsconsole warmup start 198.51.100.20 --schedule six-week --pool bulk"
+    ),
+)
 def start(
     ctx: typer.Context,
     ip: str,
@@ -59,7 +71,13 @@ def start(
     run_command(ctx, "warmup.start", {"ip": ip, "schedule": schedule, "pool": pool})
 
 
-@warmup_app.command("pause", help="Pause a plan (no sending beyond the hold).")
+@warmup_app.command(
+    "pause",
+    help=(
+        "Pause a plan (no stage advancement until resumed).\n\n\b\nExample:\n"
+        "  opsconsole warmup pause 198.51.100.20 --reason 'yahoo deferrals'"
+    ),
+)
 def pause(
     ctx: typer.Context,
     ip: str,
@@ -68,22 +86,44 @@ def pause(
     run_command(ctx, "warmup.pause", {"ip": ip, "reason": reason})
 
 
-@warmup_app.command("resume", help="Resume a paused or held plan.")
+@warmup_app.command(
+    "resume",
+    help=(
+        "Resume a paused or held plan.\n\n\b\nExample:\n  opsconsole warmup resume 198.51.100.20"
+    ),
+)
 def resume(ctx: typer.Context, ip: str) -> None:
     run_command(ctx, "warmup.resume", {"ip": ip})
 
 
-@warmup_app.command("advance", help="Move a plan one stage forward now.")
+@warmup_app.command(
+    "advance",
+    help=(
+        "Move a plan one stage forward now.\n\n\b\nExample:\n"
+        "  opsconsole warmup advance 198.51.100.20"
+    ),
+)
 def advance(ctx: typer.Context, ip: str) -> None:
     run_command(ctx, "warmup.advance", {"ip": ip})
 
 
-@warmup_app.command("rollback", help="Move a plan one stage back.")
+@warmup_app.command(
+    "rollback",
+    help=(
+        "Move a plan one stage back.\n\n\b\nExample:\n  opsconsole warmup rollback 198.51.100.20"
+    ),
+)
 def rollback(ctx: typer.Context, ip: str) -> None:
     run_command(ctx, "warmup.rollback", {"ip": ip})
 
 
-@warmup_app.command("history", help="Sent and bounced per day, and the plan's actions.")
+@warmup_app.command(
+    "history",
+    help=(
+        "Sent and bounced per day, and the plan's actions.\n\n\b\nExample:\n"
+        "  opsconsole warmup history 198.51.100.20 --days 14"
+    ),
+)
 def history(
     ctx: typer.Context,
     ip: str,
