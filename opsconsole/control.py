@@ -34,9 +34,6 @@ VERBS: dict[str, tuple[str, ...]] = {
     "alert.silence": ("ip", "seconds"),  # optional: subuser, rule
 }
 
-# Verbs that change where traffic goes; the TUI confirms these and --read-only hides them.
-TRAFFIC_VERBS = frozenset({"warmup.pause", "warmup.resume", "pool.remove", "pool.restore"})
-
 
 @dataclass(frozen=True)
 class CommandResult:

@@ -7,12 +7,12 @@ tables, so a report is the same whether or not an engine is running.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.core import rotation, warmup
+from opsconsole.core.notify.payload import iso_millis
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Severity, Thresholds, WindowStats, severity
 from opsconsole.core.warmup import PlanState
@@ -36,9 +36,8 @@ REPORT_KEYS = (
 
 
 def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Report times: the webhook's format (``...T10:30:45.123Z``), null when unknown."""
+    return None if ts is None else iso_millis(ts)
 
 
 def rate(value: float | None) -> float | None:
