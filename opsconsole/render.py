@@ -99,12 +99,20 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 def to_table(report: dict[str, Any], width: int | None = None) -> str:
+    """The tables as plain text (for a file or a pipe)."""
     from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=width or 120, force_terminal=False)
+    print_tables(report, console)
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def print_tables(report: dict[str, Any], console: Any) -> None:
+    """Every section as a Rich table on ``console``; IP rows coloured by severity."""
     from rich.table import Table
 
     from opsconsole.report import SEVERITY_STYLE
 
-    console = Console(file=io.StringIO(), width=width or 120, force_terminal=False)
     console.print(_header(report))
     for title, headers, rows in _sections(report):
         table = Table(title=title, title_justify="left", expand=False)
@@ -114,7 +122,6 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
             style = SEVERITY_STYLE.get(r[-1], "") if title == "IPs" else ""
             table.add_row(*r, style=style)
         console.print(table)
-    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def render(report: dict[str, Any], fmt: str) -> str:

@@ -70,8 +70,8 @@ async def _report(settings, fmt, since, until, window, to_stdout) -> str:  # typ
     if fmt == "table" and to_stdout and sys.stdout.isatty():
         from rich.console import Console
 
-        from opsconsole.render import to_table
+        from opsconsole.render import print_tables
 
-        Console().print(to_table(data, width=Console().width), markup=False, highlight=False)
+        print_tables(data, Console(highlight=False))  # on a terminal: in colour
         return ""
     return render(data, fmt)
