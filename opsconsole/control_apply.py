@@ -18,7 +18,7 @@ from opsconsole.core import alerts, rotation, warmup
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.warmup import Action, PlanState
 from opsconsole.storage import audit, engine_state
-from opsconsole.storage.engine_state import MEMBERS, PLANS, from_row, to_row, upsert
+from opsconsole.storage.engine_state import MEMBERS, PLANS, load, to_row, upsert
 from opsconsole.storage.tables import Pool
 
 Result = tuple[str, list[dict[str, Any]]]
@@ -26,23 +26,21 @@ Handler = Callable[[AsyncConnection, Any, str, dict[str, Any], float], Awaitable
 
 
 async def _plan(conn: AsyncConnection, ip: str) -> PlanState:
-    row = (await conn.execute(select(PLANS).where(PLANS.c.ip == ip))).mappings().first()
-    if row is None:
+    found = await load(conn, PlanState, PLANS, PLANS.c.ip == ip)
+    if not found:
         raise ValueError(f"{ip} has no warmup plan")
-    return from_row(PlanState, row)
+    return found[0]
 
 
 async def _member(conn: AsyncConnection, pool: str, ip: str) -> MemberState:
-    q = select(MEMBERS).where(MEMBERS.c.pool == pool, MEMBERS.c.ip == ip)
-    row = (await conn.execute(q)).mappings().first()
-    if row is None:
+    found = await load(conn, MemberState, MEMBERS, MEMBERS.c.pool == pool, MEMBERS.c.ip == ip)
+    if not found:
         raise ValueError(f"{ip} is not in pool {pool}")
-    return from_row(MemberState, row)
+    return found[0]
 
 
 async def _members_of(conn: AsyncConnection, ip: str) -> list[MemberState]:
-    rows = (await conn.execute(select(MEMBERS).where(MEMBERS.c.ip == ip))).mappings()
-    return [from_row(MemberState, r) for r in rows]
+    return await load(conn, MemberState, MEMBERS, MEMBERS.c.ip == ip)
 
 
 async def _record(conn: AsyncConnection, actions: list[Action], now: float) -> list[dict[str, Any]]:

@@ -89,10 +89,7 @@ class SourceReader:
 
     async def open(self) -> None:
         self._saved = await load_checkpoints(self.engine)
-        checkpoints = {
-            p: Checkpoint(c.path, c.dev, c.inode, c.offset, c.first_line_hash)
-            for p, c in self._saved.items()
-        }
+        checkpoints = {p: Checkpoint.from_row(c) for p, c in self._saved.items()}
         self._tailer = Tailer(self.spec.path, checkpoints, max_bytes=self.batch_bytes)
 
     def _parser_for(self, path: str, inode: int) -> Parser:

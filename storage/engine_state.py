@@ -46,14 +46,6 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
-def from_row(cls: type[T], row: Any) -> T:
-    kwargs = {name: row[name] for name in _field_names(cls) if name in row}
-    quotas = kwargs.get("daily_quotas")
-    if isinstance(quotas, str):
-        kwargs["daily_quotas"] = tuple(json.loads(quotas or "[]"))
-    return cls(**kwargs)
-
-
 async def upsert(conn: AsyncConnection, table: Table, row: dict[str, Any]) -> None:
     await upsert_many(conn, table, [row])
 
@@ -73,7 +65,7 @@ async def upsert_many(conn: AsyncConnection, table: Table, rows: list[dict[str, 
     await conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=update), rows)
 
 
-async def _load(conn: AsyncConnection, cls: type[T], table: Table, *where: Any) -> list[T]:
+async def load(conn: AsyncConnection, cls: type[T], table: Table, *where: Any) -> list[T]:
     """Rows as ``cls`` instances, columns selected in field order and passed positionally
     (looking each field up by name cost more than the query at 5,000 pool members)."""
     names = _field_names(cls)
@@ -87,21 +79,20 @@ async def _load(conn: AsyncConnection, cls: type[T], table: Table, *where: Any) 
 
 
 async def load_members(conn: AsyncConnection) -> list[MemberState]:
-    return await _load(conn, MemberState, MEMBERS)
+    return await load(conn, MemberState, MEMBERS)
 
 
 async def load_plans(conn: AsyncConnection) -> list[PlanState]:
-    return await _load(conn, PlanState, PLANS)
+    return await load(conn, PlanState, PLANS)
 
 
 async def load_open_alerts(conn: AsyncConnection) -> list[AlertState]:
-    return await _load(conn, AlertState, ALERTS, ALERTS.c.state != "resolved")
+    return await load(conn, AlertState, ALERTS, ALERTS.c.state != "resolved")
 
 
 async def load_alert(conn: AsyncConnection, alert_id: str) -> AlertState | None:
-    q = select(ALERTS).where(ALERTS.c.id == alert_id)
-    row = (await conn.execute(q)).mappings().first()
-    return from_row(AlertState, row) if row else None
+    found = await load(conn, AlertState, ALERTS, ALERTS.c.id == alert_id)
+    return found[0] if found else None
 
 
 async def load_silences(conn: AsyncConnection, now: float) -> dict[str, float]:
