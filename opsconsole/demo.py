@@ -8,7 +8,6 @@ own database and starts fresh each run, unless ``--db`` names one.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -71,5 +70,4 @@ def prepare_demo(
     demo_settings = Settings.model_validate(data)
     start = (time.time() if now is None else now) - 15  # a little history at once
     feed = LiveFeed(scenario, seed, rate, start=start)
-    os.environ.setdefault("OPSCONSOLE_DEMO", "1")
     return demo_settings, DemoFeed(feed, feed_file)

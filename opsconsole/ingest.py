@@ -10,6 +10,7 @@ e.g. PowerMTA's current header, rides along in the checkpoint).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class Totals:
         self.bytes += nbytes
         self.batches += 1
 
+    def __iadd__(self, other: Totals) -> Totals:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
 
 class SourceReader:
     """Reads one source (a file or a glob of files) into the store, exactly once."""
@@ -81,7 +87,7 @@ class SourceReader:
         self._parsers: dict[tuple[str, int], Parser] = {}
         self._saved: dict[str, SavedCheckpoint] = {}
         self._tailer: Tailer | None = None
-        self._errors: dict[str, str] = {}
+        self._recorded_errors: dict[str, str] = {}  # what status shows now
         self._rewind = False
         # Awaited after each committed batch; False stops this poll at that boundary (the
         # engine renews its lease here, and stops on SIGTERM or a lost lease).
@@ -173,14 +179,18 @@ class SourceReader:
                 return
 
     async def _sync_errors(self) -> None:
-        assert self._tailer is not None
-        errors = dict(self._tailer.errors)
-        if errors != self._errors:
+        errors = self.errors
+        if errors != self._recorded_errors:
             text = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())) or None
             await record_source_error(
                 self.engine, self.spec.name, self.spec.fmt, self.spec.path, text, self.clock()
             )
-            self._errors = errors
+            self._recorded_errors = errors
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Read errors by path right now (permission, I/O, missing file)."""
+        return dict(self._tailer.errors) if self._tailer is not None else {}
 
     def pending_bytes(self) -> int:
         """Bytes not yet read across the source's current files (for progress bars)."""

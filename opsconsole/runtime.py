@@ -144,7 +144,7 @@ class EngineRuntime:
                 return False
         return True
 
-    async def close(self, stop: asyncio.Event | None = None) -> None:
+    async def close(self) -> None:
         if self._dispatch_task is not None:
             # A send in flight gets a moment to finish; then the dispatcher is cancelled and
             # gives its unfinished rows back to the outbox at once.

@@ -135,15 +135,14 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
             await analyze(engine)
         total = Totals()
         for r in readers:
-            for f in ("lines", "events", "malformed", "unattributed", "ignored", "bytes"):
-                setattr(total, f, getattr(total, f) + getattr(r.totals, f))
+            total += r.totals
         secs = time.monotonic() - started
         print(
             f"read {total.lines:,} lines ({total.bytes / 1e6:.1f} MB) in {secs:.1f}s:"
             f" {total.events:,} events, {total.unattributed:,} unattributed,"
             f" {total.malformed:,} malformed, {total.ignored:,} ignored"
         )
-        errors = [e for r in readers for e in (r._tailer.errors.values() if r._tailer else [])]
+        errors = [e for r in readers for e in r.errors.values()]
         for e in errors:
             sys.stderr.write(f"opsconsole: {e}\n")
         return 1 if errors else 0
