@@ -19,7 +19,7 @@ from opsconsole.core import policy, warmup
 from opsconsole.core.alerts import AlertState, Transition
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
-from opsconsole.core.stats import Severity, WindowStats
+from opsconsole.core.stats import Severity
 from opsconsole.hooks import HookRunner
 from opsconsole.settings import Settings
 from opsconsole.storage import audit, engine_state, queries
@@ -36,29 +36,6 @@ class CheckOutcome:
 
 def new_alert_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def minute_floor(ts: float) -> int:
-    return int(ts) // 60 * 60
-
-
-async def _warmup_inputs(
-    engine: AsyncEngine, plans: list[warmup.PlanState], hi: int
-) -> tuple[dict[str, WindowStats], dict[str, int]]:
-    stage: dict[str, WindowStats] = {}
-    today: dict[str, int] = {}
-    for p in plans:
-        if p.state == "completed":
-            continue
-        stage[p.ip] = await queries.ip_window_stats(
-            engine, p.ip, minute_floor(warmup.stage_window_start(p)), hi
-        )
-        today[p.ip] = (
-            await queries.ip_window_stats(
-                engine, p.ip, minute_floor(warmup.day_window_start(p)), hi
-            )
-        ).sent
-    return stage, today
 
 
 def stale_observations(
@@ -94,7 +71,9 @@ async def run_and_persist(
         plans = await engine_state.load_plans(conn)
         open_alerts = {a.key: a for a in await engine_state.load_open_alerts(conn)}
         silences = await engine_state.load_silences(conn, now)
-    stage_stats, today_sent = await _warmup_inputs(engine, plans, hi)
+    warming = [p for p in plans if p.state != "completed"]
+    stage_stats = await queries.warmup_stage_stats(engine, warming, hi)
+    today_sent = await queries.warmup_sent_today(engine, warming, hi)
     decision = policy.evaluate(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )

@@ -136,11 +136,8 @@ async def build_report(
     ips.sort(key=_sort_key)
 
     auto_resume = settings.warmup.auto_resume_after
-    warmups = []
-    for p in plans:
-        day_start = int(warmup.day_window_start(p)) // 60 * 60
-        today = await queries.ip_window_stats(engine, p.ip, day_start, hi)
-        warmups.append(plan_view(p, today.sent, auto_resume))
+    sent_today = await queries.warmup_sent_today(engine, plans, hi)
+    warmups = [plan_view(p, sent_today[p.ip], auto_resume) for p in plans]
     return {
         "generated_at": iso(now),
         "since": iso(since),

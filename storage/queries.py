@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from opsconsole.core import warmup
 from opsconsole.core.stats import WindowStats
+from opsconsole.core.warmup import PlanState
 
 Key = tuple[str, str]  # (ip, subuser) with '' for none
 
@@ -74,6 +77,32 @@ async def ip_series(
                 series = out[ip] = [(0, 0)] * slots
             if 0 <= slot < slots:
                 series[int(slot)] = (int(sent or 0), int(bounced or 0))
+    return out
+
+
+def minute_floor(ts: float) -> int:
+    return int(ts) // 60 * 60
+
+
+async def warmup_sent_today(
+    engine: AsyncEngine, plans: Iterable[PlanState], hi: int
+) -> dict[str, int]:
+    """Per plan's IP, sent since the start of the plan's day (what its quota counts)."""
+    out = {}
+    for p in plans:
+        lo = minute_floor(warmup.day_window_start(p))
+        out[p.ip] = (await ip_window_stats(engine, p.ip, lo, hi)).sent
+    return out
+
+
+async def warmup_stage_stats(
+    engine: AsyncEngine, plans: Iterable[PlanState], hi: int
+) -> dict[str, WindowStats]:
+    """Per plan's IP, its counters since ``warmup.stage_window_start`` (the stage gate)."""
+    out = {}
+    for p in plans:
+        lo = minute_floor(warmup.stage_window_start(p))
+        out[p.ip] = await ip_window_stats(engine, p.ip, lo, hi)
     return out
 
 
