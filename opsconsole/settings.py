@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -232,7 +233,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = _TomlSource(settings_cls, _CONFIG_PATH.get("path"))
+        toml = _TomlSource(settings_cls, _CONFIG_PATH.get())
         return (init_settings, LegacyBounceEnv(settings_cls), env_settings, toml)
 
 
@@ -243,7 +244,8 @@ def _url_of(n: Any) -> str | None:
     return None
 
 
-_CONFIG_PATH: dict[str, Path | None] = {}
+# The file load_settings is reading, for the TOML source it builds (scoped to the call).
+_CONFIG_PATH: ContextVar[Path | None] = ContextVar("opsconsole_config_path", default=None)
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -314,7 +316,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
     path = resolve_config_path(config)
     if path is not None and not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    _CONFIG_PATH["path"] = path
+    token = _CONFIG_PATH.set(path)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
@@ -330,7 +332,7 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
             msg = "unknown key"
         raise ConfigError(f"{where}{key}: {msg}") from None
     finally:
-        _CONFIG_PATH.pop("path", None)
+        _CONFIG_PATH.reset(token)
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
