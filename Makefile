@@ -47,7 +47,7 @@ bench-smoke: $(TEST_STAMP)
 	$(BIN)/python -m bench.run_all --smoke
 
 screenshots: $(TEST_STAMP)  ## SVGs of the real app on seeded demo data
-	$(BIN)/python -m opsconsole.tui.screenshots screenshots
+	$(BIN)/python -m tests.tui.screenshots screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""Job: one engine check (``opsconsole.checks.run_and_persist``: window stats, pools,
+"""Job: one engine check (``opsconsole.core.engine.check.run_and_persist``: window stats, pools,
 plans, alerts, the policy, persisting) over 5,000 IPs with 24 h of minute buckets
 (7.2M rows, every IP in 500-member pools), against the ``sqlite3`` CLI running the window
 aggregate query over the same buckets. Target: median <= 2x.
@@ -40,7 +40,7 @@ WINDOW_SQL = (
 
 
 async def time_checks(db: Path, config: Path, now: float, repeat: int) -> list[float]:
-    from opsconsole.checks import run_and_persist
+    from opsconsole.core.engine.check import run_and_persist
     from opsconsole.settings import load_settings
     from opsconsole.storage.db import open_database
 
@@ -65,7 +65,7 @@ def cli_times(db: Path, sql: str, repeat: int) -> list[float]:
 
 
 def measure(db: Path, config: Path, repeat: int, label: str, judged: bool) -> Row:
-    from opsconsole.storage.queries import window_bounds
+    from opsconsole.storage.reads import window_bounds
 
     now = END - 30
     lo, hi = window_bounds(now, 3600)

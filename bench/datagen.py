@@ -1,7 +1,7 @@
 """Benchmark inputs, generated once into ``bench/data/`` and reused while their parameters
 are unchanged (the file name carries them, a ``.ok`` marker says it was completed).
 
-- MTA logs come from the project's simulator (``opsconsole.core.simulate``), the same
+- MTA logs come from the project's simulator (``opsconsole.simulator``), the same
   traffic model as ``opsconsole simulate``.
 - Bucket databases are written straight with ``sqlite3.executemany`` into the schema the
   application creates (``open_database`` runs its migrations first), in primary-key order.
@@ -46,7 +46,7 @@ def mta_log(
     end: float = END,
 ) -> Path:
     """A simulated ``fmt`` log of ``events`` events over ``hours`` ending at ``end``."""
-    from opsconsole.core.simulate import generate_events, write_file
+    from opsconsole.simulator import generate_events, write_file
 
     DATA.mkdir(parents=True, exist_ok=True)
     parts = [fmt, str(events), f"s{seed}", f"{hours:g}h"]
@@ -134,7 +134,7 @@ def _sparse_rows(
 
 
 async def _create_schema(path: Path, config: Path | None) -> None:
-    from opsconsole.engine_setup import apply_config
+    from opsconsole.core.engine.setup import apply_config
     from opsconsole.settings import load_settings
     from opsconsole.storage.db import open_database
 

@@ -35,7 +35,7 @@ BASELINE = str(BENCH / "baselines" / "csv_agg.py")
 def ip_map_args(fmt: str) -> list[str]:
     """``--ip-map`` for every name of the simulator's default scenario, as an operator
     would configure them (events with a blank source IP are attributed through it)."""
-    from opsconsole.core.simulate import Scenario
+    from opsconsole.simulator import Scenario
 
     out: list[str] = []
     for name, ip in Scenario.default().ip_map(fmt).items():

@@ -59,7 +59,7 @@ def write_config(path: Path, db: Path, sources: list[tuple[str, Path, object]]) 
 
 
 def append_traffic(fmt: str, file: Path, sc: object, n: int, start: float, end: float, seed: int):
-    from opsconsole.core.simulate import generate_events, write_file
+    from opsconsole.simulator import generate_events, write_file
 
     part = file.with_suffix(".part")
     write_file(
@@ -113,7 +113,7 @@ def wait_read(p: subprocess.Popen, db: Path, want: int, timeout: float) -> float
 
 
 def main(argv: list[str] | None = None) -> int:
-    from opsconsole.core.simulate import Scenario
+    from opsconsole.simulator import Scenario
 
     args = parser(__doc__ or "", repeat=1).parse_args(argv)
     per_mta, backlog, slice_n = (50, 5_000, 1_000) if args.smoke else (1250, 150_000, 25_000)

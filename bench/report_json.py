@@ -73,7 +73,7 @@ async def in_process(db: Path, config: Path, since: float, until: float, repeat:
 def measure(
     db: Path, config: Path, hours: int, repeat: int, label: str, judged: bool = True
 ) -> Row:
-    from opsconsole.storage.queries import range_bounds
+    from opsconsole.storage.reads import range_bounds
 
     until = float(END)
     since = until - hours * 3600

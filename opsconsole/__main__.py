@@ -1,3 +1,3 @@
-from opsconsole.cli import main
+from opsconsole.cli.app import main
 
 main()

@@ -15,8 +15,8 @@ from typing import Any
 
 from platformdirs import user_data_path
 
-from opsconsole.core.simulate import DEMO_MONITOR, LiveFeed, Scenario
 from opsconsole.settings import Settings
+from opsconsole.simulator import DEMO_MONITOR, LiveFeed, Scenario
 
 DEMO_SCHEDULE = {"stage_days": 1, "daily_quotas": [5000, 10000, 20000, 40000]}
 

@@ -54,8 +54,7 @@ def run_headless(ctx: typer.Context, *, once: bool, demo: bool, log_format: str)
     # dying: a stop during start-up is a clean stop too (exit 0, nothing half-written).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: _EARLY_STOP.append(signum))
-    from opsconsole.cli import settings_from
-    from opsconsole.commands._common import run_async
+    from opsconsole.cli._common import run_async, settings_from
 
     setup_logging(log_format)
     settings = settings_from(ctx)
@@ -68,13 +67,13 @@ def run_headless(ctx: typer.Context, *, once: bool, demo: bool, log_format: str)
 
 
 async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-def]
-    from opsconsole.runtime import EngineRuntime, TickSummary
+    from opsconsole.core.engine.loop import EngineRuntime, TickSummary
     from opsconsole.settings import redact_url
     from opsconsole.storage.db import open_database
 
     log = logging.getLogger("opsconsole.engine")
     engine = await open_database(settings.db)
-    from opsconsole.engine_setup import apply_config
+    from opsconsole.core.engine.setup import apply_config
 
     await apply_config(engine, settings, time.time())
 

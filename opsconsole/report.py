@@ -17,7 +17,7 @@ from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Severity, Thresholds, WindowStats, severity
 from opsconsole.core.warmup import PlanState
 from opsconsole.settings import Settings
-from opsconsole.storage import queries, state
+from opsconsole.storage import reads
 
 REPORT_KEYS = (
     "generated_at",
@@ -101,19 +101,19 @@ async def build_report(
     if since is not None or until is not None:
         until = now if until is None else until
         since = until - (window or settings.monitor.window) if since is None else since
-        lo, hi = queries.range_bounds(since, until)
+        lo, hi = reads.range_bounds(since, until)
     else:
         win = window or settings.monitor.window
-        lo, hi = queries.window_bounds(now, win)
+        lo, hi = reads.window_bounds(now, win)
         since, until = now - win, now
     t = settings.monitor.policy_thresholds()
 
-    stats = await queries.window_stats(engine, lo, hi)
-    members = await state.read_members(engine)
-    plans = await state.read_plans(engine)
-    alerts = await state.read_alerts(engine, limit=200)
-    lease = await state.read_lease(engine)
-    sources = await queries.ingest_sources(engine)
+    stats = await reads.window_stats(engine, lo, hi)
+    members = await reads.read_members(engine)
+    plans = await reads.read_plans(engine)
+    alerts = await reads.read_alerts(engine, limit=200)
+    lease = await reads.read_lease(engine)
+    sources = await reads.ingest_sources(engine)
 
     pool_of: dict[str, str] = {}
     status_of: dict[str, str] = {}
@@ -136,7 +136,7 @@ async def build_report(
     ips.sort(key=_sort_key)
 
     auto_resume = settings.warmup.auto_resume_after
-    sent_today = await queries.warmup_sent_today(engine, plans, hi)
+    sent_today = await reads.warmup_sent_today(engine, plans, hi)
     warmups = [plan_view(p, sent_today[p.ip], auto_resume) for p in plans]
     return {
         "generated_at": iso(now),

@@ -15,8 +15,7 @@ from opsconsole.errors import ExitCode
 
 
 def run_tui(ctx: typer.Context, *, demo: bool = False, read_only: bool = False) -> int:
-    from opsconsole.cli import settings_from
-    from opsconsole.commands._common import run_async
+    from opsconsole.cli._common import run_async, settings_from
 
     settings = settings_from(ctx)
     feed = None
@@ -28,8 +27,8 @@ def run_tui(ctx: typer.Context, *, demo: bool = False, read_only: bool = False) 
 
 
 async def _run(settings: Any, feed: Any, read_only: bool) -> int:
-    from opsconsole.engine_setup import apply_config
-    from opsconsole.runtime import EngineRuntime
+    from opsconsole.core.engine.loop import EngineRuntime
+    from opsconsole.core.engine.setup import apply_config
     from opsconsole.storage.db import open_database
     from opsconsole.tui.app import OpsApp
 

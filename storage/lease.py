@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.storage.state import ENGINE_LEASE
+from opsconsole.storage.reads import ENGINE_LEASE
 
 _RENEW = text(
     "UPDATE lease SET"

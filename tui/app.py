@@ -248,7 +248,7 @@ class OpsApp(App[int]):
         self.run_worker(self._execute(verb, args, actor or current_user()), group="command")
 
     async def _execute(self, verb: str, args: dict[str, Any], actor: str) -> None:
-        from opsconsole import control
+        from opsconsole.core.engine import control
         from opsconsole.errors import UsageError
 
         try:

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from opsconsole.core.stats import severity
 from opsconsole.report import SEVERITY_STYLE
 from opsconsole.settings import Settings
-from opsconsole.storage import audit, queries
+from opsconsole.storage import audit, reads
 from opsconsole.tui.cells import clock_time, count, pct
 
 WINDOWS = (("15m", 900), ("1h", 3600), ("24h", 86400))
@@ -80,9 +80,9 @@ class IpDetailScreen(Screen[None]):
         t = self.settings.monitor.policy_thresholds()
         stats = []
         for label, seconds in WINDOWS:
-            lo, hi = queries.window_bounds(now, seconds)
-            stats.append((label, await queries.ip_window_stats(self.engine, self.ip, lo, hi)))
-        samples = await queries.bounce_samples(self.engine, self.ip, limit=30)
+            lo, hi = reads.window_bounds(now, seconds)
+            stats.append((label, await reads.ip_window_stats(self.engine, self.ip, lo, hi)))
+        samples = await reads.bounce_samples(self.engine, self.ip, limit=30)
         entries = await audit.entries(self.engine, ip=self.ip, limit=50)
         self._fill(stats, samples, entries, t)
 

@@ -18,10 +18,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
-from opsconsole.tui.commands import OpsCommands
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
+from opsconsole.tui.palette import OpsCommands
 from opsconsole.tui.panels.alerts import AlertsPanel
 from opsconsole.tui.panels.base import Panel
 from opsconsole.tui.panels.ips import IpsPanel
@@ -351,7 +351,7 @@ class MainScreen(Screen[None]):
             parts.append(f"warmup stage {w['stage']}/{w['stages_total']} {w['state']}")
         return " · ".join(parts) or "not in a pool"
 
-    # -- actions that change state (through opsconsole.control) --------------------------
+    # -- actions that change state (through opsconsole.core.engine.control) --------------------------
 
     def action_toggle_warmup(self) -> None:
         ip = self.panel().selected_ip()

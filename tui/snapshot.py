@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.report import build_report
 from opsconsole.settings import Settings
-from opsconsole.storage import queries
+from opsconsole.storage import reads
 
 SPARK_SLOTS = 12
 # The sparkline query groups a whole window (the costlier half of a fetch at 5,000 IPs);
@@ -63,7 +63,7 @@ async def fetch(
     ):
         series, read_at = previous.series, previous.series_read_at
     else:
-        series, read_at = await queries.ip_series(engine, lo, hi, step), mono
+        series, read_at = await reads.ip_series(engine, lo, hi, step), mono
     ms = (time.perf_counter() - started) * 1000
     return Snapshot(report, series, now, ms, (lo, step), read_at)
 

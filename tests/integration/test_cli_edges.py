@@ -54,7 +54,7 @@ def test_locked_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
         r = subprocess.run(
             [sys.executable, "-c",
              "import opsconsole.storage.db as d; d.BUSY_TIMEOUT_MS = 500;"
-             "from opsconsole.cli import main; import sys;"
+             "from opsconsole.cli.app import main; import sys;"
              f"sys.argv = ['opsconsole', '--db', {db!r}, 'pools', 'add', 'bulk', '192.0.2.2'];"
              "main()"],
             capture_output=True, text=True, timeout=60, check=False, env=env,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.core.simulate import Truth, generate_events, write_file
+from opsconsole.simulator import Truth, generate_events, write_file
 
 KINDS = {"d": "delivered", "b": "bounced", "t": "deferred", "f": "complaints"}
 Tally = dict[str, Counter[str]]

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from opsconsole.core.simulate import Truth, generate_events, write_file
+from opsconsole.simulator import Truth, generate_events, write_file
 from tests.helpers import http_receiver as receivers
 from tests.helpers.http_receiver import HttpReceiver
 from tests.helpers.waiting import wait_for
@@ -291,7 +291,7 @@ async def test_a_failed_commit_is_read_again_not_skipped(
 ) -> None:
     """SourceReader.poll after a commit failed (lock held past the busy timeout) resumes
     from the database's checkpoint: the failed batch is neither lost nor doubled."""
-    from opsconsole.ingest import SourceReader, SourceSpec
+    from opsconsole.core.engine.reader import SourceReader, SourceSpec
     from opsconsole.storage import db as storage_db
 
     monkeypatch.setattr(storage_db, "BUSY_TIMEOUT_MS", 200)  # fail fast, in this process only

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsconsole.core.simulate import Scenario, generate_events, write_file
+from opsconsole.simulator import Scenario, generate_events, write_file
 
 START = 1_790_000_000.0
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.core.simulate import Truth, generate_events, write_file
+from opsconsole.simulator import Truth, generate_events, write_file
 
 SECTION6_KEYS = {
     "generated_at", "since", "until", "window_seconds", "engine", "thresholds", "ips",

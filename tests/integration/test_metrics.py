@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from opsconsole.core.engine.loop import EngineRuntime
 from opsconsole.metrics import parse_listen
-from opsconsole.runtime import EngineRuntime
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
 
@@ -36,7 +36,7 @@ async def test_engine_writes_textfile_and_serves_metrics(tmp_path: Path, db_url:
         metrics={"textfile": str(prom), "listen": "127.0.0.1:0"},
     )
     engine = await open_database(db_url)
-    from opsconsole.engine_setup import apply_config
+    from opsconsole.core.engine.setup import apply_config
 
     await apply_config(engine, settings, now)
     runtime = EngineRuntime(settings, engine)

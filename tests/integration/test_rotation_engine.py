@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from opsconsole.core.simulate import Scenario, Truth, generate_events, write_file
+from opsconsole.simulator import Scenario, Truth, generate_events, write_file
 from tests.helpers.waiting import wait_for
 
 KINDS = ("delivered", "bounced", "deferred", "complaints")

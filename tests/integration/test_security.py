@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.hooks import build_argv
+from opsconsole.core.engine.hooks import build_argv
 from tests.helpers import http_receiver as receivers
 from tests.helpers.http_receiver import HttpReceiver
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from opsconsole.core.engine.loop import EngineRuntime
 from opsconsole.core.events import FakeClock
-from opsconsole.runtime import EngineRuntime
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
 from opsconsole.tui.app import OpsApp
-from opsconsole.tui.sample_data import FIXED_NOW, seed
+from tests.helpers.tui_seed import FIXED_NOW, seed
 from tests.tui.helpers import fixed_clock, make_settings
 
 

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 
 from opsconsole.settings import Settings
 from opsconsole.tui.app import OpsApp
-from opsconsole.tui.sample_data import FIXED_NOW
+from tests.helpers.tui_seed import FIXED_NOW
 
 
 def fixed_clock() -> float:

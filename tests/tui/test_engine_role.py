@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.runtime import EngineRuntime
+from opsconsole.core.engine.loop import EngineRuntime
 from opsconsole.settings import Settings
 from opsconsole.tui.dialogs import ConfirmDialog
-from opsconsole.tui.sample_data import FIXED_NOW, hold_lease
+from tests.helpers.tui_seed import FIXED_NOW, hold_lease
 from tests.tui.helpers import fixed_clock, loaded, row, wait_for
 
 

@@ -20,7 +20,7 @@ from opsconsole.tui.app import OpsApp
 from opsconsole.tui.detail import IpDetailScreen
 from opsconsole.tui.dialogs import AckDialog
 from opsconsole.tui.help import HelpScreen
-from opsconsole.tui.sample_data import FIXED_NOW, seed
+from tests.helpers.tui_seed import FIXED_NOW, seed
 from tests.tui.helpers import fixed_clock, loaded, wait_for
 
 DB_LABEL = "~/.local/share/opsconsole/opsconsole.db"

@@ -9,7 +9,7 @@ import pytest
 
 PROBE = """
 import sys
-from opsconsole.cli import hoist_global_options, app
+from opsconsole.cli.app import hoist_global_options, app
 try:
     app(args=hoist_global_options({args!r}), prog_name="opsconsole", standalone_mode=False)
 except SystemExit:

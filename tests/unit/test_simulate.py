@@ -21,9 +21,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from opsconsole.commands.simulate import register
+from opsconsole.cli.simulate import register
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.simulate import (
+from opsconsole.simulator import (
     FORMATS,
     PMTA_COMMON_HEADER,
     PMTA_HEADER,
@@ -542,7 +542,7 @@ def test_cli_help_has_examples(app: typer.Typer) -> None:
 def test_simulate_does_not_import_textual(tmp_path: Path) -> None:
     code = (
         "import sys, typer\n"
-        "from opsconsole.commands.simulate import register\n"
+        "from opsconsole.cli.simulate import register\n"
         "app = typer.Typer()\n"
         "app.callback()(lambda: None)\n"
         "register(app)\n"

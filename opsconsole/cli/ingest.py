@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from opsconsole.commands._common import fail, run_async
+from opsconsole.cli._common import fail, run_async
 
 HELP = """Read MTA output into per-IP minute buckets. Running it again adds nothing new;
 a killed run resumes exactly where its last committed batch ended.
@@ -61,7 +61,7 @@ def ingest(
     ] = None,
     interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
 ) -> None:
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
     from opsconsole.core.sources import FORMATS
 
     if fmt not in FORMATS:
@@ -106,7 +106,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
 
 
 async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
-    from opsconsole.ingest import SourceReader, SourceSpec, Totals
+    from opsconsole.core.engine.reader import SourceReader, SourceSpec, Totals
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -64,21 +64,21 @@ async def execute(
     clock: Callable[[], float] = time.time,
 ) -> CommandResult:
     """Record the command; let the running engine apply it, or apply it here if none runs."""
-    from opsconsole.storage import commands, state
+    from opsconsole.storage import control_queue, reads
 
     validate(verb, args)
     now = clock()
-    cid = await commands.submit(engine, actor, verb, args, now)
-    lease = await state.read_lease(engine)
+    cid = await control_queue.submit(engine, actor, verb, args, now)
+    lease = await reads.read_lease(engine)
     if lease is not None and lease["expires_at"] > now:
-        row = await commands.wait_applied(engine, cid, wait)
+        row = await control_queue.wait_applied(engine, cid, wait)
         if row is None:
             return CommandResult(
                 True, f"queued as command {cid}; the engine applies it on its next tick", cid
             )
     else:
         await apply_pending(engine, settings, clock, only=cid)
-        row = await commands.get(engine, cid)
+        row = await control_queue.get(engine, cid)
     assert row is not None
     if row["error"]:
         return CommandResult(False, row["error"], cid)
@@ -96,9 +96,9 @@ async def apply_pending(
 ) -> int:
     """Apply every unapplied command (or just ``only``), each in its own transaction,
     claimed by a conditional UPDATE so that no command is ever applied twice."""
-    from opsconsole.storage import commands
+    from opsconsole.storage import control_queue
 
-    rows = await commands.pending(engine)
+    rows = await control_queue.pending(engine)
     if only is not None:
         rows = [r for r in rows if r["id"] == only]
     applied = 0
@@ -131,8 +131,8 @@ async def apply_pending(
                 )
         applied += 1
         if actions and settings.actions:
-            from opsconsole.checks import run_hooks
-            from opsconsole.hooks import HookRunner
+            from opsconsole.core.engine.check import run_hooks
+            from opsconsole.core.engine.hooks import HookRunner
 
             await run_hooks(engine, HookRunner(settings.actions), actions, now)
     return applied
@@ -141,6 +141,6 @@ async def apply_pending(
 async def _apply(
     conn: AsyncConnection, settings: Any, row: dict[str, Any], now: float
 ) -> tuple[str, list[dict[str, Any]]]:
-    from opsconsole.control_apply import APPLY
+    from opsconsole.core.engine.handlers import APPLY
 
     return await APPLY[row["verb"]](conn, settings, row["actor"], row["args"], now)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from opsconsole.commands._common import fail, parse_time, parse_window, run_async, write_private
+from opsconsole.cli._common import fail, parse_time, parse_window, run_async, write_private
 
 HELP = """Per-IP delivery report over a window, with engine, warmups, pools and alerts.
 
@@ -38,7 +38,7 @@ def report(
         str | None, typer.Option("--output", "-o", help="Write to FILE (mode 0600).")
     ] = None,
 ) -> None:
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
     from opsconsole.render import FORMATS
 
     if fmt not in FORMATS:

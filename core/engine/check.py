@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from opsconsole.core import alerts as alert_rules
 from opsconsole.core import policy, warmup
 from opsconsole.core.alerts import AlertState, Transition
+from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
 from opsconsole.core.stats import Severity
-from opsconsole.hooks import HookRunner
 from opsconsole.settings import Settings
-from opsconsole.storage import audit, engine_state, queries
+from opsconsole.storage import audit, engine_store, reads
 from opsconsole.storage.outbox import OutboxStore
 
 
@@ -64,23 +64,23 @@ async def run_and_persist(
     hooks: HookRunner | None,
 ) -> CheckOutcome:
     cfg = policy.PolicyConfig.from_settings(settings.monitor, settings.warmup)
-    lo, hi = queries.window_bounds(now, settings.monitor.window)
-    key_stats = await queries.window_stats(engine, lo, hi)
+    lo, hi = reads.window_bounds(now, settings.monitor.window)
+    key_stats = await reads.window_stats(engine, lo, hi)
     async with engine.connect() as conn:
-        members = await engine_state.load_members(conn)
-        plans = await engine_state.load_plans(conn)
-        open_alerts = {a.key: a for a in await engine_state.load_open_alerts(conn)}
-        silences = await engine_state.load_silences(conn, now)
+        members = await engine_store.load_members(conn)
+        plans = await engine_store.load_plans(conn)
+        open_alerts = {a.key: a for a in await engine_store.load_open_alerts(conn)}
+        silences = await engine_store.load_silences(conn, now)
     warming = [p for p in plans if p.state != "completed"]
-    stage_stats = await queries.warmup_stage_stats(engine, warming, hi)
-    today_sent = await queries.warmup_sent_today(engine, warming, hi)
+    stage_stats = await reads.warmup_stage_stats(engine, warming, hi)
+    today_sent = await reads.warmup_sent_today(engine, warming, hi)
     decision = policy.evaluate(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )
     observations = list(decision.observations)
     configured = {s.name for s in settings.sources}
     if configured:
-        sources = await queries.ingest_sources(engine)
+        sources = await reads.ingest_sources(engine)
         observations += stale_observations(sources, configured, now, settings.monitor.stale_after)
 
     outcome = CheckOutcome()
@@ -116,10 +116,10 @@ async def run_and_persist(
     actions = [action_dict(a) for a in decision.actions]
 
     async with engine.begin() as conn:
-        await engine_state.save_all(conn, engine_state.MEMBERS, changed_members)
-        await engine_state.save_all(conn, engine_state.PLANS, changed_plans)
-        await engine_state.save_all(conn, engine_state.ALERTS, changed_alerts)
-        await engine_state.add_transitions(conn, transitions)
+        await engine_store.save_all(conn, engine_store.MEMBERS, changed_members)
+        await engine_store.save_all(conn, engine_store.PLANS, changed_plans)
+        await engine_store.save_all(conn, engine_store.ALERTS, changed_alerts)
+        await engine_store.add_transitions(conn, transitions)
         for a in actions:
             await audit.record(conn, at=now, **audit_fields(a))
         outcome.enqueued = await enqueue_notices(

@@ -1,6 +1,6 @@
-"""SVG screenshots of the real console on seeded data: ``python -m opsconsole.tui.screenshots DIR``.
+"""SVG screenshots of the real console on seeded data: ``python -m tests.tui.screenshots DIR``.
 
-Deterministic: the database is filled by :mod:`opsconsole.tui.sample_data` and the app's
+Deterministic: the database is filled by :mod:`tests.helpers.tui_seed` and the app's
 clock is frozen at that data's "now", so the pictures change only when the UI does.
 """
 
@@ -19,7 +19,7 @@ from textual.widgets import Input
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
 from opsconsole.tui.app import OpsApp
-from opsconsole.tui.sample_data import FIXED_NOW, hold_lease, seed
+from tests.helpers.tui_seed import FIXED_NOW, hold_lease, seed
 
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
 

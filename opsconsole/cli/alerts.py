@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from opsconsole.commands._common import fail, parse_window
-from opsconsole.commands._control import operator, print_table, read, run_command
+from opsconsole.cli._common import fail, parse_window
+from opsconsole.cli._control import operator, print_table, read, run_command
 
 alerts_app = typer.Typer(
     help="List, acknowledge, resolve and silence alerts.\n\n\b\nExamples:\n"
@@ -39,7 +39,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     from opsconsole.report import alert_row
-    from opsconsole.storage.state import read_alerts
+    from opsconsole.storage.reads import read_alerts
 
     if state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, not {state!r}")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from opsconsole.commands._control import print_table, read, run_command
+from opsconsole.cli._control import print_table, read, run_command
 
 pools_app = typer.Typer(
     help="Rotation pools: members, weights, removal and restore.\n\n\b\nExamples:\n"
@@ -33,7 +33,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     from opsconsole.report import pools_section
-    from opsconsole.storage.state import read_members, read_plans
+    from opsconsole.storage.reads import read_members, read_plans
 
     async def fetch(engine, settings):  # type: ignore[no-untyped-def]
         return pools_section(await read_members(engine), await read_plans(engine))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from opsconsole.commands._common import parse_time
-from opsconsole.commands._control import print_table, read
+from opsconsole.cli._common import parse_time
+from opsconsole.cli._control import print_table, read
 
 
 def register(app: typer.Typer) -> None:

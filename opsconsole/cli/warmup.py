@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opsconsole.commands._control import print_table, read, run_command
+from opsconsole.cli._control import print_table, read, run_command
 
 warmup_app = typer.Typer(
     help="Warmup plans of new IPs.\n\n\b\nExamples:\n  opsconsole warmup list\n"
@@ -134,13 +134,13 @@ def history(
     from opsconsole.report import iso
 
     async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        from opsconsole.storage import audit, queries
+        from opsconsole.storage import audit, reads
 
         today = int(time.time()) // 86400 * 86400
         out: list[dict[str, Any]] = []
         for d in range(days - 1, -1, -1):
             lo = today - d * 86400
-            s = await queries.ip_window_stats(engine, ip, lo, lo + 86400)
+            s = await reads.ip_window_stats(engine, ip, lo, lo + 86400)
             out.append({"day": iso(lo)[:10], "sent": s.sent, "bounced": s.bounced,  # type: ignore[index]
                         "bounce_rate": s.bounce_rate, "complaints": s.complaints})  # fmt: skip
         entries = await audit.entries(engine, since=today - days * 86400, ip=ip)

@@ -22,7 +22,7 @@ from opsconsole.core.events import system_clock
 from opsconsole.core.sources import Parser, make_parser
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.sources.tail import Checkpoint, Tailer
-from opsconsole.storage.ingest import (
+from opsconsole.storage.checkpoints import (
     CheckpointConflict,
     SavedCheckpoint,
     commit_batch,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opsconsole.commands._common import fail, parse_window, run_async
+from opsconsole.cli._common import fail, parse_window, run_async
 
 HELP = """Show one IP's counts and rates over 15m, 1h and 24h, and its severity.
 
@@ -35,7 +35,7 @@ def check(
 ) -> None:
     import ipaddress
 
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
 
     try:
         ipaddress.ip_address(ip)
@@ -77,7 +77,7 @@ def check(
 
 async def _check(settings, ip, subuser, windows) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     from opsconsole.report import ip_row
-    from opsconsole.storage import queries
+    from opsconsole.storage import reads
     from opsconsole.storage.db import open_database
 
     engine = await open_database(settings.db)
@@ -86,8 +86,8 @@ async def _check(settings, ip, subuser, windows) -> list[dict[str, Any]]:  # typ
     out = []
     try:
         for name, seconds in windows:
-            lo, hi = queries.window_bounds(now, seconds)
-            s = await queries.ip_window_stats(engine, ip, lo, hi, subuser)
+            lo, hi = reads.window_bounds(now, seconds)
+            s = await reads.ip_window_stats(engine, ip, lo, hi, subuser)
             row = ip_row(ip, subuser or "", s, t, None, "")
             out.append(
                 {"window": name, "window_seconds": hi - lo}

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from opsconsole.core.engine.reader import SourceReader, SourceSpec
 from opsconsole.core.events import system_clock
-from opsconsole.ingest import SourceReader, SourceSpec
 from opsconsole.settings import Settings
 from opsconsole.storage import lease
 
@@ -91,9 +91,9 @@ class EngineRuntime:
     async def _open(self) -> None:
         if self._opened:
             return
+        from opsconsole.core.engine.hooks import HookRunner
         from opsconsole.core.notify.dispatcher import Dispatcher
         from opsconsole.core.notify.sender import build_notifiers, make_client
-        from opsconsole.hooks import HookRunner
         from opsconsole.storage.outbox import OutboxStore
 
         self._client = make_client()
@@ -226,7 +226,7 @@ class EngineRuntime:
             summary.role = self.role
             self._finish(summary)
             return summary  # stopping, or the lease went to another engine mid-read
-        from opsconsole import control
+        from opsconsole.core.engine import control
 
         summary.commands = await control.apply_pending(self.engine, self.settings, self.clock)
         if force_check or now >= self._next_check:
@@ -238,7 +238,7 @@ class EngineRuntime:
         return summary
 
     async def check(self, now: float, summary: TickSummary) -> None:
-        from opsconsole.checks import run_and_persist
+        from opsconsole.core.engine.check import run_and_persist
 
         outcome = await run_and_persist(
             self.engine, self.settings, now, self.notifiers, self._hooks

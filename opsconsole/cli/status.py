@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from opsconsole.commands._control import read
+from opsconsole.cli._control import read
 
 HELP = """Engine role and heartbeat, last check, sources and their freshness, notifier health.
 
@@ -26,15 +26,15 @@ def register(app: typer.Typer) -> None:
 async def collect(engine: Any, settings: Any, now: float | None = None) -> dict[str, Any]:
     from opsconsole.report import engine_section, iso
     from opsconsole.settings import redact_url
-    from opsconsole.storage import queries, state
+    from opsconsole.storage import reads
     from opsconsole.storage.outbox import OutboxStore
 
     now = time.time() if now is None else now
-    lease = await state.read_lease(engine)
+    lease = await reads.read_lease(engine)
     eng = engine_section(lease, now, settings.monitor.check_interval)
     eng["heartbeat_age_seconds"] = round(now - lease["heartbeat_at"], 1) if lease else None
     sources = []
-    for s in await queries.ingest_sources(engine):
+    for s in await reads.ingest_sources(engine):
         last = s["last_event_at"]
         sources.append({
             "name": s["name"], "format": s["format"], "path": s["path"],

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsconsole.commands._common import fail, parse_time
+from opsconsole.cli._common import fail, parse_time
 
 if TYPE_CHECKING:
     from opsconsole.core.events import Event
-    from opsconsole.core.simulate import Scenario, Truth
+    from opsconsole.simulator import Scenario, Truth
 
 FORMATS = ("pmta", "postfix", "kumo", "jsonl")
 STYLES = ("classic", "rfc3339")
@@ -104,7 +104,7 @@ def simulate(
     end_ts = parse_time(end, "--end") if end else time.time()
     start_ts = end_ts - span_h * 3600
 
-    from opsconsole.core.simulate import Scenario, generate_events, write_file
+    from opsconsole.simulator import Scenario, generate_events, write_file
 
     scenario = Scenario.default()
     options: dict[str, Any] = {"style": style or "classic"} if fmt == "postfix" else {}
@@ -154,7 +154,7 @@ def _write_with_progress(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from opsconsole.core.simulate import write_file
+    from opsconsole.simulator import write_file
 
     with Progress(
         TextColumn("simulate"),

@@ -1,5 +1,5 @@
 """Shared plumbing of the control commands (warmup, pools, alerts): run one operator
-command through opsconsole.control and print its one-line result."""
+command through opsconsole.core.engine.control and print its one-line result."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from opsconsole.commands._common import fail, run_async
+from opsconsole.cli._common import fail, run_async
 from opsconsole.errors import ExitCode
 
 
@@ -23,12 +23,12 @@ def operator() -> str:
 def run_command(
     ctx: typer.Context, verb: str, args: dict[str, Any], actor: str | None = None
 ) -> None:
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
 
     settings = settings_from(ctx)
 
     async def go():  # type: ignore[no-untyped-def]
-        from opsconsole.control import execute
+        from opsconsole.core.engine.control import execute
         from opsconsole.storage.db import open_database
 
         engine = await open_database(settings.db)
@@ -45,7 +45,7 @@ def run_command(
 
 def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
     """Run ``fn(engine, settings, *args)`` against the database and return its value."""
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
 
     settings = settings_from(ctx)
 

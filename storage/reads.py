@@ -6,13 +6,17 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.core import warmup
+from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
+from opsconsole.storage import engine_store
+from opsconsole.storage.tables import Alert, Lease
 
+ENGINE_LEASE = "engine"
 Key = tuple[str, str]  # (ip, subuser) with '' for none
 
 
@@ -129,3 +133,32 @@ async def bounce_samples(engine: AsyncEngine, ip: str, limit: int = 20) -> list[
     )
     async with engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(sql, {"ip": ip, "n": limit})).mappings()]
+
+
+async def read_lease(engine: AsyncEngine) -> dict[str, Any] | None:
+    t = Lease.__table__
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(t).where(t.c.name == ENGINE_LEASE))).mappings().first()
+    return dict(row) if row else None
+
+
+async def read_members(engine: AsyncEngine) -> list[MemberState]:
+    async with engine.connect() as conn:
+        return await engine_store.load_members(conn)
+
+
+async def read_plans(engine: AsyncEngine) -> list[PlanState]:
+    async with engine.connect() as conn:
+        return await engine_store.load_plans(conn)
+
+
+async def read_alerts(
+    engine: AsyncEngine, state: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Alerts newest first; ``state`` filters (firing, acknowledged, resolved); None = all."""
+    t = Alert.__table__
+    q = select(t).order_by(t.c.opened_at.desc()).limit(limit)
+    if state is not None:
+        q = q.where(t.c.state == state)
+    async with engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings().all()]

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     ),
 )
 def show(ctx: typer.Context) -> None:
-    from opsconsole.cli import settings_from
+    from opsconsole.cli._common import settings_from
     from opsconsole.settings import redacted
 
     typer.echo(json.dumps(redacted(settings_from(ctx)), indent=2))
@@ -41,7 +41,7 @@ def check(
     ctx: typer.Context,
     file: Annotated[str | None, typer.Option("--file", help="Check this file.")] = None,
 ) -> None:
-    from opsconsole.cli import Globals, settings_from
+    from opsconsole.cli._common import Globals, settings_from
     from opsconsole.settings import resolve_config_path
 
     g: Globals = ctx.find_root().obj

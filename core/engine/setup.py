@@ -11,7 +11,7 @@ from opsconsole.core import rotation, warmup
 from opsconsole.core.rotation import MemberState
 from opsconsole.settings import Settings
 from opsconsole.storage import audit
-from opsconsole.storage.engine_state import MEMBERS, PLANS, to_row, upsert
+from opsconsole.storage.engine_store import MEMBERS, PLANS, to_row, upsert
 from opsconsole.storage.tables import Pool
 
 

@@ -1,19 +1,17 @@
 """The ``opsconsole`` command line (typer).
 
 Bare ``opsconsole`` opens the TUI; ``--no-ui`` runs the engine headless; sub-commands
-script it. Sub-commands live one per module in ``opsconsole/commands/`` and register
+script it. Sub-commands live one per module in ``opsconsole/cli/`` and register
 themselves through ``register(app)``. Nothing here imports Textual except the TUI path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 
-from opsconsole.commands._common import fail
-from opsconsole.errors import ExitCode
+from opsconsole.cli._common import Globals, fail
 
 HELP = """Terminal operations console for email deliverability.
 
@@ -34,23 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-@dataclass
-class Globals:
-    config: str | None = None
-    db: str | None = None
-
-
-def settings_from(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    """The settings for this invocation; exit 2 with a one-line reason when the config is bad."""
-    from opsconsole.settings import ConfigError, load_settings
-
-    g: Globals = ctx.find_root().obj or Globals()
-    try:
-        return load_settings(g.config, db=g.db)
-    except ConfigError as e:
-        fail(str(e), ExitCode.USAGE)
 
 
 @app.callback(invoke_without_command=True)
@@ -103,12 +84,12 @@ def _register_commands() -> None:
     import importlib
     import pkgutil
 
-    from opsconsole import commands
+    from opsconsole import cli
 
-    for mod in pkgutil.iter_modules(commands.__path__):
-        if mod.name.startswith("_"):
+    for mod in pkgutil.iter_modules(cli.__path__):
+        if mod.name.startswith("_") or mod.name == "app":
             continue
-        module = importlib.import_module(f"opsconsole.commands.{mod.name}")
+        module = importlib.import_module(f"opsconsole.cli.{mod.name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(app)

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opsconsole.core import alerts, rotation, warmup
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.warmup import Action, PlanState
-from opsconsole.storage import audit, engine_state
-from opsconsole.storage.engine_state import MEMBERS, PLANS, load, to_row, upsert
+from opsconsole.storage import audit, engine_store
+from opsconsole.storage.engine_store import MEMBERS, PLANS, load, to_row, upsert
 from opsconsole.storage.tables import Pool
 
 Result = tuple[str, list[dict[str, Any]]]
@@ -44,7 +44,7 @@ async def _members_of(conn: AsyncConnection, ip: str) -> list[MemberState]:
 
 
 async def _record(conn: AsyncConnection, actions: list[Action], now: float) -> list[dict[str, Any]]:
-    from opsconsole.checks import action_dict, audit_fields
+    from opsconsole.core.engine.check import action_dict, audit_fields
 
     out = [action_dict(a) for a in actions]
     for a in out:
@@ -183,7 +183,7 @@ async def pool_weight(conn, settings, actor, args, now) -> Result:  # type: igno
 
 
 async def _alert(conn: AsyncConnection, alert_id: str) -> alerts.AlertState:
-    a = await engine_state.load_alert(conn, str(alert_id))
+    a = await engine_store.load_alert(conn, str(alert_id))
     if a is None:
         raise ValueError(f"no alert with id {alert_id}")
     return a
@@ -191,22 +191,22 @@ async def _alert(conn: AsyncConnection, alert_id: str) -> alerts.AlertState:
 
 async def alert_ack(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
     a, trans, _ = alerts.ack(await _alert(conn, args["id"]), actor, args.get("note") or "", now)
-    await upsert(conn, engine_state.ALERTS, to_row(a))
-    await engine_state.add_transitions(conn, trans)
+    await upsert(conn, engine_store.ALERTS, to_row(a))
+    await engine_store.add_transitions(conn, trans)
     await _audit_command(conn, actor, "ack_alert", now, ip=a.ip, subuser=a.subuser,
                          reason=args.get("note") or a.title)  # fmt: skip
     return f"alert {a.id} acknowledged by {actor}", []
 
 
 async def alert_resolve(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    from opsconsole.checks import enqueue_notices
+    from opsconsole.core.engine.check import enqueue_notices
     from opsconsole.core.notify.sender import build_notifiers
 
     a, trans, notify = alerts.resolve(
         await _alert(conn, args["id"]), actor, args.get("note") or "", now
     )
-    await upsert(conn, engine_state.ALERTS, to_row(a))
-    await engine_state.add_transitions(conn, trans)
+    await upsert(conn, engine_store.ALERTS, to_row(a))
+    await engine_store.add_transitions(conn, trans)
     await _audit_command(conn, actor, "resolve_alert", now, ip=a.ip, subuser=a.subuser,
                          reason=args.get("note") or a.title)  # fmt: skip
     if notify and settings.notify:
@@ -226,7 +226,7 @@ async def alert_silence(conn, settings, actor, args, now) -> Result:  # type: ig
         key = alerts.dedup_key(rule, ip, subuser)
         await upsert(
             conn,
-            engine_state.SILENCES,
+            engine_store.SILENCES,
             {"key": key, "until": until, "actor": actor, "created_at": now},
         )
     from opsconsole.core.durations import format_duration

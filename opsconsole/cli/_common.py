@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
 from opsconsole.errors import ExitCode
+
+if TYPE_CHECKING:
+    from opsconsole.settings import Settings
 
 T = TypeVar("T")
 
@@ -100,3 +104,20 @@ def write_private(path: str, text: str) -> None:
             f.write(text)
     except OSError as e:
         fail(f"cannot write {path}: {e.strerror}")
+
+
+@dataclass
+class Globals:
+    config: str | None = None
+    db: str | None = None
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """The settings for this invocation; exit 2 with a one-line reason when the config is bad."""
+    from opsconsole.settings import ConfigError, load_settings
+
+    g: Globals = ctx.find_root().obj or Globals()
+    try:
+        return load_settings(g.config, db=g.db)
+    except ConfigError as e:
+        fail(str(e), ExitCode.USAGE)
