@@ -25,9 +25,19 @@ run: $(STAMP)  ## open the console on built-in demo data (own SQLite file)
 test: $(TEST_STAMP)  ## the whole suite
 	$(BIN)/pytest -q
 
-lint: $(TEST_STAMP)
+# mypy and import-linter see the installed layout (core/ is opsconsole.core ...): a tree of
+# links in .venv gives them that one package without moving a file.
+LINT_TREE := $(VENV)/lint-tree
+
+lint: $(TEST_STAMP)  ## ruff, the type checker and the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@rm -rf $(LINT_TREE) && mkdir -p $(LINT_TREE)/opsconsole
+	@for f in opsconsole/*; do ln -s "$(CURDIR)/$$f" $(LINT_TREE)/opsconsole/; done
+	@for d in core storage tui; do ln -s "$(CURDIR)/$$d" $(LINT_TREE)/opsconsole/$$d; done
+	cd $(LINT_TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	  --cache-dir $(CURDIR)/$(VENV)/mypy-cache -p opsconsole
+	cd $(LINT_TREE) && PYTHONPATH=. $(CURDIR)/$(BIN)/lint-imports --config $(CURDIR)/pyproject.toml
 
 format: $(TEST_STAMP)
 	$(BIN)/ruff format .

@@ -1,4 +1,4 @@
-"""Job: one engine check (``opsconsole.core.engine.check.run_and_persist``: window stats, pools,
+"""Job: one engine check (``opsconsole.core.engine.check.run_check``: window stats, pools,
 plans, alerts, the policy, persisting) over 5,000 IPs with 24 h of minute buckets
 (7.2M rows, every IP in 500-member pools), against the ``sqlite3`` CLI running the window
 aggregate query over the same buckets. Target: median <= 2x.
@@ -40,21 +40,23 @@ WINDOW_SQL = (
 
 
 async def time_checks(db: Path, config: Path, now: float, repeat: int) -> list[float]:
-    from opsconsole.core.engine.check import run_and_persist
+    from opsconsole.core.engine.check import run_check
     from opsconsole.settings import load_settings
-    from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import open_store
+    from opsconsole.wiring import engine_config
 
     settings = load_settings(config, db=db_url(db))
-    engine = await open_database(settings.db)
+    store = await open_store(settings.db)
+    cfg = engine_config(settings)
     times = []
     try:
         for _ in range(repeat + 1):  # the first one cold (connection, caches, alerts opening)
             started = time.perf_counter()
-            await run_and_persist(engine, settings, now, {}, None)
+            await run_check(store, cfg, now, {})
             times.append(time.perf_counter() - started)
             now += 60  # a check a minute later, as the engine would
     finally:
-        await engine.dispose()
+        await store.close()
     return times
 
 
@@ -65,7 +67,7 @@ def cli_times(db: Path, sql: str, repeat: int) -> list[float]:
 
 
 def measure(db: Path, config: Path, repeat: int, label: str, judged: bool) -> Row:
-    from opsconsole.storage.reads import window_bounds
+    from opsconsole.core.windows import window_bounds
 
     now = END - 30
     lo, hi = window_bounds(now, 3600)

@@ -137,12 +137,14 @@ async def _create_schema(path: Path, config: Path | None) -> None:
     from opsconsole.core.engine.setup import apply_config
     from opsconsole.settings import load_settings
     from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import SqlStore
+    from opsconsole.wiring import engine_config
 
     engine = await open_database(db_url(path))
     try:
         if config is not None:
             settings = load_settings(config, db=db_url(path))
-            await apply_config(engine, settings, END - 86400)
+            await apply_config(SqlStore(engine), engine_config(settings), END - 86400)
     finally:
         await engine.dispose()
 

@@ -53,27 +53,29 @@ def iso(ts: float) -> str:
 
 async def in_process(db: Path, config: Path, since: float, until: float, repeat: int) -> float:
     """build_report alone on a warm engine (what the TUI pays per refresh), for the note."""
-    from opsconsole.report import build_report
+    from opsconsole.core.views import build_report
     from opsconsole.settings import load_settings
-    from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import open_store
+    from opsconsole.wiring import engine_config
 
     settings = load_settings(config, db=db_url(db))
-    engine = await open_database(settings.db)
+    store = await open_store(settings.db)
+    cfg = engine_config(settings)
     times = []
     try:
         for _ in range(repeat + 1):
             started = time.perf_counter()
-            await build_report(engine, settings, since=since, until=until, now=until)
+            await build_report(store, cfg, since=since, until=until, now=until)
             times.append(time.perf_counter() - started)
     finally:
-        await engine.dispose()
+        await store.close()
     return median(times[1:])
 
 
 def measure(
     db: Path, config: Path, hours: int, repeat: int, label: str, judged: bool = True
 ) -> Row:
-    from opsconsole.storage.reads import range_bounds
+    from opsconsole.core.windows import range_bounds
 
     until = float(END)
     since = until - hours * 3600

@@ -4,7 +4,7 @@ per-cell cost).
 
 The panel is the console's own (``tui.panels.ips.IpsPanel``) and a refresh is its own
 update function, ``Panel.apply(snapshot, filter)``, as ``MainScreen.show`` calls it, in a
-headless Textual app (160x50). The snapshot is ``tui.snapshot.fetch`` over
+headless Textual app (160x50). The snapshot is ``core.views.snapshot`` over
 ``tui.sample_data.seed(extra_ips=4989)``: 5,000 IPs (5,004 rows with the subusers). A
 "50 changed" refresh gives 50 IPs one more delivered message (sent, bounce %, sort order
 change); the baseline adds one deferral to one IP (one cell), after an untimed refresh
@@ -32,10 +32,12 @@ SETTLE = 0.05  # seconds for the update timer to fire and the compositor to draw
 
 
 async def snapshot(extra_ips: int) -> Any:
+    from opsconsole.core.views import snapshot as fetch
     from opsconsole.settings import load_settings
     from opsconsole.storage.db import open_database
-    from opsconsole.tui import sample_data
-    from opsconsole.tui.snapshot import fetch
+    from opsconsole.storage.store import SqlStore
+    from opsconsole.wiring import engine_config
+    from tests.helpers import tui_seed as sample_data
 
     OUT.mkdir(parents=True, exist_ok=True)
     db = OUT / "tui.db"
@@ -44,7 +46,7 @@ async def snapshot(extra_ips: int) -> Any:
     engine = await open_database(settings.db)
     try:
         await sample_data.seed(engine, sample_data.FIXED_NOW, extra_ips=extra_ips)
-        return await fetch(engine, settings, sample_data.FIXED_NOW)
+        return await fetch(SqlStore(engine), engine_config(settings), sample_data.FIXED_NOW)
     finally:
         await engine.dispose()
         remove_db(db)
@@ -54,7 +56,7 @@ def changed(snap: Any, rows: list[int], field: str, delta: int) -> Any:
     """A copy of ``snap`` where the IP rows at ``rows`` have ``field`` (and sent) moved by
     ``delta``, with the rates recomputed as the report would."""
     from opsconsole.core.stats import WindowStats
-    from opsconsole.report import ip_row
+    from opsconsole.core.views import ip_row
 
     new = copy.copy(snap)
     new.report = dict(snap.report)

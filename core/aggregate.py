@@ -23,14 +23,12 @@ class BatchAggregate:
 
     buckets: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
     samples: list[Event] = field(default_factory=list)
-    ip_seen: dict[str, list[float]] = field(default_factory=dict)  # ip -> [first, last]
     events: int = 0
     last_event_at: float | None = None
     _samples_by_ip: dict[str, int] = field(default_factory=dict)
 
     def add_all(self, events: Iterable[Event]) -> None:
         buckets = self.buckets
-        ip_seen = self.ip_seen
         n = 0
         last = self.last_event_at
         bounced = Kind.BOUNCED
@@ -49,14 +47,6 @@ class BatchAggregate:
                 row[_COLUMN[kind]] += 1
             if last is None or ts > last:
                 last = ts
-            if ip:
-                seen = ip_seen.get(ip)
-                if seen is None:
-                    ip_seen[ip] = [ts, ts]
-                elif ts > seen[1]:
-                    seen[1] = ts
-                elif ts < seen[0]:
-                    seen[0] = ts
         self.events += n
         self.last_event_at = last
 

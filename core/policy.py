@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from opsconsole.core import rotation, warmup
+from opsconsole.core.actions import Action, Numbers
 from opsconsole.core.alerts import BOUNCE_RATE, COMPLAINT_RATE, WARMUP_OVER_QUOTA
 from opsconsole.core.durations import format_duration
 from opsconsole.core.rotation import MemberState
@@ -50,11 +51,12 @@ from opsconsole.core.stats import (
     WindowStats,
     bounce_severity,
     complaint_severity,
+    severity,
 )
-from opsconsole.core.warmup import Action, Numbers, PlanState
+from opsconsole.core.warmup import PlanState
 
 if TYPE_CHECKING:
-    from opsconsole.settings import MonitorSettings, WarmupSettings
+    from opsconsole.core.config import MonitorConfig, WarmupConfig
 
 Role = Literal["warming", "production", "unmanaged"]
 ALL_SUBUSERS = "*"
@@ -69,7 +71,7 @@ _ACTION_FOR: Mapping[tuple[Role, Severity], str] = {
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    """The settings values a check needs."""
+    """The configuration values a check needs."""
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     deprioritize_factor: float = 0.1
@@ -78,11 +80,11 @@ class PolicyConfig:
     auto_resume_after: float | None = None
 
     @classmethod
-    def from_settings(
-        cls, monitor: MonitorSettings, warmup_settings: WarmupSettings | None = None
+    def from_config(
+        cls, monitor: MonitorConfig, warmup_settings: WarmupConfig | None = None
     ) -> PolicyConfig:
         return cls(
-            thresholds=monitor.policy_thresholds(),
+            thresholds=monitor.thresholds,
             deprioritize_factor=monitor.deprioritize_factor,
             recover_checks=monitor.recover_checks,
             window=monitor.window,
@@ -121,10 +123,6 @@ def ip_totals(key_stats: Mapping[tuple[str, str], WindowStats]) -> dict[str, Win
     return out
 
 
-def severity_of(stats: WindowStats, t: Thresholds) -> Severity:
-    return max(bounce_severity(stats, t), complaint_severity(stats, t))
-
-
 def reason_text(stats: WindowStats, t: Thresholds, window: float) -> str:
     """The why of an action, with the numbers: "bounce 12.00% of 250 sent in 1h"."""
     w = format_duration(window)
@@ -143,7 +141,7 @@ def reason_text(stats: WindowStats, t: Thresholds, window: float) -> str:
 
 def numbers_of(stats: WindowStats, t: Thresholds, window: float) -> dict[str, Any]:
     return {
-        "severity": severity_of(stats, t).label,
+        "severity": severity(stats, t).label,
         "sent": stats.sent,
         "delivered": stats.delivered,
         "bounced": stats.bounced,
@@ -219,7 +217,7 @@ def evaluate(
 
     for ip in ips:
         stats = totals.get(ip, WindowStats())
-        sev = severity_of(stats, t)
+        sev = severity(stats, t)
         severities[ip] = sev
         plan = plan_by_ip.get(ip)
         mine = members_by_ip.get(ip, [])
@@ -356,5 +354,4 @@ __all__ = [
     "ip_totals",
     "numbers_of",
     "reason_text",
-    "severity_of",
 ]

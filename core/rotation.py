@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from opsconsole.core.actions import Action, Numbers
 from opsconsole.core.stats import Severity
-from opsconsole.core.warmup import Action, Numbers
 
 MemberStatus = Literal["active", "deprioritized", "removed", "warming"]
 

@@ -34,9 +34,10 @@ How a plan moves
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from opsconsole.core.actions import Action, Numbers
 from opsconsole.core.durations import format_duration
 from opsconsole.core.stats import (
     Severity,
@@ -47,32 +48,11 @@ from opsconsole.core.stats import (
 )
 
 if TYPE_CHECKING:
-    from opsconsole.settings import WarmupSettings
+    from opsconsole.core.config import WarmupConfig
 
 DAY = 86400.0
 
 PlanStatus = Literal["warming", "held", "paused", "completed"]
-Numbers = Mapping[str, float | int | str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """Something the engine did or must do: audited, and run through the ``[[actions]]`` hooks.
-
-    ``name`` is one of ``settings.ACTION_NAMES``; ``reason`` is the human sentence with the
-    numbers ("bounce 12.00% of 250 sent in 1h"); ``numbers`` the same as data for the audit
-    log's detail. ``pool`` and ``subuser`` are ``''`` when none (as in the audit table).
-    Defined here because warmup is the lowest module that emits actions; import it from
-    ``opsconsole.core.policy``.
-    """
-
-    name: str
-    ip: str
-    pool: str = ""
-    subuser: str = ""
-    reason: str = ""
-    numbers: Numbers = field(default_factory=dict)
-    actor: str = "engine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +68,6 @@ class Schedule:
             raise ValueError(f"schedule {self.name}: needs at least one daily quota")
         if any(q < 0 for q in self.daily_quotas):
             raise ValueError(f"schedule {self.name}: daily quotas must not be negative")
-
-    @property
-    def total_days(self) -> int:
-        return self.stage_days * len(self.daily_quotas)
 
 
 SIX_WEEK = Schedule("six-week", 7, (50, 200, 500, 1500, 5000, 10000))
@@ -113,7 +89,7 @@ DAILY_40 = Schedule(
 BUILTIN_SCHEDULES: Mapping[str, Schedule] = {s.name: s for s in (SIX_WEEK, DAILY_40)}
 
 
-def schedules_from(warmup: WarmupSettings | None) -> dict[str, Schedule]:
+def schedules_from(warmup: WarmupConfig | None) -> dict[str, Schedule]:
     """Built-in schedules plus the config's ``[warmup.schedules.*]``; a custom schedule with
     a built-in's name replaces it."""
     out = dict(BUILTIN_SCHEDULES)

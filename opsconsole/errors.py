@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from opsconsole.core.errors import UsageError
+
+__all__ = ["ExitCode", "UsageError"]
+
 
 class ExitCode(IntEnum):
     OK = 0
     RUNTIME = 1
     USAGE = 2
     DATABASE = 3
-
-
-class UsageError(Exception):
-    """Bad input from the operator; the message is the one line printed on stderr."""

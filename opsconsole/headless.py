@@ -67,15 +67,19 @@ def run_headless(ctx: typer.Context, *, once: bool, demo: bool, log_format: str)
 
 
 async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-def]
-    from opsconsole.core.engine.loop import EngineRuntime, TickSummary
-    from opsconsole.settings import redact_url
-    from opsconsole.storage.db import open_database
+    from opsconsole.core.engine.loop import TickSummary
+    from opsconsole.core.engine.setup import apply_config
+    from opsconsole.core.redact import redact_url
+    from opsconsole.storage.store import open_store
+    from opsconsole.wiring import engine_config, make_runtime
 
     log = logging.getLogger("opsconsole.engine")
-    engine = await open_database(settings.db)
-    from opsconsole.core.engine.setup import apply_config
-
-    await apply_config(engine, settings, time.time())
+    store = await open_store(settings.db)
+    try:
+        await apply_config(store, engine_config(settings), time.time())
+    except BaseException:
+        await store.close()
+        raise
 
     def on_tick(s: TickSummary) -> None:
         if s.checked or s.events or s.commands or s.malformed:
@@ -99,7 +103,7 @@ async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-de
             a.get("reason", ""), extra={"data": {"event": "action", **a}},
         )  # fmt: skip
 
-    runtime = EngineRuntime(settings, engine, feed=feed, on_tick=on_tick, on_action=on_action)
+    runtime = make_runtime(settings, store, feed=feed, on_tick=on_tick, on_action=on_action)
     log.info(
         "engine starting on %s, check every %gs, %d source(s)",
         redact_url(settings.db), settings.monitor.check_interval, len(settings.sources),
@@ -125,4 +129,4 @@ async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-de
         log.info("engine stopped")
         return int(ExitCode.OK)
     finally:
-        await engine.dispose()
+        await store.close()

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsconsole.core.config import EngineConfig
+    from opsconsole.core.views import ReadStore
+
+log = logging.getLogger("opsconsole.metrics")
 
 SEVERITY_LEVEL = {"insufficient": 0, "ok": 1, "warning": 2, "critical": 3, "block": 4}
 STATE_LEVEL = {"active": 0, "warming": 1, "deprioritized": 2, "removed": 3}
@@ -157,3 +164,49 @@ class MetricsServer:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+
+
+class MetricsExporter:
+    """The engine service that renders the metrics after each check: to the textfile, and
+    to ``/metrics`` when a listener is configured. A busy port is one warning, never fatal
+    (a second console on a host whose daemon already serves the port still runs)."""
+
+    def __init__(
+        self, store: ReadStore, config: EngineConfig, textfile: str | None, listen: str | None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.textfile = textfile
+        self.listen = listen
+        self.server: MetricsServer | None = None
+
+    async def start(self) -> None:
+        if not self.listen:
+            return
+        server = MetricsServer()
+        try:
+            host, port = await server.start(self.listen)
+        except (OSError, ValueError) as e:
+            log.warning("metrics listener %s not started: %s", self.listen, e)
+            return
+        self.server = server
+        log.info("metrics on http://%s:%d/metrics", host, port)
+
+    async def after_check(self, now: float) -> None:
+        if not (self.textfile or self.server):
+            return
+        from opsconsole.core.views import build_report
+
+        text = render(await build_report(self.store, self.config, now=now))
+        if self.server is not None:
+            self.server.text = text
+        if self.textfile:
+            try:
+                write_textfile(self.textfile, text)
+            except OSError as e:
+                log.warning("cannot write metrics textfile: %s", e)
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+            self.server = None

@@ -122,7 +122,7 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
     from rich import box
     from rich.table import Table
 
-    from opsconsole.report import SEVERITY_STYLE
+    from opsconsole.styles import SEVERITY_STYLE
 
     console.print(_header(report))
     for title, headers, rows in _sections(report):

@@ -22,7 +22,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from opsconsole.core.actions import ACTION_NAMES
 from opsconsole.core.durations import parse_duration
+from opsconsole.core.redact import redact_url
 from opsconsole.core.stats import Thresholds
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
@@ -118,20 +120,6 @@ class NotifySettings(_Strict):
     @property
     def label(self) -> str:
         return self.name or self.kind
-
-
-ACTION_NAMES = (
-    "remove",
-    "restore",
-    "deprioritize",
-    "recover",
-    "pause_warmup",
-    "resume_warmup",
-    "hold_warmup",
-    "advance_warmup",
-    "rollback_warmup",
-    "complete_warmup",
-)
 
 
 class ActionSettings(_Strict):
@@ -342,23 +330,6 @@ def redacted(settings: Settings) -> dict[str, Any]:
         n["url"] = redact_url(model.url.get_secret_value())
     data["db"] = redact_url(data["db"])
     return data
-
-
-def redact_url(url: str) -> str:
-    """Keep scheme and host so an operator can tell which endpoint; hide path and creds."""
-    from urllib.parse import urlsplit
-
-    if not url or set(url) == {"*"}:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "***"
-    if parts.scheme.startswith("sqlite"):
-        return url
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}/***"
 
 
 __all__ = [

@@ -27,22 +27,23 @@ def run_tui(ctx: typer.Context, *, demo: bool = False, read_only: bool = False) 
 
 
 async def _run(settings: Any, feed: Any, read_only: bool) -> int:
-    from opsconsole.core.engine.loop import EngineRuntime
     from opsconsole.core.engine.setup import apply_config
-    from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import open_store
     from opsconsole.tui.app import OpsApp
+    from opsconsole.wiring import engine_config, make_runtime
 
-    engine = await open_database(settings.db)  # DatabaseError -> exit 3 before the screen
+    store = await open_store(settings.db)  # DatabaseError -> exit 3 before the screen
     try:
-        await apply_config(engine, settings, time.time())
+        await apply_config(store, engine_config(settings), time.time())
         # --read-only is a viewer: no in-process engine, so opening it never acts on traffic
         # (a running daemon keeps deciding; the console shows what it writes).
-        runtime = None if read_only and feed is None else EngineRuntime(settings, engine, feed=feed)
-        app = OpsApp(settings, engine, runtime=runtime, read_only=read_only, watch_terminal=True)
+        viewer = read_only and feed is None
+        runtime = None if viewer else make_runtime(settings, store, feed=feed)
+        app = OpsApp(settings, store, runtime=runtime, read_only=read_only, watch_terminal=True)
         code = await app.run_async()
         await app.shutdown()  # no-op after q; after a crash or a lost terminal, stop the engine
     finally:
-        await engine.dispose()
+        await store.close()
     if app.return_code:
         return int(app.return_code)
     return int(ExitCode.OK) if code is None else int(code)

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from opsconsole.storage.tables import Audit
+from opsconsole.storage.tables import Audit, table_of
 
-_T = Audit.__table__
+_T = table_of(Audit)
 
 
 async def record(

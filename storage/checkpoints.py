@@ -7,33 +7,18 @@ committed batch ended.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.ports import CheckpointConflict, SavedCheckpoint
 from opsconsole.core.sources.base import MAX_SAMPLES, ParseStats
+from opsconsole.core.sources.tail import Checkpoint
 from opsconsole.storage.sql import executemany, placeholders
-from opsconsole.storage.tables import IngestCounter, SourceCheckpoint
+from opsconsole.storage.tables import IngestCounter, SourceCheckpoint, table_of
 
-_CP = SourceCheckpoint.__table__
-
-
-class CheckpointConflict(Exception):
-    """Another writer moved this file's checkpoint since this reader loaded it (a second
-    ``ingest`` of the same file, or an engine that lost its lease mid-batch). The batch was
-    rolled back; the reader must resume from the database's position."""
-
-
-@dataclass(frozen=True)
-class SavedCheckpoint:
-    path: str
-    dev: int
-    inode: int
-    offset: int
-    first_line_hash: str
-    parser_state: dict[str, object]
+_CP = table_of(SourceCheckpoint)
 
 
 async def load_checkpoints(
@@ -44,16 +29,9 @@ async def load_checkpoints(
     if paths is not None:
         q = q.where(_CP.c.path.in_(paths))
     async with engine.connect() as conn:
-        rows = (await conn.execute(q)).mappings().all()
+        rows = (await conn.execute(q)).all()
     return {
-        r["path"]: SavedCheckpoint(
-            r["path"],
-            r["dev"],
-            r["inode"],
-            r["offset"],
-            r["first_line_hash"],
-            json.loads(r["parser_state"] or "{}"),
-        )
+        r.path: SavedCheckpoint(Checkpoint.from_row(r), json.loads(r.parser_state or "{}"))
         for r in rows
     }
 
@@ -83,7 +61,6 @@ async def commit_batch(
             await _move_checkpoint(conn, source, expected, checkpoint, now)
         await _upsert_buckets(conn, agg)
         await _insert_samples(conn, agg, source)
-        await _upsert_ips(conn, agg)
         await _add_counters(conn, source, fmt, source_path, agg, stats, now)
 
 
@@ -114,19 +91,6 @@ async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: st
     await executemany(conn, sql, rows)
 
 
-async def _upsert_ips(conn: AsyncConnection, agg: BatchAggregate) -> None:
-    sql = (
-        "INSERT INTO sending_ip (ip, first_event_at, last_event_at)"
-        f" VALUES ({placeholders(conn, 3)})"
-        " ON CONFLICT (ip) DO UPDATE SET"
-        " first_event_at = min(sending_ip.first_event_at, excluded.first_event_at),"
-        " last_event_at = max(sending_ip.last_event_at, excluded.last_event_at)"
-    )
-    if conn.dialect.name == "postgresql":
-        sql = sql.replace("min(", "least(").replace("max(", "greatest(")
-    await executemany(conn, sql, [(ip, a, b) for ip, (a, b) in agg.ip_seen.items()])
-
-
 async def _add_counters(
     conn: AsyncConnection,
     source: str,
@@ -136,7 +100,7 @@ async def _add_counters(
     stats: ParseStats,
     now: float,
 ) -> None:
-    t = IngestCounter.__table__
+    t = table_of(IngestCounter)
     row = (await conn.execute(select(t).where(t.c.source == source))).mappings().first()
     samples = json.loads(row["samples"]) if row else []
     samples = (samples + stats.samples)[-MAX_SAMPLES:]
@@ -166,10 +130,11 @@ async def _move_checkpoint(
     conn: AsyncConnection,
     source: str,
     expected: SavedCheckpoint | None,
-    cp: SavedCheckpoint,
+    saved: SavedCheckpoint,
     now: float,
 ) -> None:
-    state = json.dumps(cp.parser_state)
+    state = json.dumps(saved.parser_state)
+    cp = saved.checkpoint
     if expected is None:
         sql = (
             'INSERT INTO source_checkpoint (path, source, dev, inode, "offset", first_line_hash,'
@@ -190,7 +155,8 @@ async def _move_checkpoint(
         )
         params = (
             source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
-            cp.path, expected.inode, expected.offset, expected.first_line_hash,
+            cp.path, expected.checkpoint.inode, expected.checkpoint.offset,
+            expected.checkpoint.first_line_hash,
         )  # fmt: skip
     result = await conn.exec_driver_sql(sql, params)
     if result.rowcount != 1:
@@ -201,7 +167,7 @@ async def record_source_error(
     engine: AsyncEngine, source: str, fmt: str, path: str, error: str | None, now: float
 ) -> None:
     """Remember (or clear) a read error for ``status``; counters are left as they are."""
-    t = IngestCounter.__table__
+    t = table_of(IngestCounter)
     async with engine.begin() as conn:
         exists = (await conn.execute(select(t.c.source).where(t.c.source == source))).first()
         if exists:

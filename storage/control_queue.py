@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.storage.tables import Command
+from opsconsole.storage.tables import Command, table_of
 
-_T = Command.__table__
+_T = table_of(Command)
 
 
 async def submit(

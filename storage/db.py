@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
+from opsconsole.core import redact
+from opsconsole.core.errors import first_line
 from opsconsole.storage import tables
 
 BUSY_TIMEOUT_MS = 10_000
@@ -29,10 +31,8 @@ class DatabaseError(Exception):
 
 
 def sqlite_path(url: str) -> Path | None:
-    u = make_url(url)
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
+    path = redact.sqlite_path(url)
+    return None if path is None else Path(path)
 
 
 def _prepare_sqlite_file(path: Path) -> None:
@@ -72,10 +72,15 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 def _v1(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in tables.V1_TABLES])
+    SQLModel.metadata.create_all(conn, tables=[tables.table_of(t) for t in tables.V1_TABLES])
 
 
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1)]
+def _v2(conn: Connection) -> None:
+    # sending_ip was written on every batch and read by nothing.
+    conn.execute(text("DROP TABLE IF EXISTS sending_ip"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2)]
 
 
 def current_version(conn: Connection) -> int:
@@ -124,6 +129,6 @@ async def open_database(url: str) -> AsyncEngine:
         raise
     except Exception as e:
         await engine.dispose()
-        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        reason = first_line(e)
         raise DatabaseError(f"cannot open database {url}: {reason}") from None
     return engine

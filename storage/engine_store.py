@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from opsconsole.core.alerts import AlertState, Transition
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.warmup import PlanState
-from opsconsole.storage.tables import Alert, AlertEvent, PoolMember, Silence, WarmupPlan
+from opsconsole.storage.tables import Alert, AlertEvent, PoolMember, Silence, WarmupPlan, table_of
 
 T = TypeVar("T")
 
-MEMBERS: Table = PoolMember.__table__  # type: ignore[assignment]
-PLANS: Table = WarmupPlan.__table__  # type: ignore[assignment]
-ALERTS: Table = Alert.__table__  # type: ignore[assignment]
-EVENTS: Table = AlertEvent.__table__  # type: ignore[assignment]
-SILENCES: Table = Silence.__table__  # type: ignore[assignment]
+MEMBERS = table_of(PoolMember)
+PLANS = table_of(WarmupPlan)
+ALERTS = table_of(Alert)
+EVENTS = table_of(AlertEvent)
+SILENCES = table_of(Silence)
 
 
 def to_row(obj: Any) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def to_row(obj: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
@@ -68,14 +68,15 @@ async def upsert_many(conn: AsyncConnection, table: Table, rows: list[dict[str, 
 async def load(conn: AsyncConnection, cls: type[T], table: Table, *where: Any) -> list[T]:
     """Rows as ``cls`` instances, columns selected in field order and passed positionally
     (looking each field up by name cost more than the query at 5,000 pool members)."""
-    names = _field_names(cls)
+    make: Any = cls  # a frozen dataclass: its fields, positionally
+    names = _field_names(make)
     q = select(*(table.c[n] for n in names)).where(*where)
     q = q.order_by(*(c for c in table.primary_key.columns))
     rows = (await conn.execute(q)).all()
     if "daily_quotas" not in names:
-        return [cls(*r) for r in rows]
+        return [make(*r) for r in rows]
     i = names.index("daily_quotas")
-    return [cls(*r[:i], tuple(json.loads(r[i] or "[]")), *r[i + 1 :]) for r in rows]
+    return [make(*r[:i], tuple(json.loads(r[i] or "[]")), *r[i + 1 :]) for r in rows]
 
 
 async def load_members(conn: AsyncConnection) -> list[MemberState]:

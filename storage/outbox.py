@@ -15,15 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.notify.dispatcher import NotifierStats, OutboxItem
-from opsconsole.storage.tables import Outbox
+from opsconsole.storage.tables import Outbox, table_of
 
 GAVE_UP = 253_402_300_799.0  # 9999-12-31T23:59:59Z: "never" for next_attempt_at
 
-T = Outbox.__table__  # type: ignore[attr-defined]
+T = table_of(Outbox)
 c = T.c
 
 _ITEM_COLUMNS = (
@@ -38,7 +37,7 @@ _ITEM_COLUMNS = (
 )
 
 
-def _item(row: Row[Any]) -> OutboxItem:
+def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row.id,
         notifier=row.notifier,
@@ -85,7 +84,9 @@ class OutboxStore:
                         next_attempt_at=now,
                     )
                 )
-                ids.append(int(res.inserted_primary_key[0]))
+                key = res.inserted_primary_key
+                assert key is not None
+                ids.append(int(key[0]))
         return ids
 
     async def due(

@@ -13,25 +13,12 @@ from opsconsole.core import warmup
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
+from opsconsole.core.windows import minute_floor
 from opsconsole.storage import engine_store
-from opsconsole.storage.tables import Alert, Lease
+from opsconsole.storage.tables import Alert, Lease, table_of
 
 ENGINE_LEASE = "engine"
 Key = tuple[str, str]  # (ip, subuser) with '' for none
-
-
-def window_bounds(now: float, window: float) -> tuple[int, int]:
-    """The minutes [since, until) of a rolling window ending now, current minute included."""
-    until = int(now) // 60 * 60 + 60
-    since = until - max(60, int(window) // 60 * 60)
-    return since, until
-
-
-def range_bounds(since: float, until: float) -> tuple[int, int]:
-    """Minute buckets whose start lies in [since, until)."""
-    lo = -(-int(since) // 60) * 60  # first minute start >= since
-    hi = -(-int(until) // 60) * 60
-    return lo, hi
 
 
 _WINDOW_SQL = text(
@@ -84,10 +71,6 @@ async def ip_series(
     return out
 
 
-def minute_floor(ts: float) -> int:
-    return int(ts) // 60 * 60
-
-
 async def warmup_sent_today(
     engine: AsyncEngine, plans: Iterable[PlanState], hi: int
 ) -> dict[str, int]:
@@ -136,7 +119,7 @@ async def bounce_samples(engine: AsyncEngine, ip: str, limit: int = 20) -> list[
 
 
 async def read_lease(engine: AsyncEngine) -> dict[str, Any] | None:
-    t = Lease.__table__
+    t = table_of(Lease)
     async with engine.connect() as conn:
         row = (await conn.execute(select(t).where(t.c.name == ENGINE_LEASE))).mappings().first()
     return dict(row) if row else None
@@ -156,7 +139,7 @@ async def read_alerts(
     engine: AsyncEngine, state: str | None = None, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Alerts newest first; ``state`` filters (firing, acknowledged, resolved); None = all."""
-    t = Alert.__table__
+    t = table_of(Alert)
     q = select(t).order_by(t.c.opened_at.desc()).limit(limit)
     if state is not None:
         q = q.where(t.c.state == state)

@@ -8,9 +8,10 @@ an unattributed event is stored under ip ``''``.
 
 from __future__ import annotations
 
-from sqlmodel import Field, SQLModel
+from typing import Any
 
-SCHEMA_VERSION = 1
+from sqlalchemy import Table
+from sqlmodel import Field, SQLModel
 
 
 class SchemaVersion(SQLModel, table=True):
@@ -19,7 +20,7 @@ class SchemaVersion(SQLModel, table=True):
     applied_at: float
 
 
-class SendingIp(SQLModel, table=True):
+class SendingIp(SQLModel, table=True):  # created by v1, dropped by v2 (read by nothing)
     __tablename__ = "sending_ip"
     ip: str = Field(primary_key=True)
     first_event_at: float
@@ -247,3 +248,10 @@ V1_TABLES = [
     Lease,
     Command,
 ]
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a SQLModel table class, for the batched SQL of storage/."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t

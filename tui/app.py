@@ -1,4 +1,4 @@
-"""The Textual app: owns the database engine, the in-process engine runtime, and the
+"""The Textual app: holds the store, the in-process engine runtime, and the
 refresh loop (Dolphie's shape: fetch in a worker, redraw on the main thread, then a one-shot
 timer for the next fetch, so fetches never overlap or pile up).
 """
@@ -11,21 +11,24 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
 from textual.app import App
 from textual.binding import Binding
 from textual.timer import Timer
 
+from opsconsole.core import views
+from opsconsole.core.views import ConsoleStore, Snapshot
+from opsconsole.files import write_private
 from opsconsole.settings import Settings
 from opsconsole.tui.cells import parse_iso
 from opsconsole.tui.dialogs import current_user
-from opsconsole.tui.header import Status, StatusBar, db_label
+from opsconsole.tui.header import Status, StatusBar
+from opsconsole.tui.header import db_label as header_db_label
 from opsconsole.tui.main import MainScreen
-from opsconsole.tui.snapshot import Snapshot, fetch
+from opsconsole.wiring import engine_config
 
 log = logging.getLogger("opsconsole.tui")
 
@@ -41,20 +44,22 @@ class OpsApp(App[int]):
     def __init__(
         self,
         settings: Settings,
-        engine: AsyncEngine | None = None,
+        store: ConsoleStore | None = None,
         *,
+        open_store: Callable[[], Awaitable[ConsoleStore]] | None = None,
         runtime: Any = None,
         clock: Callable[[], float] = time.time,
         read_only: bool = False,
         watch_terminal: bool = False,
         db_label: str | None = None,
     ) -> None:
-        """``engine`` None: open ``settings.db`` at mount (inside the app's own loop).
+        """``store``: the database behind the engine's ports and the read model.
         ``runtime``: an EngineRuntime to run in-process (production), None in tests."""
         super().__init__()
         self.settings = settings
-        self.engine: AsyncEngine = engine  # type: ignore[assignment]
-        self._own_engine = engine is None
+        self.config = engine_config(settings)
+        self._store = store
+        self._open_store = open_store
         self.runtime = runtime
         self.clock = clock
         self.read_only = read_only
@@ -65,7 +70,7 @@ class OpsApp(App[int]):
         self.fetches = 0
         self.fetch_error = ""
         self.runtime_error = ""
-        self._db_label = db_label or _db_label(settings.db)
+        self._db_label = db_label or header_db_label(settings.db)
         self._fetching = False
         self._again = False
         self._timer: Timer | None = None
@@ -74,16 +79,20 @@ class OpsApp(App[int]):
         self._ppid = os.getppid()
 
     @property
+    def store(self) -> ConsoleStore:
+        assert self._store is not None, "the store opens at mount"
+        return self._store
+
+    @property
     def main(self) -> MainScreen:
         return self.get_screen("main")  # type: ignore[return-value]
 
     # -- start and stop ------------------------------------------------------------------
 
     async def on_mount(self) -> None:
-        if self.engine is None:
-            from opsconsole.storage.db import open_database
-
-            self.engine = await open_database(self.settings.db)
+        if self._store is None:
+            assert self._open_store is not None, "OpsApp needs a store or open_store"
+            self._store = await self._open_store()
         if self.settings.tui.keymap:
             self.set_keymap(dict(self.settings.tui.keymap))
         self.install_screen(MainScreen(), "main")
@@ -133,8 +142,8 @@ class OpsApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._stop.set()
-        if self._own_engine and self.engine is not None:
-            await self.engine.dispose()
+        if self._open_store is not None and self._store is not None:
+            await self._store.close()
 
     async def terminal_lost(self) -> None:
         """The engine finishes its batch and releases the lease; then the process ends at
@@ -169,7 +178,7 @@ class OpsApp(App[int]):
     async def _refresh(self) -> None:
         started = time.monotonic()
         try:
-            snap = await fetch(self.engine, self.settings, self.clock(), self.snapshot)
+            snap = await views.snapshot(self.store, self.config, self.clock(), self.snapshot)
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -253,7 +262,7 @@ class OpsApp(App[int]):
 
         try:
             result = await control.execute(
-                self.engine, self.settings, actor, verb, args, clock=self.clock
+                self.store, self.config, actor, verb, args, clock=self.clock
             )
         except UsageError as e:
             self.notify(str(e), severity="error")
@@ -269,33 +278,15 @@ class OpsApp(App[int]):
 
     async def _export(self, fmt: str, path: str) -> None:
         from opsconsole.render import render
-        from opsconsole.report import build_report
 
         try:
             report = (
                 self.snapshot.report
                 if self.frozen and self.snapshot
-                else await build_report(self.engine, self.settings, now=self.clock())
+                else await views.build_report(self.store, self.config, now=self.clock())
             )
             write_private(path, render(report, fmt))
         except OSError as e:
             self.notify(f"cannot write {path}: {e.strerror or e}", severity="error", timeout=10)
             return
         self.notify(f"{fmt} report written to {os.path.abspath(path)}", title="Exported", timeout=8)
-
-
-def write_private(path: str, text: str) -> None:
-    """Create or replace ``path`` readable by its owner only (0600)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = -1
-            f.write(text)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _db_label(url: str) -> str:
-    return db_label(url)

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rich.text import Text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from opsconsole.core.stats import severity
-from opsconsole.report import SEVERITY_STYLE
-from opsconsole.settings import Settings
-from opsconsole.storage import audit, reads
+from opsconsole.core.config import EngineConfig
+from opsconsole.core.views import IpDetail, ReadStore, ip_detail
+from opsconsole.styles import SEVERITY_STYLE
 from opsconsole.tui.cells import clock_time, count, pct
-
-WINDOWS = (("15m", 900), ("1h", 3600), ("24h", 86400))
 
 
 class IpDetailScreen(Screen[None]):
@@ -38,15 +33,15 @@ class IpDetailScreen(Screen[None]):
     def __init__(
         self,
         ip: str,
-        engine: AsyncEngine,
-        settings: Settings,
+        store: ReadStore,
+        config: EngineConfig,
         clock: Callable[[], float],
         context: str = "",
     ) -> None:
         super().__init__()
         self.ip = ip
-        self.engine = engine
-        self.settings = settings
+        self.store = store
+        self.config = config
         self.clock = clock
         self.context = context
 
@@ -76,32 +71,24 @@ class IpDetailScreen(Screen[None]):
         self.run_worker(self._load(), exclusive=True, group="detail")
 
     async def _load(self) -> None:
-        now = self.clock()
-        t = self.settings.monitor.policy_thresholds()
-        stats = []
-        for label, seconds in WINDOWS:
-            lo, hi = reads.window_bounds(now, seconds)
-            stats.append((label, await reads.ip_window_stats(self.engine, self.ip, lo, hi)))
-        samples = await reads.bounce_samples(self.engine, self.ip, limit=30)
-        entries = await audit.entries(self.engine, ip=self.ip, limit=50)
-        self._fill(stats, samples, entries, t)
+        self._fill(await ip_detail(self.store, self.config, self.ip, self.clock()))
 
-    def _fill(self, stats: list[Any], samples: list[dict[str, Any]],
-              entries: list[dict[str, Any]], t: Any) -> None:  # fmt: skip
+    def _fill(self, detail: IpDetail) -> None:
         w = self.query_one("#windows", DataTable)
         s_table = self.query_one("#samples", DataTable)
         a_table = self.query_one("#audit", DataTable)
         with self.app.batch_update():
             w.clear()
-            for label, s in stats:
-                sev = severity(s, t).label
-                style = SEVERITY_STYLE.get(sev, "")
+            for r in detail.windows:
+                style = SEVERITY_STYLE.get(r["severity"], "")
                 w.add_row(
-                    label, count(s.sent), count(s.delivered), count(s.bounced),
-                    count(s.hard_bounced), count(s.soft_bounced), count(s.deferred),
-                    count(s.complaints), Text(pct(s.bounce_rate), style), Text(sev, style),
+                    r["window"], count(r["sent"]), count(r["delivered"]), count(r["bounced"]),
+                    count(r["hard_bounced"]), count(r["soft_bounced"]), count(r["deferred"]),
+                    count(r["complaints"]), Text(pct(r["bounce_rate"]), style),
+                    Text(r["severity"], style),
                 )  # fmt: skip
             s_table.clear()
+            samples = detail.samples
             for r in samples:
                 s_table.add_row(
                     clock_time(r["ts"]), r["subuser"] or "-", r["rcpt_domain"] or "-",
@@ -111,6 +98,7 @@ class IpDetailScreen(Screen[None]):
             if not samples:
                 s_table.add_row("-", "-", "-", "-", Text("no bounces kept for this IP", "dim"))
             a_table.clear()
+            entries = detail.audit
             for e in entries:
                 a_table.add_row(
                     clock_time(e["at"]), e["actor"], e["action"], e["pool"] or "-",

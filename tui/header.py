@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from opsconsole.settings import redact_url
+from opsconsole.core.redact import redact_url, sqlite_path
 from opsconsole.tui.cells import age
 
 ROLE_STYLE = {
@@ -24,12 +24,9 @@ ROLE_STYLE = {
 def db_label(url: str, width: int = 40) -> str:
     """The database as an operator recognises it: a SQLite path (``~`` for home, the tail
     when long), or a server URL with credentials and database name hidden."""
-    from opsconsole.storage.db import sqlite_path
-
-    path = sqlite_path(url)
-    if path is None:
+    text = sqlite_path(url)
+    if text is None:
         return redact_url(url)
-    text = str(path)
     home = os.path.expanduser("~")
     if home not in ("", "/") and text.startswith(home + os.sep):
         text = "~" + text[len(home) :]

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
+from opsconsole.core.views import Snapshot
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
@@ -27,7 +28,6 @@ from opsconsole.tui.panels.base import Panel
 from opsconsole.tui.panels.ips import IpsPanel
 from opsconsole.tui.panels.pools import PoolsPanel
 from opsconsole.tui.panels.warmups import WarmupsPanel
-from opsconsole.tui.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from opsconsole.tui.app import OpsApp
@@ -227,8 +227,9 @@ class MainScreen(Screen[None]):
             elif ab.node is self.app and b.action in APP_HELP:
                 app_keys.append(KeyHelp(self.app.get_key_display(b), APP_HELP[b.action]))
         out: list[KeyHelp] = []
-        for b in self.BINDINGS:
-            assert isinstance(b, Binding)
+        for entry in self.BINDINGS:
+            assert isinstance(entry, Binding)
+            b = entry
             if b.id not in by_id or (b.id == "clear_filter" and not state[b.id]):
                 continue
             note = "" if state[b.id] else "on the Alerts panel"
@@ -336,7 +337,7 @@ class MainScreen(Screen[None]):
             return
         self.app.push_screen(
             IpDetailScreen(
-                ip, self.ops.engine, self.ops.settings, self.ops.clock, self._ip_context(ip)
+                ip, self.ops.store, self.ops.config, self.ops.clock, self._ip_context(ip)
             )
         )
 
@@ -351,7 +352,7 @@ class MainScreen(Screen[None]):
             parts.append(f"warmup stage {w['stage']}/{w['stages_total']} {w['state']}")
         return " · ".join(parts) or "not in a pool"
 
-    # -- actions that change state (through opsconsole.core.engine.control) --------------------------
+    # -- actions that change state (through opsconsole.core.engine.control) --
 
     def action_toggle_warmup(self) -> None:
         ip = self.panel().selected_ip()

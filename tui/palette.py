@@ -6,11 +6,12 @@ Entries disappear with their keys: in --read-only the state-changing ones are no
 from __future__ import annotations
 
 from functools import partial
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
+@runtime_checkable
 class PaletteSource(Protocol):
     def palette_entries(self) -> list[tuple[str, str, str]]:
         """(title, help, action) for every action that may run now."""
@@ -22,9 +23,9 @@ class PaletteSource(Protocol):
 class OpsCommands(Provider):
     def _entries(self) -> list[tuple[str, str, str]]:
         source = self.screen
-        if not hasattr(source, "palette_entries"):
+        if not isinstance(source, PaletteSource):
             return []
-        return source.palette_entries()  # type: ignore[no-any-return]
+        return source.palette_entries()
 
     async def discover(self) -> Hits:
         for title, help_text, action in self._entries():

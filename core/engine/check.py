@@ -1,29 +1,32 @@
 """One engine check: read the state, run the pure policy (core.policy/alerts), persist.
 
 The decision and everything it changes (members, plans, alerts and their history, audit
-entries, outbox rows) commit in one transaction. Action hooks run after the commit,
-concurrently and bounded by their timeouts, and their outcomes are audited too.
+entries, outbox rows) commit in one transaction through :class:`CheckStore.commit`.
+Action hooks run after the commit, concurrently and bounded by their timeouts, and their
+outcomes are audited too.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from opsconsole.core import alerts as alert_rules
-from opsconsole.core import policy, warmup
-from opsconsole.core.alerts import AlertState, Transition
+from opsconsole.core import health, policy
+from opsconsole.core.actions import Action
+from opsconsole.core.alerts import AlertState
+from opsconsole.core.config import EngineConfig
 from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
+from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Notice
 from opsconsole.core.stats import Severity
-from opsconsole.settings import Settings
-from opsconsole.storage import audit, engine_store, reads
-from opsconsole.storage.outbox import OutboxStore
+from opsconsole.core.windows import window_bounds
+
+# Notifier name -> its min_severity (or the notifier itself): who gets which notice.
+Recipients = Mapping[str, Any]
 
 
 @dataclass
@@ -38,69 +41,47 @@ def new_alert_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def stale_observations(
-    sources: list[dict[str, Any]], configured: set[str], now: float, stale_after: float
-) -> list[policy.Observation]:
-    """A followed source with no event for ``stale_after`` raises ``source_stale``."""
-    out = []
-    for s in sources:
-        if s["name"] not in configured:
-            continue
-        last = s["last_event_at"] or s["last_read_at"]
-        if last is None:
-            continue
-        age = now - last
-        breach = Severity.WARNING if age >= stale_after else Severity.OK
-        ctx = {"source": s["name"], "age_seconds": round(age), "error": s["error"]}
-        out.append(policy.Observation(alert_rules.SOURCE_STALE, "", s["name"], breach, age, 0, ctx))
-    return out
-
-
-async def run_and_persist(
-    engine: AsyncEngine,
-    settings: Settings,
+async def run_check(
+    store: CheckStore,
+    config: EngineConfig,
     now: float,
-    notifiers: Mapping[str, Any],
-    hooks: HookRunner | None,
-) -> CheckOutcome:
-    cfg = policy.PolicyConfig.from_settings(settings.monitor, settings.warmup)
-    lo, hi = reads.window_bounds(now, settings.monitor.window)
-    key_stats = await reads.window_stats(engine, lo, hi)
-    async with engine.connect() as conn:
-        members = await engine_store.load_members(conn)
-        plans = await engine_store.load_plans(conn)
-        open_alerts = {a.key: a for a in await engine_store.load_open_alerts(conn)}
-        silences = await engine_store.load_silences(conn, now)
+    notifiers: Recipients,
+) -> tuple[CheckOutcome, list[dict[str, Any]]]:
+    """Decide and commit; return the outcome and the actions whose hooks are due."""
+    m = config.monitor
+    cfg = policy.PolicyConfig.from_config(m, config.warmup)
+    lo, hi = window_bounds(now, m.window)
+    key_stats = await store.window_stats(lo, hi)
+    state = await store.engine_state(now)
+    members, plans = state.members, state.plans
     warming = [p for p in plans if p.state != "completed"]
-    stage_stats = await reads.warmup_stage_stats(engine, warming, hi)
-    today_sent = await reads.warmup_sent_today(engine, warming, hi)
+    stage_stats = await store.warmup_stage_stats(warming, hi)
+    today_sent = await store.warmup_sent_today(warming, hi)
     decision = policy.evaluate(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )
     observations = list(decision.observations)
-    configured = {s.name for s in settings.sources}
+    configured = {s.name for s in config.sources}
     if configured:
-        sources = await reads.ingest_sources(engine)
-        observations += stale_observations(sources, configured, now, settings.monitor.stale_after)
+        sources = await store.ingest_sources()
+        observations += health.stale_observations(sources, configured, now, m.stale_after)
 
     outcome = CheckOutcome()
-    changed_alerts: list[AlertState] = []
-    transitions: list[Transition] = []
+    changes = Changes()
     to_notify: list[tuple[AlertState, str]] = []
-    m = settings.monitor
     for obs in observations:
         key = alert_rules.dedup_key(obs.rule, obs.ip, obs.subuser)
-        existing = open_alerts.get(key)
+        existing = state.open_alerts.get(key)
         if existing is None and obs.breach < Severity.WARNING:
             continue  # nothing open, nothing breached: the common case, skip the call
+        silenced = alert_rules.is_silenced(state.silences.get(key), now)
         alert, trans, notify = alert_rules.observe(
             existing, obs.rule, obs.ip, obs.subuser, obs.breach, obs.value, obs.sent, now,
-            m.recover_checks, m.renotify_delta, alert_rules.is_silenced(silences.get(key), now),
-            new_alert_id, obs.context,
+            m.recover_checks, m.renotify_delta, silenced, new_alert_id, obs.context,
         )  # fmt: skip
         if alert is not None and alert is not existing:
-            changed_alerts.append(alert)
-        transitions += trans
+            changes.alerts.append(alert)
+        changes.transitions += trans
         for t in trans:
             if t.transition == "opened":
                 outcome.alerts_opened += 1
@@ -109,29 +90,19 @@ async def run_and_persist(
         if notify and alert is not None:
             to_notify.append((alert, trans[-1].transition if trans else "update"))
 
-    changed_members = [
+    changes.members = [
         new for new, old in zip(decision.members, members, strict=True) if new is not old
     ]
-    changed_plans = [new for new, old in zip(decision.plans, plans, strict=True) if new is not old]
+    changes.plans = [new for new, old in zip(decision.plans, plans, strict=True) if new is not old]
     actions = [action_dict(a) for a in decision.actions]
-
-    async with engine.begin() as conn:
-        await engine_store.save_all(conn, engine_store.MEMBERS, changed_members)
-        await engine_store.save_all(conn, engine_store.PLANS, changed_plans)
-        await engine_store.save_all(conn, engine_store.ALERTS, changed_alerts)
-        await engine_store.add_transitions(conn, transitions)
-        for a in actions:
-            await audit.record(conn, at=now, **audit_fields(a))
-        outcome.enqueued = await enqueue_notices(
-            conn, notifiers, to_notify, settings, now, cfg.window
-        )
+    changes.audits = [audit_entry(a) for a in actions]
+    changes.notices = notices(notifiers, to_notify, config.host, cfg.window, now)
+    outcome.enqueued = await store.commit(changes, now)
     outcome.actions = actions
-    if hooks is not None:
-        await run_hooks(engine, hooks, actions, now)
-    return outcome
+    return outcome, actions
 
 
-def action_dict(a: warmup.Action) -> dict[str, Any]:
+def action_dict(a: Action) -> dict[str, Any]:
     return {
         "action": a.name,
         "ip": a.ip,
@@ -143,36 +114,34 @@ def action_dict(a: warmup.Action) -> dict[str, Any]:
     }
 
 
-def audit_fields(a: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "actor": a["actor"],
-        "action": a["action"],
-        "ip": a["ip"],
-        "pool": a["pool"],
-        "subuser": a["subuser"],
-        "reason": a["reason"],
-        "detail": a["numbers"],
-    }
+def audit_entry(a: Mapping[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        actor=a["actor"],
+        action=a["action"],
+        ip=a["ip"],
+        pool=a["pool"],
+        subuser=a["subuser"],
+        reason=a["reason"],
+        detail=a["numbers"],
+    )
 
 
-async def enqueue_notices(
-    conn: AsyncConnection,
-    notifiers: Mapping[str, Any],
-    alerts: list[tuple[AlertState, str]],
-    settings: Settings,
-    now: float,
+def notices(
+    notifiers: Recipients,
+    alerts: Sequence[tuple[AlertState, str]],
+    host: str,
     window: float,
-) -> int:
-    if not notifiers or not alerts:
-        return 0
-    outbox = OutboxStore(conn.engine)  # type: ignore[arg-type]
-    n = 0
+    now: float,
+) -> list[Notice]:
+    """The outbox rows for these alert transitions: one body, for every notifier that
+    takes the alert's severity."""
+    out = []
     for alert, transition in alerts:
-        body = webhook_body(notice_of(alert, transition, settings.host, window), now)
         names = recipients(notifiers, alert.severity)
         if names:
-            n += len(await outbox.enqueue(names, alert.id, body, now, conn=conn))
-    return n
+            body = webhook_body(notice_of(alert, transition, host, window), now)
+            out.append(Notice(tuple(names), alert.id, body))
+    return out
 
 
 def notice_of(alert: AlertState, transition: str, host: str, window: float) -> AlertNotice:
@@ -195,22 +164,23 @@ def notice_of(alert: AlertState, transition: str, host: str, window: float) -> A
 
 
 async def run_hooks(
-    engine: AsyncEngine, hooks: HookRunner, actions: list[dict[str, Any]], now: float
+    store: EngineStore, hooks: HookRunner, actions: Sequence[Mapping[str, Any]], now: float
 ) -> None:
+    """Run the hooks of ``actions`` and audit each outcome."""
     for a in actions:
         if not hooks.matching(a["action"]):
             continue
         outcomes = await hooks.run(a)
-        async with engine.begin() as conn:
-            for o in outcomes:
-                await audit.record(
-                    conn,
-                    at=now,
-                    actor="hook",
-                    action=f"hook:{a['action']}",
-                    ip=a["ip"],
-                    pool=a["pool"],
-                    subuser=a["subuser"],
-                    reason="ok" if o.get("ok") else o.get("error") or f"exit {o.get('returncode')}",
-                    detail=o,
-                )
+        entries = [
+            AuditEntry(
+                actor="hook",
+                action=f"hook:{a['action']}",
+                ip=a["ip"],
+                pool=a["pool"],
+                subuser=a["subuser"],
+                reason="ok" if o.get("ok") else o.get("error") or f"exit {o.get('returncode')}",
+                detail=o,
+            )
+            for o in outcomes
+        ]
+        await store.audit(entries, now)

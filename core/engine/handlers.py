@@ -1,4 +1,5 @@
-"""What each operator command does, inside the transaction that claims it.
+"""What each operator command does, inside the transaction that claims it, and the one
+registry of verbs (:data:`VERBS`): the CLI, the TUI and the palette all submit these.
 
 Transitions are the pure core's (core.warmup, core.rotation, core.alerts); they raise
 ValueError with an operator-readable reason when a command does not apply (pausing a
@@ -8,246 +9,252 @@ with the operator's name in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from opsconsole.core import alerts, rotation, warmup
+from opsconsole.core.actions import Action
+from opsconsole.core.config import EngineConfig
+from opsconsole.core.durations import format_duration
+from opsconsole.core.engine.check import action_dict, audit_entry, notices
+from opsconsole.core.notify.sender import min_severities
+from opsconsole.core.ports import AuditEntry, Changes, ControlTx
 from opsconsole.core.rotation import MemberState
-from opsconsole.core.warmup import Action, PlanState
-from opsconsole.storage import audit, engine_store
-from opsconsole.storage.engine_store import MEMBERS, PLANS, load, to_row, upsert
-from opsconsole.storage.tables import Pool
+from opsconsole.core.warmup import PlanState
 
+Args = Mapping[str, Any]
+# (one line for the operator, the actions whose hooks are due)
 Result = tuple[str, list[dict[str, Any]]]
-Handler = Callable[[AsyncConnection, Any, str, dict[str, Any], float], Awaitable[Result]]
+Handler = Callable[[ControlTx, EngineConfig, str, Args, float], Awaitable[Result]]
 
 
-async def _plan(conn: AsyncConnection, ip: str) -> PlanState:
-    found = await load(conn, PlanState, PLANS, PLANS.c.ip == ip)
-    if not found:
+@dataclass(frozen=True, slots=True)
+class Verb:
+    required: tuple[str, ...]
+    handler: Handler
+
+
+async def _plan(tx: ControlTx, ip: str) -> PlanState:
+    found = await tx.plan(ip)
+    if found is None:
         raise ValueError(f"{ip} has no warmup plan")
-    return found[0]
+    return found
 
 
-async def _member(conn: AsyncConnection, pool: str, ip: str) -> MemberState:
-    found = await load(conn, MemberState, MEMBERS, MEMBERS.c.pool == pool, MEMBERS.c.ip == ip)
-    if not found:
+async def _member(tx: ControlTx, pool: str, ip: str) -> MemberState:
+    found = await tx.member(pool, ip)
+    if found is None:
         raise ValueError(f"{ip} is not in pool {pool}")
-    return found[0]
+    return found
 
 
-async def _members_of(conn: AsyncConnection, ip: str) -> list[MemberState]:
-    return await load(conn, MemberState, MEMBERS, MEMBERS.c.ip == ip)
-
-
-async def _record(conn: AsyncConnection, actions: list[Action], now: float) -> list[dict[str, Any]]:
-    from opsconsole.core.engine.check import action_dict, audit_fields
-
+async def _record(tx: ControlTx, actions: Sequence[Action], now: float) -> list[dict[str, Any]]:
     out = [action_dict(a) for a in actions]
-    for a in out:
-        await audit.record(conn, at=now, **audit_fields(a))
+    await tx.write(Changes(audits=[audit_entry(a) for a in out]), now)
     return out
 
 
-async def _audit_command(
-    conn: AsyncConnection, actor: str, action: str, now: float, **kw: Any
-) -> None:
-    await audit.record(conn, at=now, actor=actor, action=action, **kw)
+async def _audit(tx: ControlTx, actor: str, action: str, now: float, **kw: Any) -> None:
+    await tx.write(Changes(audits=[AuditEntry(actor=actor, action=action, **kw)]), now)
 
 
 # --- warmups ------------------------------------------------------------------------------
 
 
-async def warmup_start(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def warmup_start(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
     ip = args["ip"]
-    exists = (await conn.execute(select(PLANS.c.ip).where(PLANS.c.ip == ip))).first()
-    if exists:
+    if await tx.plan(ip) is not None:
         raise ValueError(f"{ip} already has a warmup plan")
-    schedules = warmup.schedules_from(settings.warmup)
-    name = args.get("schedule") or settings.warmup.default_schedule
+    schedules = warmup.schedules_from(config.warmup)
+    name = args.get("schedule") or config.warmup.default_schedule
     if name not in schedules:
         raise ValueError(f"unknown schedule {name!r} (have: {', '.join(sorted(schedules))})")
     pool = args.get("pool")
     plan = warmup.start_plan(ip, schedules[name], pool, now)
-    await upsert(conn, PLANS, to_row(plan))
+    changes = Changes(plans=[plan])
     if pool:
-        await _ensure_pool(conn, pool, now)
-        try:
-            member = await _member(conn, pool, ip)
-        except ValueError:
-            member = MemberState(pool=pool, ip=ip, changed_at=now)
-        await upsert(conn, MEMBERS, to_row(rotation.start_warming(member, now)))
+        await tx.ensure_pool(pool, now)
+        member = await tx.member(pool, ip) or MemberState(pool=pool, ip=ip, changed_at=now)
+        changes.members.append(rotation.start_warming(member, now))
     quota = warmup.daily_quota(plan)
-    await _audit_command(
-        conn, actor, "start_warmup", now, ip=ip, pool=pool or "",
-        reason=f"{name}: {warmup.stage_label(plan)}, {quota}/day",
-    )  # fmt: skip
+    changes.audits.append(
+        AuditEntry(
+            actor,
+            "start_warmup",
+            ip=ip,
+            pool=pool or "",
+            reason=f"{name}: {warmup.stage_label(plan)}, {quota}/day",
+        )
+    )
+    await tx.write(changes, now)
     return f"warmup of {ip} started on {name} ({quota}/day)", []
 
 
-async def _plan_op(conn, actor, args, now, op) -> Result:  # type: ignore[no-untyped-def]
-    plan = await _plan(conn, args["ip"])
+PlanOp = Callable[[PlanState], tuple[PlanState, list[Action]]]
+
+
+async def _plan_op(tx: ControlTx, args: Args, now: float, op: PlanOp) -> Result:
+    plan = await _plan(tx, args["ip"])
     new, actions = op(plan)
-    await upsert(conn, PLANS, to_row(new))
+    changes = Changes(plans=[new])
     if new.state == "completed":
-        for m in await _members_of(conn, new.ip):
-            await upsert(conn, MEMBERS, to_row(rotation.complete_warmup(m, now)))
-    return new.state_reason or new.state, await _record(conn, actions, now)
+        changes.members = [rotation.complete_warmup(m, now) for m in await tx.members_of(new.ip)]
+    await tx.write(changes, now)
+    return new.state_reason or new.state, await _record(tx, actions, now)
 
 
-async def warmup_pause(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def warmup_pause(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
     reason = args.get("reason") or f"by {actor}"
+    return await _plan_op(tx, args, now, lambda p: warmup.pause(p, reason, now, actor=actor))
+
+
+async def warmup_resume(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    reason = args.get("reason", "")
     return await _plan_op(
-        conn, actor, args, now, lambda p: warmup.pause(p, reason, now, actor=actor)
+        tx, args, now, lambda p: warmup.resume(p, now, actor=actor, reason=reason)
     )
 
 
-async def warmup_resume(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    return await _plan_op(
-        conn, actor, args, now,
-        lambda p: warmup.resume(p, now, actor=actor, reason=args.get("reason", "")),
-    )  # fmt: skip
+async def warmup_advance(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    return await _plan_op(tx, args, now, lambda p: warmup.advance(p, now, actor=actor))
 
 
-async def warmup_advance(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    return await _plan_op(conn, actor, args, now, lambda p: warmup.advance(p, now, actor=actor))
-
-
-async def warmup_rollback(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    return await _plan_op(conn, actor, args, now, lambda p: warmup.rollback(p, now, actor=actor))
+async def warmup_rollback(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    return await _plan_op(tx, args, now, lambda p: warmup.rollback(p, now, actor=actor))
 
 
 # --- pools --------------------------------------------------------------------------------
 
 
-async def _ensure_pool(conn: AsyncConnection, name: str, now: float) -> None:
-    t = Pool.__table__
-    if not (await conn.execute(select(t.c.name).where(t.c.name == name))).first():
-        await conn.execute(t.insert().values(name=name, created_at=now))
-
-
-async def pool_add(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def pool_add(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
     pool, ip = args["pool"], args["ip"]
     weight = float(args.get("weight") or 100)
-    q = select(MEMBERS.c.ip).where(MEMBERS.c.pool == pool, MEMBERS.c.ip == ip)
-    if (await conn.execute(q)).first():
+    if await tx.member(pool, ip) is not None:
         raise ValueError(f"{ip} is already in pool {pool}")
-    await _ensure_pool(conn, pool, now)
+    await tx.ensure_pool(pool, now)
     m = MemberState(pool=pool, ip=ip, base_weight=weight, weight=weight,
                     daily_cap=args.get("daily_cap"), state_reason=f"added by {actor}",
                     changed_at=now)  # fmt: skip
-    await upsert(conn, MEMBERS, to_row(m))
-    await _audit_command(
-        conn, actor, "pool_add", now, ip=ip, pool=pool, reason=f"weight {weight:g}"
-    )
+    audit = AuditEntry(actor, "pool_add", ip=ip, pool=pool, reason=f"weight {weight:g}")
+    await tx.write(Changes(members=[m], audits=[audit]), now)
     return f"{ip} added to pool {pool} at weight {weight:g}", []
 
 
-async def _member_op(conn, actor, args, now, op) -> Result:  # type: ignore[no-untyped-def]
-    member = await _member(conn, args["pool"], args["ip"])
+MemberOp = Callable[[MemberState], tuple[MemberState, list[Action]]]
+
+
+async def _member_op(tx: ControlTx, args: Args, now: float, op: MemberOp) -> Result:
+    member = await _member(tx, args["pool"], args["ip"])
     new, actions = op(member)
-    await upsert(conn, MEMBERS, to_row(new))
-    return new.state_reason, await _record(conn, actions, now)
+    await tx.write(Changes(members=[new]), now)
+    return new.state_reason, await _record(tx, actions, now)
 
 
-async def pool_remove(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def pool_remove(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    reason = args.get("reason", "")
     return await _member_op(
-        conn, actor, args, now,
-        lambda m: rotation.remove(m, now, actor=actor, reason=args.get("reason", "")),
-    )  # fmt: skip
+        tx, args, now, lambda m: rotation.remove(m, now, actor=actor, reason=reason)
+    )
 
 
-async def pool_restore(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def pool_restore(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    reason = args.get("reason", "")
     return await _member_op(
-        conn, actor, args, now,
-        lambda m: rotation.restore(m, now, actor=actor, reason=args.get("reason", "")),
-    )  # fmt: skip
+        tx, args, now, lambda m: rotation.restore(m, now, actor=actor, reason=reason)
+    )
 
 
-async def pool_weight(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    member = await _member(conn, args["pool"], args["ip"])
+async def pool_weight(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    member = await _member(tx, args["pool"], args["ip"])
     weight = float(args["weight"])
     new = rotation.set_weight(member, weight, now, actor=actor)
-    await upsert(conn, MEMBERS, to_row(new))
-    await _audit_command(
-        conn, actor, "set_weight", now, ip=new.ip, pool=new.pool,
-        reason=f"base weight {member.base_weight:g} -> {weight:g}",
-    )  # fmt: skip
+    audit = AuditEntry(actor, "set_weight", ip=new.ip, pool=new.pool,
+                       reason=f"base weight {member.base_weight:g} -> {weight:g}")  # fmt: skip
+    await tx.write(Changes(members=[new], audits=[audit]), now)
     return new.state_reason, []
 
 
 # --- alerts -------------------------------------------------------------------------------
 
 
-async def _alert(conn: AsyncConnection, alert_id: str) -> alerts.AlertState:
-    a = await engine_store.load_alert(conn, str(alert_id))
+async def _alert(tx: ControlTx, alert_id: str) -> alerts.AlertState:
+    a = await tx.alert(str(alert_id))
     if a is None:
         raise ValueError(f"no alert with id {alert_id}")
     return a
 
 
-async def alert_ack(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    a, trans, _ = alerts.ack(await _alert(conn, args["id"]), actor, args.get("note") or "", now)
-    await upsert(conn, engine_store.ALERTS, to_row(a))
-    await engine_store.add_transitions(conn, trans)
-    await _audit_command(conn, actor, "ack_alert", now, ip=a.ip, subuser=a.subuser,
-                         reason=args.get("note") or a.title)  # fmt: skip
+async def alert_ack(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    note = args.get("note") or ""
+    a, trans, _ = alerts.ack(await _alert(tx, args["id"]), actor, note, now)
+    audit = AuditEntry(actor, "ack_alert", ip=a.ip, subuser=a.subuser, reason=note or a.title)
+    await tx.write(Changes(alerts=[a], transitions=list(trans), audits=[audit]), now)
     return f"alert {a.id} acknowledged by {actor}", []
 
 
-async def alert_resolve(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
-    from opsconsole.core.engine.check import enqueue_notices
-    from opsconsole.core.notify.sender import build_notifiers
-
-    a, trans, notify = alerts.resolve(
-        await _alert(conn, args["id"]), actor, args.get("note") or "", now
-    )
-    await upsert(conn, engine_store.ALERTS, to_row(a))
-    await engine_store.add_transitions(conn, trans)
-    await _audit_command(conn, actor, "resolve_alert", now, ip=a.ip, subuser=a.subuser,
-                         reason=args.get("note") or a.title)  # fmt: skip
-    if notify and settings.notify:
-        notifiers = build_notifiers(settings.notify, None)  # type: ignore[arg-type]  # not sent here
-        await enqueue_notices(
-            conn, notifiers, [(a, "resolved")], settings, now, settings.monitor.window
-        )
+async def alert_resolve(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    note = args.get("note") or ""
+    a, trans, notify = alerts.resolve(await _alert(tx, args["id"]), actor, note, now)
+    audit = AuditEntry(actor, "resolve_alert", ip=a.ip, subuser=a.subuser, reason=note or a.title)
+    changes = Changes(alerts=[a], transitions=list(trans), audits=[audit])
+    if notify:
+        changes.notices = notices(
+            min_severities(config.notify), [(a, "resolved")], config.host,
+            config.monitor.window, now,
+        )  # fmt: skip
+    await tx.write(changes, now)
     return f"alert {a.id} resolved by {actor}", []
 
 
-async def alert_silence(conn, settings, actor, args, now) -> Result:  # type: ignore[no-untyped-def]
+async def alert_silence(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
     ip, subuser = args["ip"], args.get("subuser") or ""
     seconds = float(args["seconds"])
     rules = [args["rule"]] if args.get("rule") else list(alerts.RULES)
-    until = now + seconds
     for rule in rules:
-        key = alerts.dedup_key(rule, ip, subuser)
-        await upsert(
-            conn,
-            engine_store.SILENCES,
-            {"key": key, "until": until, "actor": actor, "created_at": now},
-        )
-    from opsconsole.core.durations import format_duration
-
+        await tx.silence(alerts.dedup_key(rule, ip, subuser), now + seconds, actor, now)
     who = ip + (f" (subuser {subuser})" if subuser else "")
-    await _audit_command(conn, actor, "silence", now, ip=ip, subuser=subuser,
-                         reason=f"{', '.join(rules)} for {format_duration(seconds)}")  # fmt: skip
+    await _audit(tx, actor, "silence", now, ip=ip, subuser=subuser,
+                 reason=f"{', '.join(rules)} for {format_duration(seconds)}")  # fmt: skip
     return f"notifications for {who} silenced for {format_duration(seconds)}", []
 
 
-APPLY: dict[str, Handler] = {
-    "warmup.start": warmup_start,
-    "warmup.pause": warmup_pause,
-    "warmup.resume": warmup_resume,
-    "warmup.advance": warmup_advance,
-    "warmup.rollback": warmup_rollback,
-    "pool.add": pool_add,
-    "pool.remove": pool_remove,
-    "pool.restore": pool_restore,
-    "pool.weight": pool_weight,
-    "alert.ack": alert_ack,
-    "alert.resolve": alert_resolve,
-    "alert.silence": alert_silence,
+# verb -> required arguments and what it does (optional arguments in comments)
+VERBS: dict[str, Verb] = {
+    "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool
+    "warmup.pause": Verb(("ip",), warmup_pause),  # reason
+    "warmup.resume": Verb(("ip",), warmup_resume),
+    "warmup.advance": Verb(("ip",), warmup_advance),
+    "warmup.rollback": Verb(("ip",), warmup_rollback),
+    "pool.add": Verb(("pool", "ip"), pool_add),  # weight, daily_cap
+    "pool.remove": Verb(("pool", "ip"), pool_remove),  # reason
+    "pool.restore": Verb(("pool", "ip"), pool_restore),
+    "pool.weight": Verb(("pool", "ip", "weight"), pool_weight),
+    "alert.ack": Verb(("id",), alert_ack),  # note
+    "alert.resolve": Verb(("id",), alert_resolve),  # note
+    "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule
 }

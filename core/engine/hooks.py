@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opsconsole.settings import ActionSettings
+from opsconsole.core.config import HookConfig
 
 PLACEHOLDERS = ("action", "ip", "pool", "subuser", "reason")
 OUTPUT_TAIL = 500
@@ -29,20 +29,20 @@ def build_argv(template: Sequence[str], values: dict[str, str]) -> list[str]:
 
 
 class HookRunner:
-    def __init__(self, actions: Sequence[ActionSettings]) -> None:
+    def __init__(self, actions: Sequence[HookConfig]) -> None:
         self.actions = list(actions)
 
-    def matching(self, action: str) -> list[ActionSettings]:
+    def matching(self, action: str) -> list[HookConfig]:
         return [a for a in self.actions if action in a.on]
 
-    async def run(self, action: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(self, action: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run every hook for ``action`` concurrently; one outcome dict per hook."""
         values = {k: str(action.get(k) or "") for k in PLACEHOLDERS}
         values["action"] = str(action["action"])
         hooks = self.matching(values["action"])
         return list(await asyncio.gather(*(self._run_one(h, values) for h in hooks)))
 
-    async def _run_one(self, hook: ActionSettings, values: dict[str, str]) -> dict[str, Any]:
+    async def _run_one(self, hook: HookConfig, values: dict[str, str]) -> dict[str, Any]:
         argv = build_argv(hook.run, values)
         started = time.monotonic()
         outcome: dict[str, Any] = {"argv": argv}

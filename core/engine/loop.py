@@ -18,21 +18,37 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from opsconsole.core.config import EngineConfig
+from opsconsole.core.engine.check import run_check, run_hooks
+from opsconsole.core.engine.control import apply_pending
+from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.engine.reader import SourceReader, SourceSpec
+from opsconsole.core.errors import first_line
 from opsconsole.core.events import system_clock
-from opsconsole.settings import Settings
-from opsconsole.storage import lease
+from opsconsole.core.notify.dispatcher import Dispatcher
+from opsconsole.core.notify.sender import build_notifiers, make_client
+from opsconsole.core.ports import EngineStore
 
 log = logging.getLogger("opsconsole.engine")
+
+
 MAINTENANCE_INTERVAL = 3600.0
 DISPATCH_GRACE = 2.0  # seconds a notification in flight may take to finish at shutdown
+
+
+class Service(Protocol):
+    """Something that lives as long as the engine and hears of every check (the metrics
+    exporter, the webhook receiver): wired in at the edge."""
+
+    async def start(self) -> None: ...
+
+    async def after_check(self, now: float) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -53,23 +69,25 @@ class EngineRuntime:
 
     def __init__(
         self,
-        settings: Settings,
-        engine: AsyncEngine,
+        config: EngineConfig,
+        store: EngineStore,
         *,
         clock: Callable[[], float] = system_clock,
         feed: Any = None,
         poll_interval: float = 1.0,
         on_tick: Callable[[TickSummary], None] | None = None,
         on_action: Callable[[dict[str, Any]], None] | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
-        self.settings = settings
-        self.engine = engine
+        self.config = config
+        self.store = store
         self.clock = clock
         self.feed = feed
-        self.poll_interval = min(poll_interval, settings.monitor.check_interval)
+        self.services = list(services)
+        self.poll_interval = min(poll_interval, config.monitor.check_interval)
         self.on_tick = on_tick
         self.on_action = on_action
-        self.holder = f"{settings.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = f"{config.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.role = "starting"
         self.last_check_at: float | None = None
         self.events_per_s = 0.0
@@ -80,34 +98,22 @@ class EngineRuntime:
         self._stop: asyncio.Event | None = None
         self._renewed_at = 0.0
         self._rate_window: list[tuple[float, int]] = []
-        self._dispatcher: Any = None
+        self._dispatcher: Dispatcher | None = None
         self._client: Any = None
         self._dispatch_task: asyncio.Task[None] | None = None
-        self._hooks: Any = None
-        self._metrics_server: Any = None
+        self._hooks = HookRunner(config.actions)
+        self.notifiers: dict[str, Any] = {}
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def _open(self) -> None:
         if self._opened:
             return
-        from opsconsole.core.engine.hooks import HookRunner
-        from opsconsole.core.notify.dispatcher import Dispatcher
-        from opsconsole.core.notify.sender import build_notifiers, make_client
-        from opsconsole.storage.outbox import OutboxStore
-
         self._client = make_client()
-        notifiers = build_notifiers(self.settings.notify, self._client)
-        self.notifiers = notifiers
-        self.outbox = OutboxStore(self.engine)
-        self._dispatcher = Dispatcher(self.outbox, notifiers, self.clock)
-        self._hooks = HookRunner(self.settings.actions)
-        if self.settings.metrics.listen:
-            from opsconsole.metrics import MetricsServer
-
-            self._metrics_server = MetricsServer()
-            host, port = await self._metrics_server.start(self.settings.metrics.listen)
-            log.info("metrics on http://%s:%d/metrics", host, port)
+        self.notifiers = build_notifiers(self.config.notify, self._client)
+        self._dispatcher = Dispatcher(self.store.outbox(), self.notifiers, self.clock)
+        for service in self.services:
+            await service.start()
         self._opened = True
 
     async def _open_readers(self) -> None:
@@ -117,9 +123,9 @@ class EngineRuntime:
         for r in self.readers:
             r.close()
         self.readers = []
-        for s in self.settings.sources:
+        for s in self.config.sources:
             reader = SourceReader(
-                self.engine, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
+                self.store, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
             )
             await reader.open()
             reader.keep_going = self._between_batches
@@ -131,12 +137,11 @@ class EngineRuntime:
         if self._stop is not None and self._stop.is_set():
             return False
         now = self.clock()
-        m = self.settings.monitor
+        m = self.config.monitor
         if now - self._renewed_at >= m.lease_ttl / 3:
-            held = await lease.acquire_or_renew(
-                self.engine, self.holder, self.settings.host, os.getpid(), now, m.lease_ttl,
-                m.check_interval,
-            )  # fmt: skip
+            held = await self.store.acquire_or_renew(
+                self.holder, self.config.host, os.getpid(), now, m.lease_ttl, m.check_interval
+            )
             self._renewed_at = now
             if not held:
                 log.warning("engine %s lost the lease during a read", self.holder)
@@ -156,13 +161,14 @@ class EngineRuntime:
             self._dispatch_task = None
         for r in self.readers:
             r.close()
-        if self._metrics_server is not None:
-            await self._metrics_server.close()
-            self._metrics_server = None
+        for service in self.services:
+            with contextlib.suppress(Exception):
+                await service.close()
         if self._client is not None:
             await self._client.aclose()
+            self._client = None
         if self.role == "leader":
-            await lease.release(self.engine, self.holder, self.clock())
+            await self.store.release(self.holder, self.clock())
         self.role = "stopped"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -170,17 +176,18 @@ class EngineRuntime:
         await self._open()
         self._stop = stop
         dstop = asyncio.Event()
+        assert self._dispatcher is not None
         self._dispatch_task = asyncio.create_task(self._dispatcher.run_forever(dstop))
         try:
             while not stop.is_set():
                 started = time.monotonic()
                 try:
                     await self.tick()
-                except OperationalError as e:
+                except self.store.transient as e:
                     # Busy past busy_timeout (another process holds the write lock), or the
                     # disk/server briefly gone: every write of the tick rolled back, and the
                     # readers resume from the committed checkpoints. Report and retry.
-                    reason = str(e.orig if e.orig is not None else e).splitlines()[0]
+                    reason = first_line(e)
                     log.warning("database unavailable (%s); retrying next tick", reason,
                                 extra={"data": {"event": "db_error", "error": reason}})  # fmt: skip
                 delay = max(0.0, self.poll_interval - (time.monotonic() - started))
@@ -195,11 +202,10 @@ class EngineRuntime:
     async def tick(self, force_check: bool = False) -> TickSummary:
         await self._open()
         now = self.clock()
-        m = self.settings.monitor
-        is_leader = await lease.acquire_or_renew(
-            self.engine, self.holder, self.settings.host, os.getpid(), now, m.lease_ttl,
-            m.check_interval,
-        )  # fmt: skip
+        m = self.config.monitor
+        is_leader = await self.store.acquire_or_renew(
+            self.holder, self.config.host, os.getpid(), now, m.lease_ttl, m.check_interval
+        )
         if is_leader and self.role != "leader":
             log.info("engine %s is now leader", self.holder,
                      extra={"data": {"event": "role", "role": "leader"}})  # fmt: skip
@@ -226,9 +232,7 @@ class EngineRuntime:
             summary.role = self.role
             self._finish(summary)
             return summary  # stopping, or the lease went to another engine mid-read
-        from opsconsole.core.engine import control
-
-        summary.commands = await control.apply_pending(self.engine, self.settings, self.clock)
+        summary.commands = await apply_pending(self.store, self.config, self.clock)
         if force_check or now >= self._next_check:
             await self.check(now, summary)
             self._next_check = now + m.check_interval
@@ -238,44 +242,26 @@ class EngineRuntime:
         return summary
 
     async def check(self, now: float, summary: TickSummary) -> None:
-        from opsconsole.core.engine.check import run_and_persist
-
-        outcome = await run_and_persist(
-            self.engine, self.settings, now, self.notifiers, self._hooks
-        )
+        outcome, actions = await run_check(self.store, self.config, now, self.notifiers)
         summary.checked = True
         summary.actions = outcome.actions
         summary.alerts_opened = outcome.alerts_opened
         summary.alerts_resolved = outcome.alerts_resolved
         self.last_check_at = now
-        await lease.record_check(self.engine, self.holder, now, self.events_per_s)
+        await self.store.record_check(self.holder, now, self.events_per_s)
         if outcome.enqueued and self._dispatcher is not None:
             self._dispatcher.wake()
-        if self.settings.metrics.textfile or self._metrics_server is not None:
-            await self._export_metrics(now)
+        await run_hooks(self.store, self._hooks, actions, now)
+        for service in self.services:
+            await service.after_check(now)
         if self.on_action is not None:
             for a in outcome.actions:
                 self.on_action(a)
 
-    async def _export_metrics(self, now: float) -> None:
-        from opsconsole import metrics
-        from opsconsole.report import build_report
-
-        text = metrics.render(await build_report(self.engine, self.settings, now=now))
-        if self._metrics_server is not None:
-            self._metrics_server.text = text
-        if self.settings.metrics.textfile:
-            try:
-                metrics.write_textfile(self.settings.metrics.textfile, text)
-            except OSError as e:
-                log.warning("cannot write metrics textfile: %s", e)
-
     async def maintain(self, now: float) -> None:
         """Hourly: retention, then fresh planner statistics."""
-        from opsconsole.storage import retention
-
-        deleted = await retention.prune(self.engine, self.settings.retention, now)
-        await retention.analyze(self.engine)
+        deleted = await self.store.prune(self.config.retention, now)
+        await self.store.analyze()
         self._next_maintenance = now + MAINTENANCE_INTERVAL
         if any(deleted.values()):
             log.info("retention: deleted %s", deleted)

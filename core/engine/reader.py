@@ -1,5 +1,5 @@
-"""Ingestion wiring: tail a source's files, parse, aggregate, and commit each batch with its
-checkpoint in one transaction (storage/ingest.py). Used by ``opsconsole ingest`` and by
+"""The source reader: tail a source's files, parse, aggregate, and commit each batch with its
+checkpoint in one transaction (``ReaderStore.commit_batch``). Used by ``opsconsole ingest`` and by
 the engine for the configured sources.
 
 Exactly once: a batch's buckets and the file position after its last line commit
@@ -15,20 +15,12 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.events import system_clock
+from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.sources import Parser, make_parser
 from opsconsole.core.sources.base import ParseStats
-from opsconsole.core.sources.tail import Checkpoint, Tailer
-from opsconsole.storage.checkpoints import (
-    CheckpointConflict,
-    SavedCheckpoint,
-    commit_batch,
-    load_checkpoints,
-    record_source_error,
-)
+from opsconsole.core.sources.tail import Tailer
 
 BATCH_BYTES = 8 << 20
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
@@ -50,7 +42,6 @@ class Totals:
     unattributed: int = 0
     ignored: int = 0
     bytes: int = 0
-    batches: int = 0
 
     def add(self, stats: ParseStats, nbytes: int) -> None:
         self.lines += stats.lines
@@ -59,7 +50,6 @@ class Totals:
         self.unattributed += stats.unattributed
         self.ignored += stats.ignored
         self.bytes += nbytes
-        self.batches += 1
 
     def __iadd__(self, other: Totals) -> Totals:
         for f in dataclasses.fields(self):
@@ -72,13 +62,13 @@ class SourceReader:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        store: ReaderStore,
         spec: SourceSpec,
         clock: Callable[[], float] = system_clock,
         batch_bytes: int = BATCH_BYTES,
         on_batch: Callable[[Totals, int], None] | None = None,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.spec = spec
         self.clock = clock
         self.batch_bytes = batch_bytes
@@ -94,8 +84,8 @@ class SourceReader:
         self.keep_going: Callable[[], Awaitable[bool]] | None = None
 
     async def open(self) -> None:
-        self._saved = await load_checkpoints(self.engine)
-        checkpoints = {p: Checkpoint.from_row(c) for p, c in self._saved.items()}
+        self._saved = await self.store.load_checkpoints()
+        checkpoints = {p: c.checkpoint for p, c in self._saved.items()}
         self._tailer = Tailer(self.spec.path, checkpoints, max_bytes=self.batch_bytes)
 
     def _parser_for(self, path: str, inode: int) -> Parser:
@@ -104,7 +94,7 @@ class SourceReader:
         if parser is None:
             parser = make_parser(self.spec.fmt, self.spec.ip_map, now=self.clock)
             saved = self._saved.get(path)
-            if saved is not None and saved.inode == inode:
+            if saved is not None and saved.checkpoint.inode == inode:
                 parser.set_state(saved.parser_state)
             # One parser per file identity: a rotated-in file starts with fresh state.
             self._parsers = {k: v for k, v in self._parsers.items() if k[0] != path}
@@ -148,12 +138,9 @@ class SourceReader:
             agg = BatchAggregate()
             agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
-            saved = SavedCheckpoint(
-                cp.path, cp.dev, cp.inode, cp.offset, cp.first_line_hash, parser.get_state()
-            )
+            saved = SavedCheckpoint(cp, parser.get_state())
             try:
-                await commit_batch(
-                    self.engine,
+                await self.store.commit_batch(
                     source=self.spec.name,
                     fmt=self.spec.fmt,
                     source_path=self.spec.path,
@@ -182,8 +169,8 @@ class SourceReader:
         errors = self.errors
         if errors != self._recorded_errors:
             text = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())) or None
-            await record_source_error(
-                self.engine, self.spec.name, self.spec.fmt, self.spec.path, text, self.clock()
+            await self.store.record_source_error(
+                self.spec.name, self.spec.fmt, self.spec.path, text, self.clock()
             )
             self._recorded_errors = errors
 
@@ -202,7 +189,7 @@ class SourceReader:
             except OSError:
                 continue
             saved = self._saved.get(path)
-            total += max(0, size - (saved.offset if saved else 0))
+            total += max(0, size - (saved.checkpoint.offset if saved else 0))
         return total
 
     def close(self) -> None:

@@ -4,59 +4,47 @@ state (a removed member, a paused plan) is never overwritten by the config."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from opsconsole.core import rotation, warmup
+from opsconsole.core.config import EngineConfig
+from opsconsole.core.errors import UsageError
+from opsconsole.core.ports import AuditEntry, Changes, ControlStore
 from opsconsole.core.rotation import MemberState
-from opsconsole.settings import Settings
-from opsconsole.storage import audit
-from opsconsole.storage.engine_store import MEMBERS, PLANS, to_row, upsert
-from opsconsole.storage.tables import Pool
 
 
-async def apply_config(engine: AsyncEngine, settings: Settings, now: float) -> list[str]:
+async def apply_config(store: ControlStore, config: EngineConfig, now: float) -> list[str]:
     """Create what the config declares and the database lacks; return what was created."""
     created: list[str] = []
-    schedules = warmup.schedules_from(settings.warmup)
-    pools = Pool.__table__
-    async with engine.begin() as conn:
-        have_pools = {r[0] for r in await conn.execute(select(pools.c.name))}
-        have_members = {
-            (r[0], r[1]) for r in await conn.execute(select(MEMBERS.c.pool, MEMBERS.c.ip))
-        }
-        have_plans = {r[0] for r in await conn.execute(select(PLANS.c.ip))}
-        for p in settings.pools:
-            if p.name not in have_pools:
-                await conn.execute(pools.insert().values(name=p.name, created_at=now))
-                have_pools.add(p.name)
+    schedules = warmup.schedules_from(config.warmup)
+    async with store.transaction() as tx:
+        for p in config.pools:
+            await tx.ensure_pool(p.name, now)
             for m in p.members:
-                if (p.name, m.ip) in have_members:
+                if await tx.member(p.name, m.ip) is not None:
                     continue
                 member = MemberState(p.name, m.ip, m.weight, m.weight, "active", m.daily_cap,
                                      state_reason="from config", changed_at=now)  # fmt: skip
-                await upsert(conn, MEMBERS, to_row(member))
-                have_members.add((p.name, m.ip))
+                await tx.write(Changes(members=[member]), now)
                 created.append(f"pool {p.name}: {m.ip}")
-        for w in settings.warmups:
-            if w.ip in have_plans:
+        for w in config.warmups:
+            if await tx.plan(w.ip) is not None:
                 continue
-            name = w.schedule or settings.warmup.default_schedule
+            name = w.schedule or config.warmup.default_schedule
             if name not in schedules:
-                from opsconsole.settings import ConfigError
-
-                raise ConfigError(f"warmups: {w.ip}: unknown schedule {name!r}")
-            plan = warmup.start_plan(w.ip, schedules[name], w.pool, now)
-            await upsert(conn, PLANS, to_row(plan))
+                raise UsageError(f"warmups: {w.ip}: unknown schedule {name!r}")
+            changes = Changes(plans=[warmup.start_plan(w.ip, schedules[name], w.pool, now)])
             if w.pool:
-                if w.pool not in have_pools:
-                    await conn.execute(pools.insert().values(name=w.pool, created_at=now))
-                    have_pools.add(w.pool)
+                await tx.ensure_pool(w.pool, now)
                 member = MemberState(w.pool, w.ip, changed_at=now)
-                await upsert(conn, MEMBERS, to_row(rotation.start_warming(member, now)))
-            await audit.record(
-                conn, at=now, actor="config", action="start_warmup", ip=w.ip, pool=w.pool or "",
-                reason=f"declared in config ({name})",
-            )  # fmt: skip
+                changes.members.append(rotation.start_warming(member, now))
+            changes.audits.append(
+                AuditEntry(
+                    "config",
+                    "start_warmup",
+                    ip=w.ip,
+                    pool=w.pool or "",
+                    reason=f"declared in config ({name})",
+                )
+            )
+            await tx.write(changes, now)
             created.append(f"warmup {w.ip} ({name})")
     return created

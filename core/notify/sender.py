@@ -17,10 +17,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import httpx
-from pydantic import SecretStr
 
+from opsconsole.core.config import NotifierConfig, Secret
 from opsconsole.core.notify.payload import passes, slack_body
-from opsconsole.settings import NotifySettings, redact_url
+from opsconsole.core.redact import redact_url
 
 log = logging.getLogger("opsconsole.notify")
 
@@ -124,14 +124,14 @@ class WebhookNotifier:
     def __init__(
         self,
         name: str,
-        url: str | SecretStr,
+        url: str | Secret,
         client: httpx.AsyncClient,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         min_severity: str = "info",
     ) -> None:
         self.name = name
-        self._url = url.get_secret_value() if isinstance(url, SecretStr) else url
+        self._url = url.get_secret_value() if isinstance(url, Secret) else url
         self.client = client
         self.timeout = timeout
         self.min_severity = min_severity
@@ -189,24 +189,34 @@ class SlackNotifier(WebhookNotifier):
 _KINDS: dict[str, type[WebhookNotifier]] = {"webhook": WebhookNotifier, "slack": SlackNotifier}
 
 
-def build_notifiers(
-    settings: Iterable[NotifySettings], client: httpx.AsyncClient
-) -> dict[str, WebhookNotifier]:
-    """Notifiers by name from ``[[notify]]`` settings, all on ``client``.
-
-    The name is the configured ``name`` or the kind; outbox rows are keyed by it, so it must
-    be stable across restarts. A repeated name gets ``#2``, ``#3`` ... in config order."""
-    out: dict[str, WebhookNotifier] = {}
-    for s in settings:
+def named(configs: Iterable[NotifierConfig]) -> dict[str, NotifierConfig]:
+    """Configs by notifier name: the configured ``name`` or the kind. Outbox rows are keyed
+    by it, so it must be stable across restarts; a repeated name gets ``#2``, ``#3`` ... in
+    config order."""
+    out: dict[str, NotifierConfig] = {}
+    for s in configs:
         name = s.label
         n = 2
         while name in out:
             name = f"{s.label}#{n}"
             n += 1
-        out[name] = _KINDS[s.kind](
-            name, s.url, client, timeout=s.timeout, min_severity=s.min_severity
-        )
+        out[name] = s
     return out
+
+
+def build_notifiers(
+    configs: Iterable[NotifierConfig], client: httpx.AsyncClient
+) -> dict[str, WebhookNotifier]:
+    """Notifiers by name (see :func:`named`), all on ``client``."""
+    return {
+        name: _KINDS[s.kind](name, s.url, client, timeout=s.timeout, min_severity=s.min_severity)
+        for name, s in named(configs).items()
+    }
+
+
+def min_severities(configs: Iterable[NotifierConfig]) -> dict[str, str]:
+    """Notifier name -> min_severity: enough to address notices without any client."""
+    return {name: s.min_severity for name, s in named(configs).items()}
 
 
 def recipients(notifiers: Mapping[str, Notifier | str], severity: str) -> list[str]:
@@ -229,6 +239,8 @@ __all__ = [
     "build_notifiers",
     "is_retryable_status",
     "make_client",
+    "min_severities",
+    "named",
     "recipients",
     "scrub",
 ]

@@ -96,7 +96,8 @@ class KumoParser(LineParser):
         cache[address] = ip
         return ip
 
-    def _parse(self, line: str) -> list[Event]:
+    # One record can name several recipients: ``feed`` above flattens the list.
+    def _parse(self, line: str) -> list[Event]:  # type: ignore[override]
         stats = self.stats
         text = line.strip()
         if not text:

@@ -55,14 +55,19 @@ _TYPES: dict[str, Kind | None] = {
     "remote-status": None,
 }
 
-# Column names that make a ``type,...`` line a header rather than a record.
-_COLUMN_LIST = (
-    "timeLogged timeQueued orig rcpt orcpt dsnAction dsnStatus dsnDiag dsnMta bounceCat "
-    "srcType srcMta dlvType dlvSourceIp dlvDestinationIp dlvEsmtpAvailable dlvSize vmta "
-    "jobId envId queue vmtaPool repSourceIp feedbackType format header_From header_Subject "
-    "userAgent reportingMTA arrivalDate"
+# The documented full accounting header (domain/formats.md), then the feedback-loop
+# columns: a file holding d, b, t and f records carries the union of both. The simulator
+# writes exactly these; the parser knows them all.
+PMTA_COMMON_HEADER: tuple[str, ...] = (
+    *("type", "timeLogged", "timeQueued", "orig", "rcpt", "orcpt", "dsnAction", "dsnStatus"),
+    *("dsnDiag", "dsnMta", "bounceCat", "srcType", "srcMta", "dlvType", "dlvSourceIp"),
+    *("dlvDestinationIp", "dlvEsmtpAvailable", "dlvSize", "vmta", "jobId", "envId", "queue"),
+    "vmtaPool",
 )
-_KNOWN_COLUMNS = frozenset(_COLUMN_LIST.lower().split())
+PMTA_HEADER: tuple[str, ...] = (*PMTA_COMMON_HEADER, "repSourceIp", "feedbackType", "format")
+_FBL_EXTRA = ("header_From", "header_Subject", "userAgent", "reportingMTA", "arrivalDate")
+# Column names that make a ``type,...`` line a header rather than a record.
+_KNOWN_COLUMNS = frozenset(c.lower() for c in (*PMTA_HEADER[1:], *_FBL_EXTRA))
 
 _CACHE_MAX = 4096
 # Event(...) runs a Python-level __new__; tuple.__new__ builds the same NamedTuple 3x faster.

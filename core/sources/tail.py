@@ -69,7 +69,7 @@ import hashlib
 import os
 import stat as _stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -223,7 +223,7 @@ class Tailer:
         finally:
             gen.close()
 
-    def iter_batches(self) -> Iterator[Batch]:
+    def iter_batches(self) -> Generator[Batch, None, None]:
         """Lazily the batches available now, one file after another in turn."""
         self._collect()
         self._discover()

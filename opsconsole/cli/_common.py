@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -24,7 +24,7 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     raise typer.Exit(int(code))
 
 
-def run_async(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
     """Run a coroutine, mapping our known failures to exit codes and one-line reasons."""
     from opsconsole.errors import UsageError
     from opsconsole.settings import ConfigError
@@ -43,10 +43,12 @@ def run_async(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     except Exception as e:
         from sqlalchemy.exc import DBAPIError
 
+        from opsconsole.core.errors import first_line
+
         if isinstance(e, DBAPIError):
             # SQLAlchemy's message carries the SQL and every bound parameter: show the
             # driver's first line only. Locked or unreachable means exit 3.
-            reason = str(e.orig if e.orig is not None else e).splitlines()[0]
+            reason = first_line(e)
             unavailable = e.connection_invalidated or _unavailable(reason)
             fail(f"database: {reason}", ExitCode.DATABASE if unavailable else ExitCode.RUNTIME)
         _runtime_failure(e)
@@ -95,13 +97,10 @@ def parse_window(value: str, option: str = "--window") -> float:
 
 def write_private(path: str, text: str) -> None:
     """Write an export readable by its owner only (0600); exit 2 when not writable."""
-    import os
+    from opsconsole import files
 
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # also when overwriting an existing, more open file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        files.write_private(path, text)
     except OSError as e:
         fail(f"cannot write {path}: {e.strerror}")
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from opsconsole.cli._common import fail, run_async
 from opsconsole.errors import ExitCode
+
+if TYPE_CHECKING:
+    from opsconsole.core.engine.control import CommandResult
 
 
 def operator() -> str:
@@ -27,15 +30,16 @@ def run_command(
 
     settings = settings_from(ctx)
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> CommandResult:
         from opsconsole.core.engine.control import execute
-        from opsconsole.storage.db import open_database
+        from opsconsole.storage.store import open_store
+        from opsconsole.wiring import engine_config
 
-        engine = await open_database(settings.db)
+        store = await open_store(settings.db)
         try:
-            return await execute(engine, settings, actor or operator(), verb, args)
+            return await execute(store, engine_config(settings), actor or operator(), verb, args)
         finally:
-            await engine.dispose()
+            await store.close()
 
     result = run_async(go)
     if not result.ok:
@@ -44,19 +48,20 @@ def run_command(
 
 
 def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
-    """Run ``fn(engine, settings, *args)`` against the database and return its value."""
+    """Run ``fn(store, config, *args)`` against the database and return its value."""
     from opsconsole.cli._common import settings_from
 
     settings = settings_from(ctx)
 
-    async def go():  # type: ignore[no-untyped-def]
-        from opsconsole.storage.db import open_database
+    async def go() -> Any:
+        from opsconsole.storage.store import open_store
+        from opsconsole.wiring import engine_config
 
-        engine = await open_database(settings.db)
+        store = await open_store(settings.db)
         try:
-            return await fn(engine, settings, *args)
+            return await fn(store, engine_config(settings), *args)
         finally:
-            await engine.dispose()
+            await store.close()
 
     return run_async(go)
 

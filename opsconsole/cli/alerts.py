@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._common import fail, parse_window
 from opsconsole.cli._control import operator, print_table, read, run_command
+
+if TYPE_CHECKING:
+    from opsconsole.core.views import ReadStore
 
 alerts_app = typer.Typer(
     help="List, acknowledge, resolve and silence alerts.\n\n\b\nExamples:\n"
@@ -38,14 +41,13 @@ def list_(
     ] = "open",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    from opsconsole.report import alert_row
-    from opsconsole.storage.reads import read_alerts
+    from opsconsole.core.views import alert_row
 
     if state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, not {state!r}")
 
-    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        rows = await read_alerts(engine, None if state in ("all", "open") else state, limit=1000)
+    async def fetch(store: ReadStore, config: object) -> list[dict[str, Any]]:
+        rows = await store.alerts(None if state in ("all", "open") else state, limit=1000)
         if state == "open":
             rows = [r for r in rows if r["state"] != "resolved"]
         return [alert_row(r) for r in rows]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._common import parse_time
 from opsconsole.cli._control import print_table, read
+
+if TYPE_CHECKING:
+    from opsconsole.core.views import ReadStore
 
 
 def register(app: typer.Typer) -> None:
@@ -26,13 +29,12 @@ def audit_cmd(
     limit: Annotated[int, typer.Option(min=1, help="At most this many entries.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    from opsconsole.report import iso
-    from opsconsole.storage import audit
+    from opsconsole.core.views import iso
 
     t_since = parse_time(since, "--since") if since else None
 
-    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        return await audit.entries(engine, since=t_since, ip=ip, limit=limit)
+    async def fetch(store: ReadStore, config: object) -> list[dict[str, Any]]:
+        return await store.audit_entries(since=t_since, ip=ip, limit=limit)
 
     rows = read(ctx, fetch)
     for r in rows:

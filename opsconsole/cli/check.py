@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsconsole.cli._common import fail, parse_window, run_async
+from opsconsole.cli._common import fail, parse_window
+
+if TYPE_CHECKING:
+    from opsconsole.core.config import EngineConfig
+    from opsconsole.core.views import ReadStore
 
 HELP = """Show one IP's counts and rates over 15m, 1h and 24h, and its severity.
 
@@ -18,8 +22,6 @@ Examples:
   opsconsole check 203.0.113.7 --subuser vmta1 --window 6h
   opsconsole check 203.0.113.7 --json
 """
-
-DEFAULT_WINDOWS = (("15m", 900.0), ("1h", 3600.0), ("24h", 86400.0))
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +37,8 @@ def check(
 ) -> None:
     import ipaddress
 
-    from opsconsole.cli._common import settings_from
+    from opsconsole.cli._control import read
+    from opsconsole.core.views import DEFAULT_WINDOWS, ip_windows
 
     try:
         ipaddress.ip_address(ip)
@@ -44,8 +47,11 @@ def check(
     windows = list(DEFAULT_WINDOWS)
     if window:
         windows.append((window, parse_window(window)))
-    settings = settings_from(ctx)
-    rows = run_async(_check, settings, ip, subuser, windows)
+
+    async def fetch(store: ReadStore, config: EngineConfig) -> list[dict[str, Any]]:
+        return await ip_windows(store, config, ip, time.time(), windows, subuser)
+
+    rows = read(ctx, fetch)
     if as_json:
         typer.echo(json.dumps({"ip": ip, "subuser": subuser, "windows": rows}, indent=2))
         return
@@ -54,7 +60,7 @@ def check(
     from rich.table import Table
 
     from opsconsole.render import pct
-    from opsconsole.report import SEVERITY_STYLE
+    from opsconsole.styles import SEVERITY_STYLE
 
     # Fits 80 columns over SSH with nothing cut (delivered = sent - bounced is in --json).
     table = Table(
@@ -73,26 +79,3 @@ def check(
             r["severity"], style=SEVERITY_STYLE.get(r["severity"], ""),
         )  # fmt: skip
     Console().print(table)
-
-
-async def _check(settings, ip, subuser, windows) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    from opsconsole.report import ip_row
-    from opsconsole.storage import reads
-    from opsconsole.storage.db import open_database
-
-    engine = await open_database(settings.db)
-    now = time.time()
-    t = settings.monitor.policy_thresholds()
-    out = []
-    try:
-        for name, seconds in windows:
-            lo, hi = reads.window_bounds(now, seconds)
-            s = await reads.ip_window_stats(engine, ip, lo, hi, subuser)
-            row = ip_row(ip, subuser or "", s, t, None, "")
-            out.append(
-                {"window": name, "window_seconds": hi - lo}
-                | {k: v for k, v in row.items() if k not in ("ip", "subuser", "pool", "status")}
-            )
-    finally:
-        await engine.dispose()
-    return out

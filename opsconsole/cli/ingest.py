@@ -88,7 +88,8 @@ def ingest(
 async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import OperationalError
 
-    from opsconsole.settings import redact_url
+    from opsconsole.core.errors import first_line
+    from opsconsole.core.redact import redact_url
     from opsconsole.storage.db import DatabaseError, open_database
 
     engine = await open_database(db)
@@ -96,7 +97,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
         return await _run_readers(engine, paths, fmt, mapping, follow, interval)
     except OperationalError as e:
         # Raw driver errors span lines (SQL, parameters); say what happened in one.
-        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+        reason = first_line(e)
         raise DatabaseError(
             f"database {redact_url(db)}: {reason}; committed batches are kept,"
             " run the same command again to resume"
@@ -107,12 +108,14 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
 
 async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
     from opsconsole.core.engine.reader import SourceReader, SourceSpec, Totals
+    from opsconsole.storage.store import SqlStore
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    readers = [SourceReader(engine, SourceSpec(p, fmt, p, mapping)) for p in paths]
+    store = SqlStore(engine)
+    readers = [SourceReader(store, SourceSpec(p, fmt, p, mapping)) for p in paths]
     started = time.monotonic()
     try:
         for r in readers:
@@ -130,9 +133,7 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
                 for r in readers:
                     await r.poll()
         if any(r.totals.events for r in readers):
-            from opsconsole.storage.retention import analyze
-
-            await analyze(engine)
+            await store.analyze()
         total = Totals()
         for r in readers:
             total += r.totals

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._control import print_table, read, run_command
+
+if TYPE_CHECKING:
+    from opsconsole.core.views import ReadStore
 
 pools_app = typer.Typer(
     help="Rotation pools: members, weights, removal and restore.\n\n\b\nExamples:\n"
@@ -32,11 +35,10 @@ def list_(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    from opsconsole.report import pools_section
-    from opsconsole.storage.reads import read_members, read_plans
+    from opsconsole.core.views import pools_section
 
-    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        return pools_section(await read_members(engine), await read_plans(engine))
+    async def fetch(store: ReadStore, config: object) -> list[dict[str, Any]]:
+        return pools_section(await store.members(), await store.plans())
 
     pools = read(ctx, fetch)
     rows = [

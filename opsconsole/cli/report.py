@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from opsconsole.cli._common import fail, parse_time, parse_window, run_async, write_private
+
+if TYPE_CHECKING:
+    from opsconsole.settings import Settings
 
 HELP = """Per-IP delivery report over a window, with engine, warmups, pools and alerts.
 
@@ -57,16 +60,25 @@ def report(
         sys.stdout.write(text)
 
 
-async def _report(settings, fmt, since, until, window, to_stdout) -> str:  # type: ignore[no-untyped-def]
+async def _report(
+    settings: Settings,
+    fmt: str,
+    since: float | None,
+    until: float | None,
+    window: float | None,
+    to_stdout: bool,
+) -> str:
+    from opsconsole.core.views import build_report
     from opsconsole.render import render
-    from opsconsole.report import build_report
-    from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import open_store
+    from opsconsole.wiring import engine_config
 
-    engine = await open_database(settings.db)
+    store = await open_store(settings.db)
     try:
-        data = await build_report(engine, settings, since=since, until=until, window=window)
+        config = engine_config(settings)
+        data = await build_report(store, config, since=since, until=until, window=window)
     finally:
-        await engine.dispose()
+        await store.close()
     if fmt == "table" and to_stdout and sys.stdout.isatty():
         from rich.console import Console
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opsconsole.cli._common import fail, parse_time
+from opsconsole.core.sources import FORMATS
 
 if TYPE_CHECKING:
     from opsconsole.core.events import Event
     from opsconsole.simulator import Scenario, Truth
 
-FORMATS = ("pmta", "postfix", "kumo", "jsonl")
 STYLES = ("classic", "rfc3339")
 
 HELP = """Write a simulated MTA log (real line formats) for testing ingestion and the console.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._control import read
+
+if TYPE_CHECKING:
+    from opsconsole.core.config import EngineConfig
+    from opsconsole.core.views import ReadStore
 
 HELP = """Engine role and heartbeat, last check, sources and their freshness, notifier health.
 
@@ -23,47 +26,19 @@ def register(app: typer.Typer) -> None:
     app.command("status", help=HELP)(status)
 
 
-async def collect(engine: Any, settings: Any, now: float | None = None) -> dict[str, Any]:
-    from opsconsole.report import engine_section, iso
-    from opsconsole.settings import redact_url
-    from opsconsole.storage import reads
-    from opsconsole.storage.outbox import OutboxStore
+async def collect(store: ReadStore, config: EngineConfig, database: str) -> dict[str, Any]:
+    from opsconsole.core.views import status as status_view
 
-    now = time.time() if now is None else now
-    lease = await reads.read_lease(engine)
-    eng = engine_section(lease, now, settings.monitor.check_interval)
-    eng["heartbeat_age_seconds"] = round(now - lease["heartbeat_at"], 1) if lease else None
-    sources = []
-    for s in await reads.ingest_sources(engine):
-        last = s["last_event_at"]
-        sources.append({
-            "name": s["name"], "format": s["format"], "path": s["path"],
-            "last_event_at": iso(last),
-            "age_seconds": round(now - last, 1) if last else None,
-            "stale": bool(last and now - last > settings.monitor.stale_after),
-            "lines": s["lines"], "malformed": s["malformed"], "error": s["error"],
-        })  # fmt: skip
-    outbox = await OutboxStore(engine).stats()
-    endpoints = {n.label: redact_url(n.url.get_secret_value()) for n in settings.notify}
-    notifiers = [
-        {"name": name, "endpoint": endpoints.get(name.split("#")[0], ""),
-         "pending": st.pending, "retrying": st.retrying, "failed": st.failed,
-         "last_error": st.last_error, "last_sent_at": iso(st.last_sent_at)}
-        for name, st in sorted(outbox.items())
-    ]  # fmt: skip
-    for name, url in endpoints.items():
-        if not any(n["name"] == name for n in notifiers):
-            notifiers.append({"name": name, "endpoint": url, "pending": 0, "retrying": 0,
-                              "failed": 0, "last_error": None, "last_sent_at": None})  # fmt: skip
-    return {"database": redact_url(settings.db), "engine": eng, "sources": sources,
-            "notifiers": notifiers}  # fmt: skip
+    return await status_view(store, config, database)
 
 
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    data = read(ctx, collect)
+    from opsconsole.cli._common import settings_from
+
+    data = read(ctx, collect, settings_from(ctx).db)
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
         return

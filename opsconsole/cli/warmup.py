@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._control import print_table, read, run_command
+
+if TYPE_CHECKING:
+    from opsconsole.core.config import EngineConfig
+    from opsconsole.core.views import ReadStore
 
 warmup_app = typer.Typer(
     help="Warmup plans of new IPs.\n\n\b\nExamples:\n  opsconsole warmup list\n"
@@ -33,10 +37,10 @@ def list_(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    from opsconsole.report import build_report
+    from opsconsole.core.views import build_report
 
-    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        return (await build_report(engine, settings))["warmups"]
+    async def fetch(store: ReadStore, config: EngineConfig) -> list[dict[str, Any]]:
+        return list((await build_report(store, config))["warmups"])
 
     plans = read(ctx, fetch)
     rows = [
@@ -130,20 +134,19 @@ def history(
     days: Annotated[int, typer.Option(min=1, max=365, help="How many days back.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
+    from opsconsole.core.notify.payload import iso_millis
+    from opsconsole.core.views import iso
     from opsconsole.render import pct
-    from opsconsole.report import iso
 
-    async def fetch(engine, settings):  # type: ignore[no-untyped-def]
-        from opsconsole.storage import audit, reads
-
+    async def fetch(store: ReadStore, config: EngineConfig) -> tuple[list[dict[str, Any]], Any]:
         today = int(time.time()) // 86400 * 86400
         out: list[dict[str, Any]] = []
         for d in range(days - 1, -1, -1):
             lo = today - d * 86400
-            s = await reads.ip_window_stats(engine, ip, lo, lo + 86400)
-            out.append({"day": iso(lo)[:10], "sent": s.sent, "bounced": s.bounced,  # type: ignore[index]
+            s = await store.ip_window_stats(ip, lo, lo + 86400)
+            out.append({"day": iso_millis(lo)[:10], "sent": s.sent, "bounced": s.bounced,
                         "bounce_rate": s.bounce_rate, "complaints": s.complaints})  # fmt: skip
-        entries = await audit.entries(engine, since=today - days * 86400, ip=ip)
+        entries = await store.audit_entries(since=today - days * 86400, ip=ip)
         return out, entries
 
     per_day, entries = read(ctx, fetch)

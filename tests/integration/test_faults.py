@@ -293,6 +293,7 @@ async def test_a_failed_commit_is_read_again_not_skipped(
     from the database's checkpoint: the failed batch is neither lost nor doubled."""
     from opsconsole.core.engine.reader import SourceReader, SourceSpec
     from opsconsole.storage import db as storage_db
+    from opsconsole.storage.store import SqlStore
 
     monkeypatch.setattr(storage_db, "BUSY_TIMEOUT_MS", 200)  # fail fast, in this process only
     db_path = tmp_path / "r.db"
@@ -300,7 +301,8 @@ async def test_a_failed_commit_is_read_again_not_skipped(
     src = tmp_path / "ev.jsonl"
     now = time.time()
     truth = write_file("jsonl", str(src), generate_events(None, 5000, now - 3600, now, seed=9))
-    reader = SourceReader(engine, SourceSpec("ev", "jsonl", str(src)), batch_bytes=64 << 10)
+    spec = SourceSpec("ev", "jsonl", str(src))
+    reader = SourceReader(SqlStore(engine), spec, batch_bytes=64 << 10)
     try:
         await reader.open()
         lock = WriteLock(db_path)

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import httpx
 
-from opsconsole.core.engine.loop import EngineRuntime
 from opsconsole.metrics import parse_listen
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
+from opsconsole.storage.store import SqlStore
+from opsconsole.wiring import engine_config, make_runtime
 
 
 def test_listen_defaults_to_loopback() -> None:
@@ -38,15 +39,16 @@ async def test_engine_writes_textfile_and_serves_metrics(tmp_path: Path, db_url:
     engine = await open_database(db_url)
     from opsconsole.core.engine.setup import apply_config
 
-    await apply_config(engine, settings, now)
-    runtime = EngineRuntime(settings, engine)
+    store = SqlStore(engine)
+    await apply_config(store, engine_config(settings), now)
+    runtime = make_runtime(settings, store)
     try:
         await runtime.tick(force_check=True)
         text = prom.read_text()
         assert 'opsconsole_bounce_rate{ip="192.0.2.9",subuser=""} 0.2' in text
         assert 'opsconsole_pool_weight{pool="bulk",ip="192.0.2.9"} 0' in text  # removed
         assert 'opsconsole_alerts_open{severity="critical"} 1' in text
-        host, port = runtime._metrics_server.server.sockets[0].getsockname()[:2]
+        host, port = runtime.services[0].server.server.sockets[0].getsockname()[:2]
         assert host == "127.0.0.1"
         async with httpx.AsyncClient() as client:
             r = await client.get(f"http://{host}:{port}/metrics")

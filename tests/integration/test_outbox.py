@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.core.events import FakeClock
 from opsconsole.core.notify.dispatcher import Dispatcher
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import build_notifiers, make_client, recipients
@@ -23,6 +22,7 @@ from opsconsole.storage.db import open_database
 from opsconsole.storage.outbox import GAVE_UP, OutboxStore
 from opsconsole.storage.tables import Alert
 from tests.helpers import http_receiver as receivers
+from tests.helpers.clock import FakeClock
 from tests.helpers.http_receiver import HttpReceiver
 
 # Fixtures from the shared helper module.

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from opsconsole.core.engine.loop import EngineRuntime
-from opsconsole.core.events import FakeClock
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
+from opsconsole.storage.store import SqlStore
+from opsconsole.wiring import make_runtime
+from tests.helpers.clock import FakeClock
 
 
 def append(path: Path, ts: float, n: int = 20) -> None:
@@ -37,7 +38,7 @@ async def test_quiet_source_raises_source_stale_then_recovers(tmp_path: Path, db
         monitor={"stale_after": "5m", "recover_checks": 2, "check_interval": "1m"},
     )
     engine = await open_database(db_url)
-    runtime = EngineRuntime(settings, engine, clock=clock)
+    runtime = make_runtime(settings, SqlStore(engine), clock=clock)
     try:
         await runtime.tick(force_check=True)
         assert await stale_alerts(engine) == []

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
+from opsconsole.storage.store import SqlStore
 from opsconsole.tui.app import OpsApp
 from tests.helpers.tui_seed import FIXED_NOW, seed
 from tests.tui.helpers import fixed_clock, make_settings
@@ -32,6 +33,6 @@ def settings(db_url: str) -> Settings:
 def app_factory(engine: AsyncEngine, settings: Settings) -> Callable[..., OpsApp]:
     def make(**kw: Any) -> OpsApp:
         kw.setdefault("clock", fixed_clock)
-        return OpsApp(kw.pop("settings", settings), engine, **kw)
+        return OpsApp(kw.pop("settings", settings), SqlStore(engine), **kw)
 
     return make

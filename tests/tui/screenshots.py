@@ -18,6 +18,7 @@ from textual.widgets import Input
 
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
+from opsconsole.storage.store import SqlStore
 from opsconsole.tui.app import OpsApp
 from tests.helpers.tui_seed import FIXED_NOW, hold_lease, seed
 
@@ -91,7 +92,7 @@ async def take(out: Path) -> list[Path]:
             for name, size, steps in SHOTS:
                 app = OpsApp(
                     settings,
-                    engine,
+                    SqlStore(engine),
                     clock=lambda: FIXED_NOW,
                     db_label="~/.local/share/opsconsole/opsconsole.db",
                 )

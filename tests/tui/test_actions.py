@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.report import REPORT_KEYS
+from opsconsole.core.views import REPORT_KEYS
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.help import HelpScreen
 from opsconsole.tui.main import MainScreen

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from opsconsole.core.views import spark_step
 from opsconsole.tui.cells import age, pct, progress, sparkline, trend, until
 from opsconsole.tui.header import db_label
 from opsconsole.tui.main import compile_filter
-from opsconsole.tui.snapshot import spark_step
 
 
 def test_sparkline_scales_to_block_threshold() -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.core.engine.loop import EngineRuntime
 from opsconsole.settings import Settings
+from opsconsole.storage.store import SqlStore
 from opsconsole.tui.dialogs import ConfirmDialog
+from opsconsole.wiring import make_runtime
 from tests.helpers.tui_seed import FIXED_NOW, hold_lease
 from tests.tui.helpers import fixed_clock, loaded, row, wait_for
 
@@ -18,7 +19,7 @@ def _status(app) -> str:  # type: ignore[no-untyped-def]
 
 async def test_follower_badge(app_factory, engine: AsyncEngine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     await hold_lease(engine, "mx1.example.net:4242:other", FIXED_NOW)
-    runtime = EngineRuntime(settings, engine, clock=fixed_clock)
+    runtime = make_runtime(settings, SqlStore(engine), clock=fixed_clock)
     app = app_factory(runtime=runtime)
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(pilot)
@@ -34,7 +35,7 @@ async def test_follower_badge(app_factory, engine: AsyncEngine, settings: Settin
 async def test_leader_applies_commands_and_releases_lease(  # type: ignore[no-untyped-def]
     app_factory, engine: AsyncEngine, settings: Settings
 ) -> None:
-    runtime = EngineRuntime(settings, engine, clock=fixed_clock)
+    runtime = make_runtime(settings, SqlStore(engine), clock=fixed_clock)
     app = app_factory(runtime=runtime)
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(pilot)

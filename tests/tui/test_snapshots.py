@@ -8,6 +8,7 @@ the SVGs.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from textual.widgets import Input
 
 from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
+from opsconsole.storage.store import open_store
 from opsconsole.tui.app import OpsApp
 from opsconsole.tui.detail import IpDetailScreen
 from opsconsole.tui.dialogs import AckDialog
@@ -36,7 +38,10 @@ def seeded_app(tmp_path: Path, **kw: Any) -> OpsApp:
 
     asyncio.run(prepare())
     settings = Settings(db=url, host="mx-demo", tui={"refresh": 3600})
-    return OpsApp(settings, None, clock=fixed_clock, db_label=DB_LABEL, **kw)
+    return OpsApp(
+        settings, open_store=partial(open_store, settings.db), clock=fixed_clock,
+        db_label=DB_LABEL, **kw,
+    )  # fmt: skip
 
 
 async def _screen(pilot: Pilot[Any], key: str, kind: type) -> None:

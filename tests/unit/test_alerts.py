@@ -18,8 +18,8 @@ from opsconsole.core.alerts import (
     observe,
     resolve,
 )
-from opsconsole.core.events import FakeClock
 from opsconsole.core.stats import Severity
+from tests.helpers.clock import FakeClock
 
 OK, WARN, CRIT, BLOCK, INSUF = (
     Severity.OK,

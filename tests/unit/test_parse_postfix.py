@@ -6,9 +6,10 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opsconsole.core.events import Event, FakeClock, Kind
+from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources import make_parser
 from opsconsole.core.sources.postfix import PostfixParser
+from tests.helpers.clock import FakeClock
 
 
 def epoch(*args: int, micro: int = 0) -> float:

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsconsole.core.events import FakeClock
 from opsconsole.core.sources import FORMATS, Parser, make_parser
 from opsconsole.core.sources.pmta import _split_quoted
 from opsconsole.core.sources.postfix import PostfixParser
+from tests.helpers.clock import FakeClock
 
 PROPS = settings(max_examples=200, deadline=None)
 NOW = 1_795_324_200.0  # 2026-11-22T05:10:00Z

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from opsconsole.core.alerts import describe, observe
-from opsconsole.core.events import FakeClock
 from opsconsole.core.policy import (
     ALL_SUBUSERS,
     Decision,
@@ -14,12 +13,13 @@ from opsconsole.core.policy import (
     evaluate,
     ip_totals,
     reason_text,
-    severity_of,
 )
 from opsconsole.core.rotation import MemberState
-from opsconsole.core.stats import Severity, Thresholds, WindowStats
+from opsconsole.core.stats import Severity, Thresholds, WindowStats, severity
 from opsconsole.core.warmup import DAY, SIX_WEEK, start_plan
-from opsconsole.settings import ACTION_NAMES, MonitorSettings, WarmupSettings
+from opsconsole.settings import ACTION_NAMES, MonitorSettings, Settings, WarmupSettings
+from opsconsole.wiring import engine_config
+from tests.helpers.clock import FakeClock
 
 T = Thresholds()
 CFG = PolicyConfig()
@@ -36,15 +36,15 @@ def obs(d: Decision, rule: str, ip: str, subuser: str) -> Observation:
 
 
 def test_thresholds_at_exact_boundaries() -> None:
-    assert severity_of(stats(100, 4), T) == Severity.OK
-    assert severity_of(stats(100, 5), T) == Severity.WARNING  # 0.05 exactly
-    assert severity_of(stats(100, 10), T) == Severity.CRITICAL
-    assert severity_of(stats(100, 15), T) == Severity.BLOCK
-    assert severity_of(stats(9, 9), T) == Severity.INSUFFICIENT  # sent 9 < min_sample 10
-    assert severity_of(stats(10, 0), T) == Severity.OK
-    assert severity_of(stats(1000, 0, complaints=1), T) == Severity.WARNING  # 0.001 exactly
-    assert severity_of(stats(1000, 0, complaints=3), T) == Severity.BLOCK
-    assert severity_of(stats(1000, 0, complaints=2), T) == Severity.WARNING
+    assert severity(stats(100, 4), T) == Severity.OK
+    assert severity(stats(100, 5), T) == Severity.WARNING  # 0.05 exactly
+    assert severity(stats(100, 10), T) == Severity.CRITICAL
+    assert severity(stats(100, 15), T) == Severity.BLOCK
+    assert severity(stats(9, 9), T) == Severity.INSUFFICIENT  # sent 9 < min_sample 10
+    assert severity(stats(10, 0), T) == Severity.OK
+    assert severity(stats(1000, 0, complaints=1), T) == Severity.WARNING  # 0.001 exactly
+    assert severity(stats(1000, 0, complaints=3), T) == Severity.BLOCK
+    assert severity(stats(1000, 0, complaints=2), T) == Severity.WARNING
 
 
 def test_reason_text() -> None:
@@ -253,7 +253,8 @@ def test_config_from_settings() -> None:
         {"window": "30m", "min_sample": 20, "deprioritize_factor": 0.25, "recover_checks": 5}
     )
     w = WarmupSettings.model_validate({"auto_resume_after": "48h"})
-    cfg = PolicyConfig.from_settings(m, w)
+    c = engine_config(Settings(monitor=m, warmup=w))
+    cfg = PolicyConfig.from_config(c.monitor, c.warmup)
     assert cfg == PolicyConfig(
         thresholds=Thresholds(min_sample=20),
         deprioritize_factor=0.25,
@@ -261,4 +262,4 @@ def test_config_from_settings() -> None:
         window=1800.0,
         auto_resume_after=172800.0,
     )
-    assert PolicyConfig.from_settings(MonitorSettings()) == PolicyConfig()
+    assert PolicyConfig.from_config(engine_config(Settings()).monitor) == PolicyConfig()

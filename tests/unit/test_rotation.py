@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from opsconsole.core.events import FakeClock
 from opsconsole.core.rotation import (
     MemberState,
     complete_warmup,
@@ -17,6 +16,7 @@ from opsconsole.core.rotation import (
     uncapped,
 )
 from opsconsole.core.stats import Severity
+from tests.helpers.clock import FakeClock
 
 OK, WARN, CRIT, BLOCK, INSUF = (
     Severity.OK,

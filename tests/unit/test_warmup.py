@@ -7,13 +7,12 @@ from itertools import pairwise
 
 import pytest
 
-from opsconsole.core.events import FakeClock
+from opsconsole.core.actions import Action
 from opsconsole.core.stats import Severity, Thresholds, WindowStats
 from opsconsole.core.warmup import (
     DAILY_40,
     DAY,
     SIX_WEEK,
-    Action,
     PlanState,
     Schedule,
     advance,
@@ -29,7 +28,9 @@ from opsconsole.core.warmup import (
     tick,
     warmup_quotas,
 )
-from opsconsole.settings import ACTION_NAMES, WarmupSettings
+from opsconsole.settings import ACTION_NAMES, Settings, WarmupSettings
+from opsconsole.wiring import engine_config
+from tests.helpers.clock import FakeClock
 
 T = Thresholds()
 GOOD = WindowStats(delivered=990, bounced=10)  # 1.00% bounce, no complaints
@@ -81,7 +82,7 @@ def test_schedules_from_merges_custom_and_overrides() -> None:
             }
         }
     )
-    s = schedules_from(ws)
+    s = schedules_from(engine_config(Settings(warmup=ws)).warmup)
     assert s["custom-3"] == Schedule("custom-3", 2, (100, 1000, 10000))
     assert s["six-week"] == Schedule("six-week", 1, (1,))
     assert s["daily-40"] is DAILY_40

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from opsconsole.core.views import Snapshot
 from opsconsole.tui.cells import ALERT_SEVERITY_STYLE, STATE_STYLE, age, parse_iso
 from opsconsole.tui.panels.base import Column, Panel, Spec
-from opsconsole.tui.snapshot import Snapshot
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2}
 

@@ -18,8 +18,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from opsconsole.core.views import Snapshot
 from opsconsole.tui.cells import Cell
-from opsconsole.tui.snapshot import Snapshot
 from opsconsole.tui.table import OpsTable
 
 Spec = tuple[str, str, Any]  # text, style, sort value
@@ -61,6 +61,7 @@ class Panel(Vertical):
         super().__init__(id=id)
         self._rows: dict[str, _Row] = {}
         self._shown: dict[str, tuple[Spec, ...]] = {}
+        self.sort_column: str | None
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT or (None, False)
         self.last_apply = ApplyStats()
         self.total = 0
@@ -165,6 +166,8 @@ class Panel(Vertical):
         return Cell(text, style, sort_value, column.justify if column.justify != "left" else None)
 
     def _sort(self) -> None:
+        if self.sort_column is None:
+            return
         self.table.sort(self.sort_column, key=lambda c: c.sort_value, reverse=self.sort_reverse)
 
     def cycle_sort(self, reverse_only: bool = False) -> str:

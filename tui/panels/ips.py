@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from opsconsole.report import SEVERITY_STYLE
+from opsconsole.core.views import Snapshot
+from opsconsole.styles import SEVERITY_STYLE
 from opsconsole.tui.cells import STATE_STYLE, count, pct, sparkline, trend
 from opsconsole.tui.panels.base import Column, Panel, Spec
-from opsconsole.tui.snapshot import Snapshot
 
 _MISSING: Any = object()
 

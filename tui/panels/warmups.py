@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from opsconsole.core.views import Snapshot
 from opsconsole.tui.cells import STATE_STYLE, parse_iso, progress, until
 from opsconsole.tui.panels.base import Column, Panel, Spec
-from opsconsole.tui.snapshot import Snapshot
 
 
 class WarmupsPanel(Panel):

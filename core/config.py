@@ -1,0 +1,123 @@
+"""The engine's configuration as plain frozen values.
+
+The edge (``opsconsole.wiring``) builds these from the validated settings; nothing under
+``core/`` reads a settings object, a file or the environment. Secrets travel as
+:class:`Secret`, whose ``repr`` never shows the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from opsconsole.core.stats import Thresholds
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret string (a webhook URL with its token): ``repr`` and ``str`` say ``***``."""
+
+    value: str
+
+    def get_secret_value(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    check_interval: float = 300.0
+    window: float = 3600.0
+    deprioritize_factor: float = 0.1
+    recover_checks: int = 3
+    renotify_delta: float = 0.05
+    stale_after: float = 900.0
+    lease_ttl: float = 30.0
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    name: str
+    format: str
+    path: str  # a file or a glob
+    ip_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberConfig:
+    ip: str
+    weight: float = 100.0
+    daily_cap: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    name: str
+    members: tuple[MemberConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    stage_days: int
+    daily_quotas: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WarmupConfig:
+    default_schedule: str = "six-week"
+    auto_resume_after: float | None = None
+    schedules: Mapping[str, ScheduleConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WarmupDecl:
+    ip: str
+    pool: str | None = None
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierConfig:
+    kind: str
+    url: Secret
+    name: str | None = None
+    min_severity: str = "info"
+    timeout: float = 10.0
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class HookConfig:
+    on: tuple[str, ...]
+    run: tuple[str, ...]
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    buckets: float = 90 * 86400.0
+    samples: float = 7 * 86400.0
+    audit: float = 365 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Everything the engine loop, its check and the operator commands need."""
+
+    host: str
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    pools: tuple[PoolConfig, ...] = ()
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    warmups: tuple[WarmupDecl, ...] = ()
+    notify: tuple[NotifierConfig, ...] = ()
+    actions: tuple[HookConfig, ...] = ()
+    retention: RetentionConfig = field(default_factory=RetentionConfig)

@@ -1,0 +1,205 @@
+"""What the engine needs from persistence, as protocols; ``storage/`` implements them.
+
+The engine (loop, check, reader, operator commands) talks to the database only through
+these few operations, so ``core/`` holds no SQL and could run on any store that keeps the
+same promises: each ``commit_*`` is one transaction, and a checkpoint moves by
+compare-and-swap (:class:`CheckpointConflict` when another writer moved it first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.alerts import AlertState, Transition
+from opsconsole.core.config import RetentionConfig
+from opsconsole.core.notify.dispatcher import OutboxPort
+from opsconsole.core.rotation import MemberState
+from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.tail import Checkpoint
+from opsconsole.core.stats import WindowStats
+from opsconsole.core.warmup import PlanState
+
+Key = tuple[str, str]  # (ip, subuser), '' for none
+Row = dict[str, Any]
+
+
+class CheckpointConflict(Exception):
+    """Another writer moved this file's checkpoint since this reader loaded it (a second
+    ``ingest`` of the same file, or an engine that lost its lease mid-batch). The batch was
+    rolled back; the reader must resume from the database's position."""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCheckpoint:
+    """A file position as committed, with the parser state needed to resume there."""
+
+    checkpoint: Checkpoint
+    parser_state: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """What a check starts from."""
+
+    members: list[MemberState]
+    plans: list[PlanState]
+    open_alerts: dict[str, AlertState]  # by dedup key
+    silences: dict[str, float]  # dedup key -> silenced until
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    actor: str
+    action: str
+    ip: str = ""
+    pool: str = ""
+    subuser: str = ""
+    reason: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One outbox row to write: ``body`` for each named notifier."""
+
+    notifiers: tuple[str, ...]
+    alert_id: str
+    body: Mapping[str, Any]
+
+
+@dataclass
+class Changes:
+    """Everything one decision changes, committed together (one transaction)."""
+
+    members: list[MemberState] = field(default_factory=list)
+    plans: list[PlanState] = field(default_factory=list)
+    alerts: list[AlertState] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    audits: list[AuditEntry] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+class ReaderStore(Protocol):
+    """The source reader's persistence: checkpoints and batches."""
+
+    async def load_checkpoints(self) -> dict[str, SavedCheckpoint]: ...
+
+    async def commit_batch(
+        self,
+        *,
+        source: str,
+        fmt: str,
+        source_path: str,
+        agg: BatchAggregate,
+        stats: ParseStats,
+        checkpoint: SavedCheckpoint | None,
+        expected: SavedCheckpoint | None,
+        now: float,
+    ) -> None:
+        """Buckets, samples, counters and the checkpoint (moved from ``expected`` by
+        compare-and-swap) in one transaction; raises :class:`CheckpointConflict`."""
+        ...
+
+    async def record_source_error(
+        self, source: str, fmt: str, path: str, error: str | None, now: float
+    ) -> None: ...
+
+
+class LeaseStore(Protocol):
+    async def acquire_or_renew(
+        self, holder: str, host: str, pid: int, now: float, ttl: float, check_interval: float
+    ) -> bool: ...
+
+    async def record_check(self, holder: str, at: float, events_per_s: float) -> None: ...
+
+    async def release(self, holder: str, now: float) -> None: ...
+
+
+class CheckStore(Protocol):
+    """What a check reads, and the one transaction it writes."""
+
+    async def window_stats(self, lo: int, hi: int) -> dict[Key, WindowStats]: ...
+
+    async def engine_state(self, now: float) -> EngineState: ...
+
+    async def warmup_stage_stats(
+        self, plans: Iterable[PlanState], hi: int
+    ) -> dict[str, WindowStats]: ...
+
+    async def warmup_sent_today(self, plans: Iterable[PlanState], hi: int) -> dict[str, int]: ...
+
+    async def ingest_sources(self) -> list[Row]: ...
+
+    async def commit(self, changes: Changes, now: float) -> int:
+        """Write ``changes`` in one transaction; return the number of outbox rows added."""
+        ...
+
+
+class ControlTx(Protocol):
+    """One operator command's transaction: reads and writes of the engine's tables."""
+
+    async def plan(self, ip: str) -> PlanState | None: ...
+
+    async def member(self, pool: str, ip: str) -> MemberState | None: ...
+
+    async def members_of(self, ip: str) -> list[MemberState]: ...
+
+    async def pool_exists(self, name: str) -> bool: ...
+
+    async def ensure_pool(self, name: str, now: float) -> None: ...
+
+    async def alert(self, alert_id: str) -> AlertState | None: ...
+
+    async def silence(self, key: str, until: float, actor: str, now: float) -> None: ...
+
+    async def write(self, changes: Changes, now: float) -> int:
+        """Add ``changes`` to this transaction; return the number of outbox rows added."""
+        ...
+
+    async def finish(self, result: str) -> None:
+        """Record the claimed command's result in this transaction."""
+        ...
+
+
+class ControlStore(Protocol):
+    """The operator command queue."""
+
+    async def submit(self, actor: str, verb: str, args: Mapping[str, Any], now: float) -> int: ...
+
+    async def pending(self, only: int | None = None) -> list[Row]: ...
+
+    async def get(self, command_id: int) -> Row | None: ...
+
+    async def wait_applied(self, command_id: int, timeout: float) -> Row | None: ...
+
+    def claim(self, command_id: int, now: float) -> AbstractAsyncContextManager[ControlTx | None]:
+        """A transaction that has claimed the command (None: another process applied it)."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[ControlTx]: ...
+
+    async def fail(self, command_id: int, error: str, now: float) -> None: ...
+
+    async def lease_held(self, now: float) -> bool: ...
+
+
+class MaintenanceStore(Protocol):
+    async def prune(self, retention: RetentionConfig, now: float) -> dict[str, int]: ...
+
+    async def analyze(self) -> None: ...
+
+
+class EngineStore(ReaderStore, LeaseStore, CheckStore, ControlStore, MaintenanceStore, Protocol):
+    """Everything the engine process uses; ``transient`` are the exception types that mean
+    "the database is briefly unavailable" (locked, restarting): a tick that meets one is
+    logged and retried, never fatal."""
+
+    transient: tuple[type[BaseException], ...]
+
+    async def audit(self, entries: Sequence[AuditEntry], now: float) -> None: ...
+
+    def outbox(self) -> OutboxPort: ...
