@@ -143,19 +143,21 @@ class SignatureSet:
 
 
 class _Key:
-    __slots__ = ("times",)
+    __slots__ = ("fired", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []  # sorted, at most `threshold` newest timestamps
+        self.fired = False  # True since the threshold was reached, until a quiet window
 
 
 class SignatureCounts:
     """Counts signature hits per (ip, provider, signature id) in a sliding window.
 
     :meth:`observe` returns True when a key's count within ``window`` seconds of ``now``
-    crosses up to ``threshold``: once per episode, again only after the count has fallen
-    below. Only the newest ``threshold`` timestamps of a key are kept (enough to decide), and
-    at most ``max_keys`` keys: stale keys go first, then the oldest-created.
+    reaches ``threshold``: once per episode. An episode ends when a whole window passes with
+    no hit, so a steady trickle at about the threshold rate does not fire on every hit.
+    Only the newest ``threshold`` timestamps of a key are kept (enough to decide), and at most
+    ``max_keys`` keys: stale keys go first, then the oldest-created.
     """
 
     __slots__ = ("_keys", "max_keys", "threshold", "window")
@@ -179,12 +181,15 @@ class SignatureCounts:
                 self._make_room(cutoff)
             k = self._keys[key] = _Key()
         times = k.times
-        before = len(times) - bisect_left(times, cutoff)
+        if k.fired and (not times or times[-1] < cutoff):
+            k.fired = False  # the window went quiet: a new episode
         insort(times, ts)
         if len(times) > self.threshold:
             del times[0]
-        after = len(times) - bisect_left(times, cutoff)
-        return before < self.threshold <= after
+        if k.fired or len(times) - bisect_left(times, cutoff) < self.threshold:
+            return False
+        k.fired = True
+        return True
 
     def count(self, ip: str, provider: str, sig_id: str, now: float) -> int:
         """Hits of the key within the window (capped at ``threshold``)."""
