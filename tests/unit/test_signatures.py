@@ -14,6 +14,7 @@ from opsconsole.core.signatures import (
     Signature,
     SignatureCounts,
     SignatureSet,
+    literal_trigger,
     signatures_from_config,
 )
 
@@ -184,7 +185,7 @@ def test_operator_rows() -> None:
     ]
     sigs = signatures_from_config(rows)
     assert sigs[0] == Signature(
-        "acme.block", "acme", "block", r"ACME-BLK-\d+", "Acme blocked the IP"
+        "acme.block", "acme", "block", r"ACME-BLK-\d+", "Acme blocked the IP", ("acme-blk-",)
     )
     assert sigs[1].provider == "any" and sigs[1].meaning == "any.spamhaus"
     s = SignatureSet(sigs)
@@ -206,7 +207,6 @@ def test_operator_rows() -> None:
     [
         ({"id": "x", "kind": "nope", "pattern": "a"}, "kind"),
         ({"id": "x", "kind": "block", "pattern": "("}, "bad pattern"),
-        ({"id": "x", "kind": "block", "pattern": r"(a)\1"}, "backreference"),
         ({"id": "x", "kind": "block"}, "missing 'pattern'"),
         ({"id": "", "kind": "block", "pattern": "a"}, "id"),
     ],
@@ -216,14 +216,62 @@ def test_bad_operator_rows(row: dict[str, str], message: str) -> None:
         signatures_from_config([row])
 
 
-def test_duplicate_operator_ids_and_group_clash() -> None:
+def test_duplicate_operator_ids() -> None:
     a = Signature("a", "any", "block", "x", "m")
     with pytest.raises(ValueError, match="duplicate"):
         SignatureSet([a, a])
-    g1 = Signature("g1", "any", "block", "(?P<n>x)", "m")
-    g2 = Signature("g2", "any", "block", "(?P<n>y)", "m")
-    with pytest.raises(ValueError, match="do not combine"):
-        SignatureSet([g1, g2])
+    with pytest.raises(ValueError, match="lower case"):
+        Signature("b", "any", "block", "x", "m", ("ACME",))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "trigger"),
+    [
+        (r"\bACME-BLK-\d+", ("acme-blk-",)),
+        (r"(?i)acme\.x", ("acme.x",)),
+        (r"\[zz01\]", ("[zz01]",)),
+        (r"abcd*", ("abc",)),
+        (r"abc+", ("abc",)),
+        (r"ab*", ()),
+        (r"xy\d", ()),
+        (r"a|bcd", ()),
+        (r"(?x)a b c", ()),
+        (r"(?:foo)bar", ()),
+    ],
+)
+def test_literal_trigger(pattern: str, trigger: tuple[str, ...]) -> None:
+    assert literal_trigger(pattern) == trigger
+
+
+def test_operator_row_without_literal_start_is_tried_on_every_reply() -> None:
+    rows = [{"id": "acme.odd", "kind": "block", "pattern": r"(?:foo|bar)-blocked-\d"}]
+    s = SignatureSet(signatures_from_config(rows))
+    got = s.match("550 sorry bar-blocked-7")
+    assert got is not None and got.id == "acme.odd"
+    assert s.match("550 5.1.1 user unknown") is None
+
+
+def test_operator_trigger_key_gates_the_row() -> None:
+    rows = [{"id": "acme.t", "kind": "throttle", "pattern": r"slow\s+down", "trigger": "Acme"}]
+    (sig,) = signatures_from_config(rows)
+    assert sig.triggers == ("acme",)
+    s = SignatureSet([sig])
+    assert s.match("421 slow down please") is None  # no "acme" in the reply
+    got = s.match("421 acme.example says: slow   down please")
+    assert got is not None and got.id == "acme.t"
+
+
+def test_builtin_triggers_gate_rows() -> None:
+    # A Comcast-shaped code from someone else is not a Comcast block.
+    assert SignatureSet().match("554 rejected, reference BL000000") is None
+    got = SignatureSet().match("554 comcast.net rejected, reference BL000000")
+    assert got is not None and got.id == "comcast.bl"
+
+
+def test_every_builtin_trigger_occurs_in_its_sample() -> None:
+    for sig in BUILTIN:
+        assert sig.triggers, sig.id
+        assert any(t in SAMPLES[sig.id].lower() for t in sig.triggers), sig.id
 
 
 def test_empty_set() -> None:
