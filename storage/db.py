@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import SQLModel
 
 from opsconsole.core import redact
 from opsconsole.core.errors import first_line
-from opsconsole.storage import tables
+from opsconsole.storage import migrations
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -71,16 +69,7 @@ def make_engine(url: str) -> AsyncEngine:
 # --- migrations ---------------------------------------------------------------------------
 
 
-def _v1(conn: Connection) -> None:
-    SQLModel.metadata.create_all(conn, tables=[tables.table_of(t) for t in tables.V1_TABLES])
-
-
-def _v2(conn: Connection) -> None:
-    # sending_ip was written on every batch and read by nothing.
-    conn.execute(text("DROP TABLE IF EXISTS sending_ip"))
-
-
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2)]
+MIGRATIONS = migrations.steps()
 
 
 def current_version(conn: Connection) -> int:
