@@ -123,7 +123,7 @@ class Resolver:
                 dns.name.from_text(name), rdtype, search=False, raise_on_no_answer=True
             )
         except dns.resolver.NXDOMAIN as exc:
-            responses = list(exc.responses().values())
+            responses = list(exc.kwargs.get("responses", {}).values())
             return LookupResult("nxdomain", ttl=_negative_ttl(responses[0] if responses else None))
         except dns.resolver.NoAnswer as exc:
             response = exc.kwargs.get("response")

@@ -25,15 +25,28 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dnslib import A, AAAA, MX, QTYPE, RCODE, RR, SOA, DNSError, DNSLabel, DNSRecord
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+# dnslib ships no type hints (no py.typed); its objects are Any here.
+from dnslib import (  # type: ignore[import-untyped]
+    AAAA,
+    MX,
+    QTYPE,
+    RCODE,
+    RR,
+    SOA,
+    A,
+    DNSError,
+    DNSLabel,
+    DNSRecord,
+)
+from dnslib.server import BaseResolver, DNSLogger, DNSServer  # type: ignore[import-untyped]
 
 
 def _key(name: str) -> str:
     return name.lower().rstrip(".")
 
 
-class _Zones(BaseResolver):  # type: ignore[misc]  # dnslib ships no type hints
+class _Zones(BaseResolver):  # type: ignore[misc]  # subclassing Any: dnslib is untyped
     """The records, counters and fault switches, shared by the UDP and TCP servers."""
 
     def __init__(self, negative_ttl: int) -> None:
@@ -117,7 +130,9 @@ class DnsServer:
         self._servers = (udp, tcp)
         for server in self._servers:
             server.server.daemon_threads = True
-            server.start_thread()
+            threading.Thread(  # a short poll interval keeps teardown fast
+                target=server.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            ).start()
 
     @property
     def nameserver(self) -> str:
