@@ -38,7 +38,7 @@ def checker(
     server: DnsServer, zones: tuple[Zone, ...], **cfg: float
 ) -> tuple[DnsblChecker, DnsblConfig]:
     config = DnsblConfig(**cfg)  # type: ignore[arg-type]  # test-only keyword passthrough
-    resolver = Resolver([server.nameserver], timeout=1.0)
+    resolver = Resolver([server.nameserver], timeout=3.0)
     return DnsblChecker(resolver, zones, config, clock=time.monotonic), config
 
 
@@ -62,6 +62,24 @@ def test_dqs_key_moves_zen_queries() -> None:
         (ZEN, "abc123.zen.dq.spamhaus.net"),
         (SPAMCOP, SPAMCOP),
     ]
+
+
+async def test_dqs_queries_and_messages_hide_the_key(dns_server: DnsServer) -> None:
+    dqs = "k3y.zen.dq.spamhaus.net"
+    healthy(dns_server, dqs)
+    dns_server.set_a(query_name(IP, dqs), "127.0.0.2")
+    zones = build_zones([ZEN], dqs_key="k3y")
+    c, _ = checker(dns_server, zones)
+    report = await c.check([IP], now=0.0)
+    assert result(report, IP, ZEN).listed
+    assert dns_server.count("4.113.0.203.k3y.zen.dq.spamhaus.net") == 1
+    (o,) = listing_observations(report, zones).listed
+    assert "k3y" not in o.message + o.title + o.lookup_url
+    assert o.message == (
+        "203.0.113.4 is listed on Spamhaus ZEN (zen.spamhaus.org): "
+        "SBL: Spamhaus Block List (spam source) [127.0.0.2]. "
+        "Delisting/lookup: https://check.spamhaus.org/listed/?searchterm=203.0.113.4"
+    )
 
 
 async def test_listed_ip_gets_zone_meaning(dns_server: DnsServer) -> None:
@@ -215,7 +233,7 @@ async def test_cache_is_bounded(dns_server: DnsServer) -> None:
 
 async def test_concurrency_bound(dns_server: DnsServer) -> None:
     healthy(dns_server, SPAMCOP)
-    dns_server.set_delay(0.05)
+    dns_server.set_delay(0.1)
     ips = [f"192.0.2.{i}" for i in range(1, 13)]
     c, _ = checker(
         dns_server, build_zones([SPAMCOP]), concurrency=3, per_zone_rate=1000.0, burst=1000.0
@@ -273,3 +291,17 @@ async def test_servfail_is_a_result_error_not_an_exception(dns_server: DnsServer
     report = await c.check([IP, "bogus"], now=0.0)
     assert result(report, IP, SPAMCOP).error == "SERVFAIL"
     assert result(report, "bogus", SPAMCOP).error == "not an IP address"
+
+
+def test_build_zones_config() -> None:
+    with pytest.raises(ValueError, match="unknown DNSBL zone"):
+        build_zones(["dnsbl.example.test"])
+    private = Zone("rbl.example.test", "Private RBL", "https://rbl.example.test/?q={ip}")
+    zones = build_zones(
+        [SPAMCOP],
+        extra=[private],
+        overrides={SPAMCOP: ZoneOverride(on_listed="remove", severity="critical")},
+    )
+    assert [z.name for z in zones] == [SPAMCOP, "rbl.example.test"]
+    assert (zones[0].on_listed, zones[0].meaning("127.0.0.2").severity) == ("remove", "critical")
+    assert zones[1].url_for("192.0.2.1") == "https://rbl.example.test/?q=192.0.2.1"
