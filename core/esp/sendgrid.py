@@ -100,7 +100,7 @@ def _one(rec: Any, batch: EspBatch, path_subuser: str | None, index: MessageIpIn
         return
     ts = number_ts(rec.get("timestamp"))
     event_id = rec.get("sg_event_id")
-    if ts is None or not isinstance(event_id, str) or not event_id:
+    if kind is None or ts is None or not isinstance(event_id, str) or not event_id:
         batch.bad(rec)
         return
 
