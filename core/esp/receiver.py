@@ -28,6 +28,7 @@ from opsconsole.core.esp.verify import (
     SendgridVerifier,
     SnsVerifier,
     Verdict,
+    is_sns_url,
 )
 from opsconsole.core.events import Clock, Event
 from opsconsole.core.httpserve import HttpServer, Request, Response, ServerLimits, plain
@@ -237,8 +238,9 @@ class EspReceiver:
     async def _confirm(self, doc: dict[str, Any]) -> Response:
         assert self._confirmer is not None
         url = doc.get("SubscribeURL")
-        if not isinstance(url, str):
-            return plain(400)
+        if not is_sns_url(url):
+            return plain(403)  # signed, yet pointing elsewhere: never fetched
+        assert isinstance(url, str)
         try:
             await self._confirmer.confirm(url)
         except Exception as exc:  # SNS re-sends the confirmation on a 5xx
