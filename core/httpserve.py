@@ -111,6 +111,7 @@ class HttpServer:
         self.refused = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def port(self) -> int:
@@ -123,11 +124,13 @@ class HttpServer:
         )
 
     async def close(self) -> None:
+        """Stop accepting, close every open connection, wait for their handlers."""
         if self._server is not None:
             self._server.close()
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            for writer in list(self._writers):
+                writer.close()  # a pending read ends, the connection task returns
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=self.limits.read_timeout)
             await self._server.wait_closed()
             self._server = None
 
@@ -138,9 +141,11 @@ class HttpServer:
             with contextlib.suppress(Exception):
                 writer.write(_encode(plain(503), keep=False))
                 await writer.drain()
+                await self._linger(reader, writer, 0.5)
             writer.close()
             return
         self.active += 1
+        self._writers.add(writer)
         if task is not None:
             self._tasks.add(task)
         try:
@@ -149,6 +154,7 @@ class HttpServer:
             pass
         finally:
             self.active -= 1
+            self._writers.discard(writer)
             if task is not None:
                 self._tasks.discard(task)
             writer.close()
@@ -177,7 +183,7 @@ class HttpServer:
             except _Reject as rej:
                 await self._send(writer, plain(rej.status), keep=False)
                 if rej.status == 413:
-                    await self._linger(reader, writer)
+                    await self._linger(reader, writer, 2.0)
                 return
             conn = headers.get("connection", "").lower()
             keep = limits.keep_alive and (
@@ -217,14 +223,16 @@ class HttpServer:
         async with asyncio.timeout(self.limits.read_timeout):
             return await reader.readexactly(length)
 
-    async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """After a 413, discard (never keep) what the client still sends for a moment:
+    async def _linger(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float
+    ) -> None:
+        """After an early answer, discard (never keep) what the client still sends for a moment:
         closing with unread data makes the kernel answer RST, and the client would see
-        "connection reset" instead of our 413."""
+        "connection reset" instead of our answer (413, or 503 when over the limit)."""
         with contextlib.suppress(Exception):
             if writer.can_write_eof():
                 writer.write_eof()
-            async with asyncio.timeout(2.0):
+            async with asyncio.timeout(seconds):
                 for _ in range(256):  # at most 16 MiB
                     if not await reader.read(65536):
                         break
