@@ -91,6 +91,9 @@ class ReceiverStats:
     rejected: dict[int, int] = field(default_factory=dict)  # status -> requests
     engagement: dict[EngagementKey, int] = field(default_factory=dict)
 
+    def engagement_total(self) -> int:
+        return sum(self.engagement.values())
+
     def fold(self, batch: EspBatch, new: int) -> None:
         self.accepted += 1
         self.stored_new += new

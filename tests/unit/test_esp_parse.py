@@ -374,3 +374,14 @@ def test_ses_exact() -> None:
         sns(msgs[0]), attribution=SesAttribution(ip_tags=("ses:source-ip",)), subuser="path"
     )
     assert [(ev.ip, ev.subuser) for _, ev in tagged.items] == [("198.51.100.1", "path")] * 2
+
+
+def test_make_esp_parser_conforms_to_parser_protocol() -> None:
+    from opsconsole.core.esp import make_esp_parser
+    from opsconsole.core.sources.base import Parser
+
+    for fmt in ("sendgrid", "mailgun", "ses"):
+        parser: Parser = make_esp_parser(fmt)
+        assert parser.format == fmt and parser.get_state() == {}
+    with pytest.raises(ValueError, match="unknown ESP format"):
+        make_esp_parser("postfix")
