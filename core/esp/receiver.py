@@ -215,11 +215,14 @@ class EspReceiver:
             return plain(200, "ok")
         if claim is Verdict.BUSY:
             return plain(503)
-        resp = await self._commit("mailgun", mailgun_events(doc, subuser=subuser))
-        if resp.status == 200:
-            self._guard.commit(token)
-        else:
-            self._guard.release(token)
+        resp = plain(503)
+        try:
+            resp = await self._commit("mailgun", mailgun_events(doc, subuser=subuser))
+        finally:  # also when cancelled mid-store: the ESP's retry must be accepted
+            if resp.status == 200:
+                self._guard.commit(token)
+            else:
+                self._guard.release(token)
         return resp
 
     async def _on_ses(self, req: Request, subuser: str | None) -> Response:

@@ -114,7 +114,7 @@ class ReplayGuard:
         horizon = now - 2 * self.window
         while seen:
             token, (at, _) = next(iter(seen.items()))
-            if at >= horizon and len(seen) <= self.max_tokens:
+            if at >= horizon and len(seen) < self.max_tokens:  # room for one more
                 break
             del seen[token]
 
