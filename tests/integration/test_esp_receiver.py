@@ -4,6 +4,7 @@ keys generated here, a real SQLite file behind the store port."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -189,7 +190,10 @@ def mg_data(n: int, event: str = "failed", **kw: Any) -> dict[str, Any]:
     return data
 
 
-async def test_mailgun_signed_replay_and_forgery(rig: Rig) -> None:
+async def test_mailgun_signed_replay_and_forgery(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     token = secrets.token_hex(25)
     body = mailgun_doc(MG_KEY, rig.now, token, mg_data(1))
     assert (await rig.http.post("/hooks/mailgun/acct", content=body)).status_code == 200
@@ -207,6 +211,9 @@ async def test_mailgun_signed_replay_and_forgery(rig: Rig) -> None:
         ("mailgun", "192.0.2.5", "acct", F): 1,
     }
     assert rig.receiver.stats.replays == 1
+    sig = json.loads(body)["signature"]["signature"]
+    assert MG_KEY not in caplog.text and sig not in caplog.text and token not in caplog.text
+    assert "401" in caplog.text  # the refusals were logged, without their secrets
 
 
 def ses_notification(

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opsconsole.core.esp.base import MessageIpIndex
 from opsconsole.core.esp.mailgun import MailgunParser, parse_mailgun
@@ -385,3 +387,39 @@ def test_make_esp_parser_conforms_to_parser_protocol() -> None:
         assert parser.format == fmt and parser.get_state() == {}
     with pytest.raises(ValueError, match="unknown ESP format"):
         make_esp_parser("postfix")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=10,
+)
+_KEYS = st.sampled_from(
+    [
+        "event",
+        "timestamp",
+        "sg_event_id",
+        "ip",
+        "type",
+        "status",
+        "event-data",
+        "severity",
+        "Type",
+        "Message",
+        "mail",
+        "eventType",
+        "bounce",
+        "recipients",
+        "delivery",
+    ]
+)
+_RECORD = st.dictionaries(_KEYS, _JSON, max_size=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_RECORD, max_size=4) | _RECORD | _JSON)
+def test_parsers_never_raise_on_any_json(doc: object) -> None:
+    body = json.dumps(doc)
+    for batch in (parse_sendgrid(body), parse_mailgun(body), parse_ses(body)):
+        assert len(batch.items) == len(batch.categories)
+        assert all(isinstance(eid, str) and eid for eid, _ in batch.items)
