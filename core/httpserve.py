@@ -212,7 +212,7 @@ class HttpServer:
             if method in ("POST", "PUT", "PATCH"):
                 raise _Reject(411)
             return b""
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             raise _Reject(400)
         length = int(length_text)
         if length > self.limits.max_body:

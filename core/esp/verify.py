@@ -79,7 +79,7 @@ class SendgridVerifier:
         self, signature_b64: str | None, timestamp: str | None, body: bytes, now: float
     ) -> Verdict:
         sig = _b64(signature_b64)
-        if sig is None or not timestamp or not timestamp.isdigit():
+        if sig is None or not timestamp or not (timestamp.isascii() and timestamp.isdigit()):
             return Verdict.BAD_SIGNATURE
         try:
             self._key.verify(sig, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -153,9 +153,9 @@ class MailgunVerifier:
         ts, token, sig = (signature.get(k) for k in ("timestamp", "token", "signature"))
         if isinstance(ts, int) and not isinstance(ts, bool):
             ts = str(ts)
-        if not (isinstance(ts, str) and ts.isdigit() and isinstance(token, str) and token):
+        if not (isinstance(ts, str) and ts.isascii() and ts.isdigit() and isinstance(token, str)):
             return Verdict.BAD_SIGNATURE, ""
-        if not isinstance(sig, str):
+        if not token or not isinstance(sig, str):
             return Verdict.BAD_SIGNATURE, ""
         want = hmac.new(self._key, (ts + token).encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(want.encode(), sig.strip().lower().encode()):
