@@ -79,6 +79,7 @@ class EmailConfig(NotifierConfig):
     ca_file: str | None = None
     tls_verify: bool = True
     message_id_domain: str = ""  # default: the domain of ``sender``
+    local_hostname: str = ""  # the EHLO name; default: this host's FQDN (socket.getfqdn)
 
     def __post_init__(self) -> None:
         NotifierConfig.__post_init__(self)
@@ -234,6 +235,7 @@ class EmailNotifier:
             username=c.username or None,
             password=c.password or None,
             timeout=c.timeout,
+            local_hostname=c.local_hostname or None,
         )
         try:
             async with asyncio.timeout(c.timeout):

@@ -120,6 +120,7 @@ class Delivered:
     rcpt_tos: list[str]
     message: EmailMessage
     login: str | None  # the authenticated user, if any
+    helo: str  # the name the client gave in EHLO/HELO
 
 
 class _Handler:
@@ -143,7 +144,13 @@ class _Handler:
         data: object = session.auth_data
         login = data.login.decode() if isinstance(data, LoginPassword) else None
         self.relay.delivered.append(
-            Delivered(str(envelope.mail_from), list(envelope.rcpt_tos), msg, login)
+            Delivered(
+                str(envelope.mail_from),
+                list(envelope.rcpt_tos),
+                msg,
+                login,
+                str(session.host_name),
+            )
         )
         return "250 Message accepted"
 

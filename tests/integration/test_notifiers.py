@@ -34,6 +34,8 @@ def email_config(relay: SmtpRelay, certs: Certificates, **kw: Any) -> EmailConfi
         "to": ("oncall@ops.example", "lead@ops.example"),
         "ca_file": str(certs.ca_file),
         "timeout": 5.0,
+        # An explicit EHLO name: the default (socket.getfqdn) may ask a DNS server.
+        "local_hostname": "opsconsole.test",
     }
     base.update(kw)
     return EmailConfig(**base)
@@ -69,7 +71,7 @@ async def test_email_starttls_with_auth_plain(certs: Certificates) -> None:
         await mailer(email_config(relay, certs, username="ops", password=PASSWORD)).send(notice())
     assert relay.auth_attempts == [("PLAIN", "ops", True)]
     (got,) = relay.delivered
-    assert got.login == "ops"
+    assert got.login == "ops" and got.helo == "opsconsole.test"
     assert got.mail_from == "opsconsole@ops.example"
     assert got.rcpt_tos == ["oncall@ops.example", "lead@ops.example"]
     m = got.message
@@ -183,6 +185,7 @@ async def test_email_connection_refused_is_retryable(certs: Certificates) -> Non
         username="ops",
         password=PASSWORD,
         timeout=2.0,
+        local_hostname="opsconsole.test",
     )
     with pytest.raises(DeliveryError) as e:
         await mailer(cfg).send(notice())
