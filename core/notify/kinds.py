@@ -8,12 +8,16 @@ start-up rather than at the first alert. The existing webhook and Slack notifier
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 
 from opsconsole.core.notify.alertmanager import AlertmanagerConfig, AlertmanagerNotifier
 from opsconsole.core.notify.common import NotifierConfig
 from opsconsole.core.notify.email import EmailConfig, EmailNotifier
 from opsconsole.core.notify.pagerduty import PagerDutyConfig, PagerDutyNotifier
+from opsconsole.core.notify.payload import passes
 from opsconsole.core.notify.sender import Notifier
 from opsconsole.core.notify.telegram import TelegramConfig, TelegramNotifier
 
@@ -46,4 +50,18 @@ def build(kind: str, config: NotifierConfig, client: httpx.AsyncClient) -> Notif
     raise AssertionError(kind)  # unreachable: CONFIGS and the branches above agree
 
 
-__all__ = ["CONFIGS", "KINDS", "build"]
+def recipients_for(notifiers: Mapping[str, Notifier], body: Mapping[str, Any]) -> list[str]:
+    """Names of the notifiers the notice ``body`` goes to, decided at enqueue time: a
+    notifier with an ``accepts`` method (every kind here) applies its severity and filters;
+    one without (webhook, Slack) is judged by ``min_severity`` alone, like
+    ``sender.recipients``."""
+    out: list[str] = []
+    for name, n in notifiers.items():
+        test = getattr(n, "accepts", None)
+        ok = test(body) if callable(test) else passes(str(body.get("severity")), n.min_severity)
+        if ok:
+            out.append(name)
+    return out
+
+
+__all__ = ["CONFIGS", "KINDS", "build", "recipients_for"]

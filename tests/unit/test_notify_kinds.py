@@ -7,12 +7,15 @@ import ast
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from opsconsole.core.notify.alertmanager import AlertmanagerConfig, alert, labels, resend_due
 from opsconsole.core.notify.common import NotifierConfig, accepts
 from opsconsole.core.notify.email import EmailConfig, message_id, subject
+from opsconsole.core.notify.kinds import build, recipients_for
 from opsconsole.core.notify.pagerduty import PagerDutyConfig, event_action
+from opsconsole.core.notify.sender import WebhookNotifier
 from opsconsole.core.notify.telegram import TEXT_LIMIT, TelegramConfig, text
 
 NOTIFY = Path(__file__).resolve().parents[2] / "core" / "notify"
@@ -135,3 +138,16 @@ def test_telegram_text_escapes_and_fits() -> None:
     assert len(t) <= TEXT_LIMIT
     assert t.endswith("…\nPool: shared\nProvider: microsoft\nRate: 50.00%")
     assert "&am…" not in t and "&amp…" not in t
+
+
+def test_recipients_for_uses_filters_where_a_notifier_has_them() -> None:
+    client = httpx.AsyncClient()
+    notifiers = {
+        "hook": WebhookNotifier("hook", "http://127.0.0.1:9/h", client, min_severity="warning"),
+        "pd": build(
+            "pagerduty", PagerDutyConfig(name="pd", routing_key="k", pools=("p2",)), client
+        ),
+        "tg": build("telegram", TelegramConfig(name="tg", token="t", chat_id="1"), client),
+    }
+    assert recipients_for(notifiers, body()) == ["hook", "tg"]
+    assert recipients_for(notifiers, body(pool="p2", severity="info")) == ["pd", "tg"]
