@@ -74,16 +74,25 @@ class Runner:
             )
         except OSError as e:
             return CommandResult(None, "", f"cannot run {argv[0]}: {e.strerror}")
+        buf = bytearray()
+
+        async def pump() -> None:
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                buf.extend(chunk)
+                del buf[: max(0, len(buf) - 4 * OUTPUT_TAIL)]
+            await proc.wait()
+
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+            await asyncio.wait_for(pump(), timeout)
         except TimeoutError:
+            # Kill the whole group: a reload script's children must not outlive it.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            out = b""
             with contextlib.suppress(TimeoutError):
-                out, _ = await asyncio.wait_for(proc.communicate(), 5)
-            return CommandResult(None, _tail(out), f"timed out after {timeout:g}s")
-        return CommandResult(proc.returncode, _tail(out))
+                await asyncio.wait_for(proc.wait(), 5)
+            return CommandResult(None, _tail(bytes(buf)), f"timed out after {timeout:g}s")
+        return CommandResult(proc.returncode, _tail(bytes(buf)))
 
     async def request(self, method: str, url: str, body: JsonValue) -> HttpResult:
         if self.http is None:
@@ -159,9 +168,8 @@ async def _execute(step: Step, runner: Runner) -> tuple[StepOutcome, Step | None
         return round(runner.clock() - started, 3)
 
     if isinstance(step, WriteFile | RemoveFile):
-        before, mode = _snapshot(step.path)
-        undo: Step = RemoveFile(step.path) if before is None else WriteFile(step.path, before, mode)
         try:
+            before, mode = _snapshot(step.path)
             if isinstance(step, WriteFile):
                 write_atomic(step.path, step.content, step.mode)
             else:
@@ -169,6 +177,7 @@ async def _execute(step: Step, runner: Runner) -> tuple[StepOutcome, Step | None
                     os.unlink(step.path)
         except OSError as e:
             return StepOutcome(text, False, None, f"{e.strerror}: {step.path}", took()), None
+        undo: Step = RemoveFile(step.path) if before is None else WriteFile(step.path, before, mode)
         return StepOutcome(text, True, None, "", took()), undo
     if isinstance(step, Run):
         res = await runner.run(step.argv, step.timeout)
