@@ -81,9 +81,9 @@ class KumodApi:
                         }
                         return self._answer(200, {"id": sid})
                     if method == "DELETE":
-                        sid = body.get("id") if isinstance(body, dict) else None
-                        if sid in api.active:
-                            del api.active[sid]
+                        gone = body.get("id") if isinstance(body, dict) else None
+                        if gone in api.active:
+                            del api.active[gone]
                             return self._answer(200)
                         return self._answer(404, {"error": "no such suspension"})
                     return self._answer(405)
