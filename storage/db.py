@@ -60,7 +60,9 @@ def make_engine(url: str) -> AsyncEngine:
     try:
         engine = create_async_engine(url, pool_pre_ping=path is None)
     except Exception as e:  # unknown dialect, missing driver
-        raise DatabaseError(f"cannot use database URL {url!r}: {e}") from None
+        raise DatabaseError(
+            f"cannot use database URL {redact.redact_url(url)!r}: {first_line(e)}"
+        ) from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
@@ -72,29 +74,40 @@ def make_engine(url: str) -> AsyncEngine:
 MIGRATIONS = migrations.steps()
 
 
-def current_version(conn: Connection) -> int:
+def applied_versions(conn: Connection) -> set[int]:
     if not inspect(conn).has_table("schema_version"):
-        return 0
-    v = conn.execute(text("SELECT max(version) FROM schema_version")).scalar()
-    return int(v or 0)
+        return set()
+    return {int(v) for (v,) in conn.execute(text("SELECT version FROM schema_version"))}
+
+
+def current_version(conn: Connection) -> int:
+    return max(applied_versions(conn), default=0)
+
+
+def pending_steps(conn: Connection) -> list[migrations.Step]:
+    """Steps not applied yet, in order; DatabaseError when the database has steps this
+    code does not know (it is newer than this opsconsole)."""
+    applied = applied_versions(conn)
+    known = {v for v, _ in MIGRATIONS}
+    unknown = sorted(applied - known)
+    if unknown:
+        raise DatabaseError(
+            f"database schema version {max(unknown)} is newer than this opsconsole"
+            f" ({MIGRATIONS[-1][0]}): upgrade it"
+        )
+    return [(v, step) for v, step in MIGRATIONS if v not in applied]
 
 
 def migrate(conn: Connection) -> int:
-    """Apply every step newer than the database; return the resulting version."""
-    have = current_version(conn)
-    latest = MIGRATIONS[-1][0]
-    if have > latest:
-        raise DatabaseError(
-            f"database schema version {have} is newer than this opsconsole ({latest}): upgrade it"
+    """Apply every step the database lacks (refusing a database newer than the code);
+    return the resulting version."""
+    for version, step in pending_steps(conn):
+        step(conn)
+        conn.execute(
+            text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
+            {"v": version, "t": time.time()},
         )
-    for version, step in MIGRATIONS:
-        if version > have:
-            step(conn)
-            conn.execute(
-                text("INSERT INTO schema_version (version, applied_at) VALUES (:v, :t)"),
-                {"v": version, "t": time.time()},
-            )
-    return latest
+    return current_version(conn)
 
 
 async def open_database(url: str) -> AsyncEngine:
@@ -105,10 +118,7 @@ async def open_database(url: str) -> AsyncEngine:
             # Check-then-create under the write lock: processes opening a new database at
             # once must not both run a migration step. A current schema needs no lock, so
             # reading (status, report, a follower) never waits for a writer.
-            if (
-                engine.dialect.name == "sqlite"
-                and await conn.run_sync(current_version) < MIGRATIONS[-1][0]
-            ):
+            if engine.dialect.name == "sqlite" and await conn.run_sync(pending_steps):
                 await conn.rollback()
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             await conn.run_sync(migrate)
@@ -119,5 +129,5 @@ async def open_database(url: str) -> AsyncEngine:
     except Exception as e:
         await engine.dispose()
         reason = first_line(e)
-        raise DatabaseError(f"cannot open database {url}: {reason}") from None
+        raise DatabaseError(f"cannot open database {redact.redact_url(url)}: {reason}") from None
     return engine
