@@ -118,7 +118,7 @@ async def open_database(url: str) -> AsyncEngine:
             # Check-then-create under the write lock: processes opening a new database at
             # once must not both run a migration step. A current schema needs no lock, so
             # reading (status, report, a follower) never waits for a writer.
-            if engine.dialect.name == "sqlite" and await conn.run_sync(pending_steps):
+            if engine.dialect.name == "sqlite" and len(await conn.run_sync(pending_steps)) > 0:
                 await conn.rollback()
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             await conn.run_sync(migrate)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from opsconsole.core.config import NotifierConfig, Secret
 from opsconsole.core.notify.dispatcher import Dispatcher
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import build_notifiers, make_client, recipients
-from opsconsole.settings import NotifySettings
 from opsconsole.storage.db import open_database
 from opsconsole.storage.outbox import GAVE_UP, OutboxStore
 from opsconsole.storage.tables import Alert
@@ -56,16 +56,10 @@ def hook(
     min_severity: str = "info",
     timeout: float = 2.0,
     secret: bool = False,
-) -> NotifySettings:
+) -> NotifierConfig:
     path = f"/hooks/{SECRET}" if secret else f"/{name}"
     url = receiver.url(path) if isinstance(receiver, HttpReceiver) else receiver + path
-    return NotifySettings(
-        kind=kind,  # type: ignore[arg-type]
-        url=url,  # type: ignore[arg-type]
-        name=name,
-        min_severity=min_severity,  # type: ignore[arg-type]
-        timeout=timeout,
-    )
+    return NotifierConfig(kind, Secret(url), name, min_severity, timeout)
 
 
 def body(alert_id: str, severity: str = "critical", state: str = "firing", now: float = 0.0):
