@@ -8,7 +8,8 @@ compare-and-swap (:class:`CheckpointConflict` when another writer moved it first
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -31,6 +32,22 @@ class CheckpointConflict(Exception):
     """Another writer moved this file's checkpoint since this reader loaded it (a second
     ``ingest`` of the same file, or an engine that lost its lease mid-batch). The batch was
     rolled back; the reader must resume from the database's position."""
+
+
+class LeaseLost(Exception):
+    """The lease moved to another engine (or expired) before this write: nothing of it was
+    committed. The engine that raised it stops acting until it holds the lease again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease as this engine holds it: every write of a check re-asserts it in the same
+    transaction, so a leader that lost the lease (a long check, a partition) commits
+    nothing."""
+
+    holder: str
+    epoch: int
+    clock: Callable[[], float] = field(default=time.time, compare=False)  # "now" at commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +129,9 @@ class ReaderStore(Protocol):
 class LeaseStore(Protocol):
     async def acquire_or_renew(
         self, holder: str, host: str, pid: int, now: float, ttl: float, check_interval: float
-    ) -> bool: ...
+    ) -> int | None:
+        """The lease epoch now held by ``holder``, or None when another engine holds it."""
+        ...
 
     async def record_check(self, holder: str, at: float, events_per_s: float) -> None: ...
 
@@ -134,8 +153,9 @@ class CheckStore(Protocol):
 
     async def ingest_sources(self) -> list[Row]: ...
 
-    async def commit(self, changes: Changes, now: float) -> int:
-        """Write ``changes`` in one transaction; return the number of outbox rows added."""
+    async def commit(self, changes: Changes, now: float, fence: Fence | None = None) -> int:
+        """Write ``changes`` in one transaction; return the number of outbox rows added.
+        With ``fence``, raise :class:`LeaseLost` (committing nothing) unless it still holds."""
         ...
 
 
@@ -176,7 +196,9 @@ class ControlStore(Protocol):
 
     async def wait_applied(self, command_id: int, timeout: float) -> Row | None: ...
 
-    def claim(self, command_id: int, now: float) -> AbstractAsyncContextManager[ControlTx | None]:
+    def claim(
+        self, command_id: int, now: float, fence: Fence | None = None
+    ) -> AbstractAsyncContextManager[ControlTx | None]:
         """A transaction that has claimed the command (None: another process applied it)."""
         ...
 

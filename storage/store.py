@@ -19,6 +19,7 @@ from opsconsole.core.ports import (
     AuditEntry,
     Changes,
     EngineState,
+    Fence,
     Key,
     Row,
     SavedCheckpoint,
@@ -159,7 +160,7 @@ class SqlStore:
 
     async def acquire_or_renew(
         self, holder: str, host: str, pid: int, now: float, ttl: float, check_interval: float
-    ) -> bool:
+    ) -> int | None:
         return await lease.acquire_or_renew(
             self.engine, holder, host, pid, now, ttl, check_interval
         )
@@ -198,8 +199,10 @@ class SqlStore:
     async def ingest_sources(self) -> list[Row]:
         return await reads.ingest_sources(self.engine)
 
-    async def commit(self, changes: Changes, now: float) -> int:
+    async def commit(self, changes: Changes, now: float, fence: Fence | None = None) -> int:
         async with self.engine.begin() as conn:
+            if fence is not None:
+                await lease.fence(conn, fence)
             return await write_changes(conn, changes, now)
 
     async def audit(self, entries: Sequence[AuditEntry], now: float) -> None:
@@ -226,8 +229,12 @@ class SqlStore:
         return await control_queue.wait_applied(self.engine, command_id, timeout)
 
     @asynccontextmanager
-    async def claim(self, command_id: int, now: float) -> AsyncIterator[SqlTx | None]:
+    async def claim(
+        self, command_id: int, now: float, fence: Fence | None = None
+    ) -> AsyncIterator[SqlTx | None]:
         async with self.engine.begin() as conn:
+            if fence is not None:
+                await lease.fence(conn, fence)
             claimed = await conn.execute(
                 _COMMANDS.update()
                 .where(_COMMANDS.c.id == command_id, _COMMANDS.c.applied_at.is_(None))

@@ -21,7 +21,7 @@ from opsconsole.core.config import EngineConfig
 from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
-from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Notice
+from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Fence, Notice
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -46,8 +46,10 @@ async def run_check(
     config: EngineConfig,
     now: float,
     notifiers: Recipients,
+    fence: Fence | None = None,
 ) -> tuple[CheckOutcome, list[dict[str, Any]]]:
-    """Decide and commit; return the outcome and the actions whose hooks are due."""
+    """Decide and commit; return the outcome and the actions whose hooks are due. With
+    ``fence``, a lease lost meanwhile raises LeaseLost and nothing is committed."""
     m = config.monitor
     cfg = policy.PolicyConfig.from_config(m, config.warmup)
     lo, hi = window_bounds(now, m.window)
@@ -97,7 +99,7 @@ async def run_check(
     actions = [action_dict(a) for a in decision.actions]
     changes.audits = [audit_entry(a) for a in actions]
     changes.notices = notices(notifiers, to_notify, config.host, cfg.window, now)
-    outcome.enqueued = await store.commit(changes, now)
+    outcome.enqueued = await store.commit(changes, now, fence)
     outcome.actions = actions
     return outcome, actions
 

@@ -18,7 +18,7 @@ from opsconsole.core.engine.check import run_hooks
 from opsconsole.core.engine.handlers import VERBS
 from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.errors import UsageError
-from opsconsole.core.ports import EngineStore
+from opsconsole.core.ports import EngineStore, Fence
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ async def apply_pending(
     config: EngineConfig,
     clock: Callable[[], float] = time.time,
     only: int | None = None,
+    fence: Fence | None = None,
 ) -> int:
     """Apply every unapplied command (or just ``only``), each in its own transaction,
     claimed so that no command is ever applied twice."""
@@ -78,7 +79,7 @@ async def apply_pending(
         now = clock()
         actions: list[dict[str, Any]] = []
         try:
-            async with store.claim(row["id"], now) as tx:
+            async with store.claim(row["id"], now, fence) as tx:
                 if tx is None:
                     continue
                 verb = VERBS[row["verb"]]

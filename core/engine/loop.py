@@ -18,7 +18,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ from opsconsole.core.errors import first_line
 from opsconsole.core.events import system_clock
 from opsconsole.core.notify.dispatcher import Dispatcher
 from opsconsole.core.notify.sender import build_notifiers, make_client
-from opsconsole.core.ports import EngineStore
+from opsconsole.core.ports import EngineStore, Fence, LeaseLost
 
 log = logging.getLogger("opsconsole.engine")
 
@@ -103,6 +103,7 @@ class EngineRuntime:
         self._dispatch_task: asyncio.Task[None] | None = None
         self._hooks = HookRunner(config.actions)
         self.notifiers: dict[str, Any] = {}
+        self.fence: Fence | None = None  # the lease as held; None while following
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -138,16 +139,47 @@ class EngineRuntime:
             return False
         now = self.clock()
         m = self.config.monitor
-        if now - self._renewed_at >= m.lease_ttl / 3:
-            held = await self.store.acquire_or_renew(
-                self.holder, self.config.host, os.getpid(), now, m.lease_ttl, m.check_interval
-            )
-            self._renewed_at = now
-            if not held:
-                log.warning("engine %s lost the lease during a read", self.holder)
-                self.role = "follower"
-                return False
+        if now - self._renewed_at >= m.lease_ttl / 3 and not await self._renew(now):
+            log.warning("engine %s lost the lease during a read", self.holder)
+            return False
         return True
+
+    async def _renew(self, now: float) -> bool:
+        """Renew the lease; False (and follower) when it is gone or changed hands."""
+        m = self.config.monitor
+        epoch = await self.store.acquire_or_renew(
+            self.holder, self.config.host, os.getpid(), now, m.lease_ttl, m.check_interval
+        )
+        self._renewed_at = now
+        if epoch is None or self.fence is None or epoch != self.fence.epoch:
+            self.role = "follower"
+            self.fence = None
+            return False
+        return True
+
+    @contextlib.asynccontextmanager
+    async def _keepalive(self) -> AsyncIterator[None]:
+        """Renew the lease every third of its TTL while long work (a check over many IPs)
+        runs, so a healthy leader is never replaced mid-check; a leader that cannot renew
+        loses its fence and the work commits nothing."""
+
+        async def renew() -> None:
+            ttl = self.config.monitor.lease_ttl
+            while True:
+                await asyncio.sleep(max(0.05, ttl / 3))
+                try:
+                    if not await self._renew(self.clock()):
+                        return
+                except self.store.transient:
+                    continue
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def close(self) -> None:
         if self._dispatch_task is not None:
@@ -203,18 +235,23 @@ class EngineRuntime:
         await self._open()
         now = self.clock()
         m = self.config.monitor
-        is_leader = await self.store.acquire_or_renew(
+        epoch = await self.store.acquire_or_renew(
             self.holder, self.config.host, os.getpid(), now, m.lease_ttl, m.check_interval
         )
-        if is_leader and self.role != "leader":
+        is_leader = epoch is not None
+        new_term = self.role != "leader" or self.fence is None or self.fence.epoch != epoch
+        if epoch is not None and new_term:
             log.info("engine %s is now leader", self.holder,
                      extra={"data": {"event": "role", "role": "leader"}})  # fmt: skip
+            self.fence = Fence(self.holder, epoch, self.clock)
             await self._open_readers()
             self._next_check = 0.0
         elif not is_leader and self.role != "follower":
             log.info("engine %s follows: another engine holds the lease", self.holder,
                      extra={"data": {"event": "role", "role": "follower"}})  # fmt: skip
         self.role = "leader" if is_leader else "follower"
+        if not is_leader:
+            self.fence = None
         self._renewed_at = now
         summary = TickSummary(role=self.role)
         if not is_leader:
@@ -232,17 +269,28 @@ class EngineRuntime:
             summary.role = self.role
             self._finish(summary)
             return summary  # stopping, or the lease went to another engine mid-read
-        summary.commands = await apply_pending(self.store, self.config, self.clock)
-        if force_check or now >= self._next_check:
-            await self.check(now, summary)
-            self._next_check = now + m.check_interval
+        try:
+            async with self._keepalive():
+                summary.commands = await apply_pending(
+                    self.store, self.config, self.clock, fence=self.fence
+                )
+                if force_check or now >= self._next_check:
+                    await self.check(now, summary)
+                    self._next_check = now + m.check_interval
+        except LeaseLost as e:
+            log.warning("engine %s lost the lease; nothing of this check was committed (%s)",
+                        self.holder, e, extra={"data": {"event": "lease_lost"}})  # fmt: skip
+            self.role = summary.role = "follower"
+            self.fence = None
+            self._finish(summary)
+            return summary
         if now >= self._next_maintenance:
             await self.maintain(now)
         self._finish(summary)
         return summary
 
     async def check(self, now: float, summary: TickSummary) -> None:
-        outcome, actions = await run_check(self.store, self.config, now, self.notifiers)
+        outcome, actions = await run_check(self.store, self.config, now, self.notifiers, self.fence)
         summary.checked = True
         summary.actions = outcome.actions
         summary.alerts_opened = outcome.alerts_opened
