@@ -34,6 +34,10 @@ class CheckpointConflict(Exception):
     rolled back; the reader must resume from the database's position."""
 
 
+class StoreLost(Exception):
+    """The database vanished or was replaced under the engine: stop, never write on."""
+
+
 class LeaseLost(Exception):
     """The lease moved to another engine (or expired) before this write: nothing of it was
     committed. The engine that raised it stops acting until it holds the lease again."""
@@ -225,3 +229,9 @@ class EngineStore(ReaderStore, LeaseStore, CheckStore, ControlStore, Maintenance
     async def audit(self, entries: Sequence[AuditEntry], now: float) -> None: ...
 
     def outbox(self) -> OutboxPort: ...
+
+    def lost(self) -> str | None:
+        """Why the database this store opened is gone (its file deleted or replaced under
+        a running engine), or None. An engine that writes on regardless writes into an
+        unlinked file and loses everything silently."""
+        ...

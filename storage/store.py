@@ -3,6 +3,7 @@ check, the reader and operator commands hold, over SQLite or PostgreSQL alike.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from opsconsole.core import redact
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import RetentionConfig
@@ -46,6 +48,15 @@ from opsconsole.storage.engine_store import (
 )
 from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.tables import Command, Pool, table_of
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
 
 _POOLS = table_of(Pool)
 _COMMANDS = table_of(Command)
@@ -125,6 +136,19 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        path = redact.sqlite_path(engine.url.render_as_string(hide_password=True))
+        self._path = path
+        self._identity = _identity(path) if path else None
+
+    def lost(self) -> str | None:
+        if self._path is None or self._identity is None:
+            return None
+        now = _identity(self._path)
+        if now is None:
+            return f"database file {self._path} was deleted under the running engine"
+        if now != self._identity:
+            return f"database file {self._path} was replaced under the running engine"
+        return None
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -31,7 +31,7 @@ from opsconsole.core.errors import first_line
 from opsconsole.core.events import system_clock
 from opsconsole.core.notify.dispatcher import Dispatcher
 from opsconsole.core.notify.sender import build_notifiers, make_client
-from opsconsole.core.ports import EngineStore, Fence, LeaseLost
+from opsconsole.core.ports import EngineStore, Fence, LeaseLost, StoreLost
 
 log = logging.getLogger("opsconsole.engine")
 
@@ -233,6 +233,12 @@ class EngineRuntime:
 
     async def tick(self, force_check: bool = False) -> TickSummary:
         await self._open()
+        gone = self.store.lost()
+        if gone is not None:
+            log.error("%s: stopping without acting; restart opsconsole to open it again", gone,
+                      extra={"data": {"event": "store_lost", "error": gone}})  # fmt: skip
+            self.role = "stopped"
+            raise StoreLost(gone)
         now = self.clock()
         m = self.config.monitor
         epoch = await self.store.acquire_or_renew(
