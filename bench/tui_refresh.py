@@ -73,7 +73,7 @@ def changed(snap: Any, rows: list[int], field: str, delta: int) -> Any:
             complaints=it["complaints"],
         )
         s = dataclasses.replace(s, **{field: getattr(s, field) + delta})
-        ips[i] = ip_row(it["ip"], it["subuser"] or "", s, t, it["pool"], it["status"])
+        ips[i] = ip_row(it["ip"], s, t, it["pool"], it["status"])
     new.report["ips"] = ips
     return new
 

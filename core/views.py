@@ -112,9 +112,47 @@ def counts(s: WindowStats, t: Thresholds) -> dict[str, Any]:
 
 
 def ip_row(
-    ip: str, subuser: str, s: WindowStats, t: Thresholds, pool: str | None, status: str
+    ip: str,
+    s: WindowStats,
+    t: Thresholds,
+    pool: str | None,
+    status: str,
+    subusers: Sequence[tuple[str, WindowStats]] = (),
 ) -> dict[str, Any]:
-    return {"ip": ip, "subuser": subuser or None, "pool": pool, "status": status} | counts(s, t)
+    """One IP: its totals (what the policy judges, complaints without a subuser included)
+    and, below, each subuser's own counts."""
+    return (
+        {"ip": ip, "pool": pool, "status": status}
+        | counts(s, t)
+        | {"subusers": [{"subuser": su} | counts(st, t) for su, st in subusers]}
+    )
+
+
+def ip_rows(
+    stats: Mapping[Key, WindowStats],
+    t: Thresholds,
+    pool_of: Mapping[str, str],
+    status_of: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], WindowStats]:
+    """Per-(ip, subuser) window counters as one row per IP, worst bounce rate first, and
+    the unattributed totals (ip '')."""
+    unattributed = WindowStats()
+    totals: dict[str, WindowStats] = {}
+    subs: dict[str, list[tuple[str, WindowStats]]] = {}
+    for (ip, subuser), s in stats.items():
+        if not ip:
+            unattributed = unattributed + s
+            continue
+        prev = totals.get(ip)
+        totals[ip] = s if prev is None else prev + s
+        if subuser:
+            subs.setdefault(ip, []).append((subuser, s))
+    rows = [
+        ip_row(ip, s, t, pool_of.get(ip), status_of.get(ip, UNPOOLED), sorted(subs.get(ip, ())))
+        for ip, s in totals.items()
+    ]
+    rows.sort(key=_sort_key)
+    return rows, unattributed
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple[float, int, str]:
@@ -177,14 +215,7 @@ async def build_report(
     sources = await store.ingest_sources()
     pool_of, status_of = ip_standing(members, plans)
 
-    unattributed = WindowStats()
-    ips = []
-    for (ip, subuser), s in stats.items():
-        if not ip:
-            unattributed = unattributed + s
-            continue
-        ips.append(ip_row(ip, subuser, s, t, pool_of.get(ip), status_of.get(ip, UNPOOLED)))
-    ips.sort(key=_sort_key)
+    ips, unattributed = ip_rows(stats, t, pool_of, status_of)
 
     sent_today = await store.warmup_sent_today(plans, hi)
     auto_resume = config.warmup.auto_resume_after

@@ -37,8 +37,9 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"# TYPE opsconsole_{name} {kind}")
         out.extend(f"opsconsole_{name}{labels} {value:g}" for labels, value in samples)
 
-    ips = report["ips"]
-    key = [(_labels(ip=r["ip"], subuser=r["subuser"]), r) for r in ips]
+    from opsconsole.render import ip_lines
+
+    key = [(_labels(ip=r["ip"], subuser=r["subuser"] or ""), r) for r in ip_lines(report)]
     metric(
         "sent", "gauge", "Delivered plus bounced in the window.", [(k, r["sent"]) for k, r in key]
     )

@@ -23,11 +23,21 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2) + "\n"
 
 
+def ip_lines(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The IP rows flattened: each IP's line (subuser empty), then one per subuser."""
+    out = []
+    for row in report["ips"]:
+        out.append(row | {"subuser": None})
+        for su in row["subusers"]:
+            out.append(row | su)
+    return out
+
+
 def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(IP_COLUMNS)
-    for row in report["ips"]:
+    for row in ip_lines(report):
         w.writerow("" if row[c] is None else row[c] for c in IP_COLUMNS)
     return buf.getvalue()
 
@@ -38,7 +48,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
         [r["ip"], r["subuser"] or "", r["pool"] or "", r["status"], str(r["sent"]),
          pct(r["bounce_rate"]), str(r["hard_bounced"]), str(r["soft_bounced"]),
          str(r["deferred"]), str(r["complaints"]), r["severity"]]
-        for r in report["ips"]
+        for r in ip_lines(report)
     ]  # fmt: skip
     warmups = [
         [w["ip"], w["schedule"], f"{w['stage']}/{w['stages_total']}", str(w["day"]),

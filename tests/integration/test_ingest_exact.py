@@ -35,6 +35,9 @@ IP_ROW_KEYS = {
     "soft_bounced", "deferred", "complaints", "bounce_rate", "complaint_rate",
     "deferral_rate", "severity",
 }  # fmt: skip
+# One row per IP (issue 10.3): the IP's totals and its subusers below it.
+JSON_IP_KEYS = (IP_ROW_KEYS - {"subuser"}) | {"subusers"}
+SUBUSER_KEYS = IP_ROW_KEYS - {"ip", "pool", "status"}
 
 # A fixed window a day in the past (minute aligned), so classic syslog stamps without a
 # year resolve to this year and the report's [since, until) is reproducible.
@@ -392,7 +395,12 @@ def test_report_every_section6_key_and_nested_fields(filled_db: str) -> None:
     assert set(rep["thresholds"]) >= {
         "warning", "critical", "block", "min_sample", "complaint_warning", "complaint_block",
     }  # fmt: skip
-    assert rep["ips"] and all(set(r) >= IP_ROW_KEYS for r in rep["ips"])
+    assert rep["ips"] and all(set(r) == JSON_IP_KEYS for r in rep["ips"])
+    assert all(set(s) == SUBUSER_KEYS for r in rep["ips"] for s in r["subusers"])
+    assert len({r["ip"] for r in rep["ips"]}) == len(rep["ips"])  # one row per IP
+    for r in rep["ips"]:  # an IP's totals hold at least what its subusers add up to
+        for k in ("sent", "bounced", "deferred", "complaints"):
+            assert r[k] >= sum(s[k] for s in r["subusers"])
     rates = [r["bounce_rate"] for r in rep["ips"]]
     assert rates == sorted(rates, key=lambda r: -(r if r is not None else -1))  # worst first
     for r in rep["ips"]:
@@ -418,9 +426,11 @@ def test_report_csv_markdown_table(filled_db: str, tmp_path: Path) -> None:
     out = cli(filled_db, "report", "--format", "csv", *span).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows and set(rows[0]) == IP_ROW_KEYS
-    assert [(r["ip"], r["subuser"], int(r["sent"]), int(r["deferred"])) for r in rows] == [
-        (r["ip"], r["subuser"] or "", r["sent"], r["deferred"]) for r in rep["ips"]
-    ]
+    lines: list[tuple[str, str, int, int]] = []
+    for r in rep["ips"]:  # the IP's line, then one per subuser
+        lines.append((r["ip"], "", r["sent"], r["deferred"]))
+        lines += [(r["ip"], s["subuser"], s["sent"], s["deferred"]) for s in r["subusers"]]
+    assert [(r["ip"], r["subuser"], int(r["sent"]), int(r["deferred"])) for r in rows] == lines
     md = cli(filled_db, "report", "--format", "markdown", *span).stdout
     assert md.count("|") > 20
     for needle in ("192.0.2.11", "192.0.2.12", "192.0.2.13"):

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from opsconsole.core.events import FakeClock
 from opsconsole.core.notify.dispatcher import Dispatcher
 from opsconsole.core.notify.kinds import build
 from opsconsole.core.notify.pagerduty import PagerDutyConfig
@@ -19,6 +18,7 @@ from opsconsole.core.notify.telegram import TelegramConfig
 from opsconsole.storage.db import open_database
 from opsconsole.storage.outbox import OutboxStore
 from tests.helpers import paging_receivers as receivers
+from tests.helpers.clock import FakeClock
 from tests.helpers.notices import notice
 from tests.helpers.paging_receivers import PagerDutyReceiver, TelegramReceiver
 

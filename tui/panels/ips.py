@@ -1,4 +1,5 @@
-"""IPs: per (ip, subuser) sent, bounce rate coloured by severity, trend, sparkline."""
+"""IPs: each IP's totals (what the policy judges), its subusers below it; sent, bounce rate
+coloured by severity, trend, sparkline."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ _MISSING: Any = object()
 
 
 def row_key(item: dict[str, Any]) -> str:
-    return f"{item['ip']}|{item['subuser'] or ''}"
+    return f"{item['ip']}|{item.get('subuser') or ''}"
 
 
 class IpsPanel(Panel):
@@ -39,8 +40,12 @@ class IpsPanel(Panel):
         self._trend: dict[str, str] = {}
 
     def items(self, snap: Snapshot) -> Iterable[tuple[str, dict[str, Any]]]:
-        for item in snap.report["ips"]:
-            yield row_key(item), item
+        for row in snap.report["ips"]:
+            ip_item = row | {"subuser": None, "parent": None}
+            yield row_key(ip_item), ip_item
+            for su in row["subusers"]:
+                item = row | su | {"parent": row}
+                yield row_key(item), item
 
     def fingerprint(self, key: str, item: dict[str, Any], snap: Snapshot) -> Any:
         # Also records the trend against the previous refresh (called once per row and refresh).
@@ -52,7 +57,8 @@ class IpsPanel(Panel):
         self._prev[key] = rate
         self._trend[key] = arrow
         series = snap.series.get(item["ip"])
-        return (tuple(item.values()), tuple(series) if series else (), arrow)
+        values = tuple(v for k, v in item.items() if k not in ("subusers", "parent"))
+        return (values, tuple(series) if series else (), arrow)
 
     def specs(self, key: str, item: dict[str, Any], snap: Snapshot) -> tuple[Spec, ...]:
         rate = item["bounce_rate"]
@@ -61,15 +67,27 @@ class IpsPanel(Panel):
         arrow_style = {"↑": "bold red", "↓": "green"}.get(arrow, "dim")
         block = snap.report["thresholds"]["block"]
         status = item["status"] or ""
+        # A subuser sorts with its IP (the IP's value, then the IP), and after it: the sort
+        # is stable and the IP row comes first.
+        head = item["parent"] or item
+        ip = item["ip"]
+
+        def by(value: Any) -> tuple[Any, str]:
+            return (value, ip)
+
+        sub = item["subuser"]
+        head_rate = head["bounce_rate"]
         return (
-            (item["ip"], "", item["ip"]),
-            (item["subuser"] or "-", "" if item["subuser"] else "dim", item["subuser"] or ""),
-            (pct(rate), sev, -1.0 if rate is None else rate),
-            (arrow, arrow_style, arrow),
-            (sparkline(snap.series.get(item["ip"], ()), block), sev or "", rate or 0.0),
-            (count(item["sent"]), "", item["sent"]),
-            (status, STATE_STYLE.get(status, ""), status),
-            (item["pool"] or "-", "" if item["pool"] else "dim", item["pool"] or ""),
-            (count(item["complaints"]), "" if item["complaints"] else "dim", item["complaints"]),
-            (count(item["deferred"]), "" if item["deferred"] else "dim", item["deferred"]),
-        )
+            (ip, "" if sub is None else "dim", by(ip)),
+            (sub or "-", "" if sub else "dim", by(head_rate or 0.0)),
+            (pct(rate), sev, by(-1.0 if head_rate is None else head_rate)),
+            (arrow, arrow_style, by(arrow)),
+            (sparkline(snap.series.get(ip, ()), block) if sub is None else "", sev or "",
+             by(head_rate or 0.0)),
+            (count(item["sent"]), "", by(head["sent"])),
+            (status, STATE_STYLE.get(status, ""), by(status)),
+            (item["pool"] or "-", "" if item["pool"] else "dim", by(item["pool"] or "")),
+            (count(item["complaints"]), "" if item["complaints"] else "dim",
+             by(head["complaints"])),
+            (count(item["deferred"]), "" if item["deferred"] else "dim", by(head["deferred"])),
+        )  # fmt: skip
