@@ -959,7 +959,7 @@ class _PmtaRenderer(_Renderer):
             if every and self.since_header >= every:
                 writerow(header)  # a pipe target restarting mid-stream
                 self.since_header = 0
-            ts, kind, ip, sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, sub, hard, dom_name, status, diag = ev[:8]
             sec = int(ts)
             tl = self._time(sec)
             p = by_ip.get(ip) if ip else None
@@ -1094,7 +1094,7 @@ class _PostfixRenderer(_Renderer):
         delays = self.delays
         n_delays = len(delays)
         for ev in events:
-            ts, kind, ip, _sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, _sub, hard, dom_name, status, diag = ev[:8]
             if kind == Kind.COMPLAINED:
                 self.truth.skipped += 1  # Postfix logs no feedback loop
                 continue
@@ -1221,7 +1221,7 @@ class _KumoRenderer(_Renderer):
         nosrc = self.no_source_address
         n_sizes = len(_SIZES)
         for ev in events:
-            ts, kind, ip, sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, sub, hard, dom_name, status, diag = ev[:8]
             p = by_ip.get(ip) if ip else None
             dom = domain(dom_name)
             tenant = sub
@@ -1305,7 +1305,7 @@ class _JsonlRenderer(_Renderer):
         j = self._j
         count = self.count
         for ev in events:
-            ts, kind, ip, sub, hard, dom, status, diag = ev
+            ts, kind, ip, sub, hard, dom, status, diag = ev[:8]
             hard = bool(hard) and kind == Kind.BOUNCED
             out(
                 f'{{"ts":{ts:.3f},"kind":"{_KIND_NAMES[kind]}","ip":{j(ip)},'
