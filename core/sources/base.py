@@ -165,6 +165,7 @@ class LineParser:
     stats: ParseStats
     now: Now
     _now: float = 0.0  # now() as read at the start of the current feed call
+    _max_ts: float = 0.0  # _now + MAX_AHEAD: the latest acceptable timestamp
 
     def _parse(self, line: str) -> Event | None:
         raise NotImplementedError
@@ -178,7 +179,8 @@ class LineParser:
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         stats = self.stats
         parse = self._parse
-        self._now = self.now()
+        self._now = now = self.now()
+        self._max_ts = now + MAX_AHEAD
         for line in lines:
             stats.lines += 1
             try:

@@ -29,7 +29,6 @@ from typing import Any
 
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources.base import (
-    MAX_AHEAD,
     MAX_TEXT,
     MIN_TS,
     IpCache,
@@ -122,7 +121,7 @@ class JsonlParser(LineParser):
             return None
         ts = _ts(obj.get("ts"))
         kind_s = obj.get("kind")
-        if ts is None or not MIN_TS <= ts <= self._now + MAX_AHEAD or not isinstance(kind_s, str):
+        if ts is None or not MIN_TS <= ts <= self._max_ts or not isinstance(kind_s, str):
             stats.bad(line)
             return None
         kind = _KINDS.get(kind_s.strip().lower())

@@ -90,7 +90,8 @@ class KumoParser(LineParser):
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         stats = self.stats
         parse = self._parse_all
-        self._now = self.now()
+        self._now = now = self.now()
+        self._max_ts = now + MAX_AHEAD
         for line in lines:
             stats.lines += 1
             try:
@@ -140,7 +141,7 @@ class KumoParser(LineParser):
         if (
             not isinstance(ts, int | float)
             or isinstance(ts, bool)
-            or not MIN_TS <= ts <= self._now + MAX_AHEAD  # False for NaN, inf, 1e19
+            or not MIN_TS <= ts <= self._max_ts  # False for NaN, inf, 1e19
         ):
             stats.bad(line)
             return []

@@ -37,7 +37,6 @@ from typing import Any
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources.base import (
-    MAX_AHEAD,
     MAX_TEXT,
     MIN_TS,
     IpCache,
@@ -265,7 +264,7 @@ class PmtaParser(LineParser):
             stats.bad(line)
             return None
         ts = self._time(row[cols.time])
-        if ts is None or ts < MIN_TS or ts > self._now + MAX_AHEAD:
+        if ts is None or not MIN_TS <= ts <= self._max_ts:
             stats.bad(line)
             return None
 

@@ -154,6 +154,7 @@ class PostfixParser(LineParser):
         self.ip_map: dict[str, str] = normalise_map(ip_map)
         self.now: Now = now
         self.internal_relays = frozenset(r.strip() for r in internal_relays if r.strip())
+        self._all_relays = bool(self.internal_relays)  # look at every relay= (else loopback)
         self.stats = ParseStats()
         # tag -> (program category, mapped IP or None)
         self._tags: dict[str, tuple[int, str | None]] = {}
@@ -171,7 +172,6 @@ class PostfixParser(LineParser):
         self._recent: dict[str, None] = {}  # re-injected queue ids, oldest first
         self._lineno = 0  # lines fed since the state was empty (deadlines are relative)
         self._line_base = 0  # during feed: line number = stats.lines + _line_base
-        self._max_ts = 0.0  # during feed: now() + MAX_AHEAD
         self._released: list[Event] = []
 
     # -- state ---------------------------------------------------------------------------
@@ -386,7 +386,11 @@ class PostfixParser(LineParser):
         if cat != _AGENT:
             if cat == _SMTPD:
                 self._smtpd(text, start)
-            elif cat == _QMGR and text.find("status=expired", start) >= 0:
+            elif (
+                cat == _QMGR
+                and text.endswith("returned to sender")
+                and text.find(", status=expired", start) >= 0
+            ):
                 stats.expired += 1
                 return None
             stats.ignored += 1
@@ -421,7 +425,7 @@ class PostfixParser(LineParser):
                 e = text.find(",", a0, k)
             if e >= 0:
                 at = text.rfind("@", a0, e)
-                domain = text[at + 1 if at >= 0 else a0 : e][:255].lower()
+                domain = text[at + 1 if at >= 0 else a0 : e].lower()
             else:
                 e = t
         else:
@@ -439,7 +443,7 @@ class PostfixParser(LineParser):
         hard = kind is _BOUNCED and is_hard(status)
         # The first "[" after the recipient is the relay's address (relay=host[ip]:port).
         b = text.find("[", e, k)
-        if self.internal_relays or (
+        if self._all_relays or (
             b > 0
             and (
                 (text[b + 1] == "1" and text.startswith("127.", b + 1))
@@ -468,7 +472,7 @@ class PostfixParser(LineParser):
                             if self._held > PENDING_MAX:
                                 self._age(None)
                             return None
-        if self._held:
+        if pending:
             self._age(ts)
         return _new(Event, (ts, kind, ip, None, hard, domain, status, diag, "", ""))
 
