@@ -46,6 +46,7 @@ class SourceConfig:
     format: str
     path: str  # a file or a glob
     ip_map: Mapping[str, str] = field(default_factory=dict)
+    internal_relays: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

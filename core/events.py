@@ -31,6 +31,9 @@ class Event(NamedTuple):
     rcpt_domain: str = ""
     status: str = ""  # enhanced status code, e.g. "5.1.1"
     diag: str = ""  # remote diagnostic text, for bounce samples
+    category: str = ""  # the MTA's own bounce class: PowerMTA bounceCat, KumoMTA
+    # bounce_classification (passed through as written; empty when the line has none)
+    provider: str = ""  # KumoMTA provider_name (the mailbox provider), empty otherwise
 
 
 class Clock(Protocol):

@@ -250,6 +250,8 @@ def source_row(s: Mapping[str, Any]) -> dict[str, Any]:
         "events": s["events"],
         "malformed": s["malformed"],
         "unattributed": s["unattributed"],
+        "internal": s["internal"],
+        "expired": s["expired"],
         "error": s["error"],
     }
 

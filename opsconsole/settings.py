@@ -80,6 +80,9 @@ class SourceSettings(_Strict):
     format: Format
     path: str  # a file path or a glob
     ip_map: dict[str, str] = {}
+    # Postfix: relays ("host:port") that are hops into this host (a content filter) even
+    # where the re-injected queue id is not in the log.
+    internal_relays: list[str] = []
 
 
 class PoolMemberSettings(_Strict):

@@ -46,7 +46,8 @@ def engine_config(settings: Settings) -> EngineConfig:
             thresholds=m.policy_thresholds(),
         ),
         sources=tuple(
-            SourceConfig(s.name, s.format, s.path, dict(s.ip_map)) for s in settings.sources
+            SourceConfig(s.name, s.format, s.path, dict(s.ip_map), tuple(s.internal_relays))
+            for s in settings.sources
         ),
         pools=tuple(
             PoolConfig(p.name, tuple(MemberConfig(x.ip, x.weight, x.daily_cap) for x in p.members))

@@ -115,6 +115,8 @@ async def _add_counters(
         "ignored": (row["ignored"] if row else 0) + stats.ignored,
         "malformed": (row["malformed"] if row else 0) + stats.malformed,
         "unattributed": (row["unattributed"] if row else 0) + stats.unattributed,
+        "internal": (row["internal"] if row else 0) + stats.internal,
+        "expired": (row["expired"] if row else 0) + stats.expired,
         "last_event_at": last,
         "last_read_at": now,
         "samples": json.dumps(samples),

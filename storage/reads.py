@@ -96,7 +96,8 @@ async def warmup_stage_stats(
 async def ingest_sources(engine: AsyncEngine) -> list[dict[str, Any]]:
     sql = text(
         "SELECT source, format, path, last_event_at, last_read_at, lines, events, ignored,"
-        " malformed, unattributed, samples, error FROM ingest_counter ORDER BY source"
+        " malformed, unattributed, internal, expired, samples, error FROM ingest_counter"
+        " ORDER BY source"
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(sql)).mappings().all()

@@ -126,7 +126,9 @@ class EngineRuntime:
         self.readers = []
         for s in self.config.sources:
             reader = SourceReader(
-                self.store, SourceSpec(s.name, s.format, s.path, s.ip_map), self.clock
+                self.store,
+                SourceSpec(s.name, s.format, s.path, s.ip_map, s.internal_relays),
+                self.clock,
             )
             await reader.open()
             reader.keep_going = self._between_batches

@@ -32,6 +32,7 @@ class SourceSpec:
     fmt: str
     path: str  # file or glob
     ip_map: Mapping[str, str] = field(default_factory=dict)
+    internal_relays: tuple[str, ...] = ()
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Totals:
     malformed: int = 0
     unattributed: int = 0
     ignored: int = 0
+    internal: int = 0
+    expired: int = 0
     bytes: int = 0
 
     def add(self, stats: ParseStats, nbytes: int) -> None:
@@ -49,6 +52,8 @@ class Totals:
         self.malformed += stats.malformed
         self.unattributed += stats.unattributed
         self.ignored += stats.ignored
+        self.internal += stats.internal
+        self.expired += stats.expired
         self.bytes += nbytes
 
     def __iadd__(self, other: Totals) -> Totals:
@@ -92,7 +97,10 @@ class SourceReader:
         key = (path, inode)
         parser = self._parsers.get(key)
         if parser is None:
-            parser = make_parser(self.spec.fmt, self.spec.ip_map, now=self.clock)
+            parser = make_parser(
+                self.spec.fmt, self.spec.ip_map, now=self.clock,
+                internal_relays=self.spec.internal_relays,
+            )  # fmt: skip
             saved = self._saved.get(path)
             if saved is not None and saved.checkpoint.inode == inode:
                 parser.set_state(saved.parser_state)

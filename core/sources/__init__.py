@@ -2,36 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from opsconsole.core.sources.base import Parser, ParseStats
+from opsconsole.core.sources.base import Now, Parser, ParseStats
 
 FORMATS = ("pmta", "postfix", "kumo", "jsonl")
 
 
 def make_parser(
-    fmt: str, ip_map: Mapping[str, str] | None = None, now: Callable[[], float] | None = None
+    fmt: str,
+    ip_map: Mapping[str, str] | None = None,
+    *,
+    now: Now,
+    internal_relays: Iterable[str] = (),
 ) -> Parser:
-    """A fresh parser for ``fmt``; ``ip_map`` attributes events that carry no IP."""
+    """A fresh parser for ``fmt``; ``ip_map`` attributes events that carry no IP.
+
+    ``now`` is the clock every parser checks timestamps against (read once per ``feed``);
+    ``internal_relays`` (Postfix only) are relays that are always internal hops.
+    """
     ip_map = dict(ip_map or {})
-    kwargs: dict[str, Any] = {"ip_map": ip_map}
     if fmt == "pmta":
         from opsconsole.core.sources.pmta import PmtaParser
 
-        return PmtaParser(**kwargs)
+        return PmtaParser(ip_map, now=now)
     if fmt == "postfix":
         from opsconsole.core.sources.postfix import PostfixParser
 
-        return PostfixParser(now=now, **kwargs)
+        return PostfixParser(ip_map, now=now, internal_relays=internal_relays)
     if fmt == "kumo":
         from opsconsole.core.sources.kumo import KumoParser
 
-        return KumoParser(**kwargs)
+        return KumoParser(ip_map, now=now)
     if fmt == "jsonl":
         from opsconsole.core.sources.jsonl import JsonlParser
 
-        return JsonlParser(**kwargs)
+        return JsonlParser(ip_map, now=now)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 

@@ -9,7 +9,14 @@ Written by the simulator and the ESP adapters, read by ``--format jsonl``::
 UTC). ``kind`` is delivered, bounced, deferred or complained (case-insensitive). When ``ip``
 is null, an optional ``source`` name is mapped through ``ip_map``. Missing optional fields
 take the :class:`Event` defaults; a field of the wrong type makes the line malformed. A
-well-formed object with another ``kind`` (a future "opened") is ignored.
+well-formed object with another ``kind`` (a future "opened") is ignored. Optional
+``category`` and ``provider`` strings fill the Event fields of those names (the writer puts
+them only when set).
+
+Bounds: a ``ts`` before 1990 or more than a day after ``now()`` is malformed; an ``ip`` that
+is set but not exactly a valid IPv4/IPv6 address is malformed (this is our own format: the
+writer only writes valid ones), and a valid one is normalised (IPv6 compressed); ``subuser``
+loses control and bidi characters and is cut at 128 characters; ``diag`` at 1,000.
 """
 
 from __future__ import annotations
@@ -21,27 +28,40 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import LineParser, ParseStats
+from opsconsole.core.sources.base import (
+    MAX_TEXT,
+    MIN_TS,
+    IpCache,
+    LineParser,
+    NameCache,
+    Now,
+    ParseStats,
+    normalise_map,
+)
 
 _KINDS: dict[str, Kind] = {k.name.lower(): k for k in Kind}
 _decode = json.JSONDecoder().decode
+_new = tuple.__new__
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 def event_to_jsonl(ev: Event) -> str:
     """One line (without newline) that :class:`JsonlParser` reads back as ``ev``."""
-    return _encode(
-        {
-            "ts": float(ev.ts),
-            "kind": Kind(ev.kind).name.lower(),
-            "ip": ev.ip,
-            "subuser": ev.subuser,
-            "hard": bool(ev.hard),
-            "rcpt_domain": ev.rcpt_domain,
-            "status": ev.status,
-            "diag": ev.diag,
-        }
-    )
+    obj: dict[str, Any] = {
+        "ts": float(ev.ts),
+        "kind": Kind(ev.kind).name.lower(),
+        "ip": ev.ip,
+        "subuser": ev.subuser,
+        "hard": bool(ev.hard),
+        "rcpt_domain": ev.rcpt_domain,
+        "status": ev.status,
+        "diag": ev.diag,
+    }
+    if ev.category:
+        obj["category"] = ev.category
+    if ev.provider:
+        obj["provider"] = ev.provider
+    return _encode(obj)
 
 
 def _opt_str(obj: dict[str, Any], key: str) -> str | None:
@@ -75,9 +95,12 @@ class JsonlParser(LineParser):
 
     format = "jsonl"
 
-    def __init__(self, ip_map: Mapping[str, str] | None = None) -> None:
-        self.ip_map: dict[str, str] = dict(ip_map or {})
+    def __init__(self, ip_map: Mapping[str, str] | None = None, *, now: Now) -> None:
+        self.ip_map: dict[str, str] = normalise_map(ip_map)
+        self.now: Now = now
         self.stats = ParseStats()
+        self._ips = IpCache()
+        self._names = NameCache()
 
     def _parse(self, line: str) -> Event | None:
         stats = self.stats
@@ -98,7 +121,7 @@ class JsonlParser(LineParser):
             return None
         ts = _ts(obj.get("ts"))
         kind_s = obj.get("kind")
-        if ts is None or not isinstance(kind_s, str):
+        if ts is None or not MIN_TS <= ts <= self._max_ts or not isinstance(kind_s, str):
             stats.bad(line)
             return None
         kind = _KINDS.get(kind_s.strip().lower())
@@ -115,12 +138,40 @@ class JsonlParser(LineParser):
             status = _opt_str(obj, "status") or ""
             diag = _opt_str(obj, "diag") or ""
             source = _opt_str(obj, "source")
+            category = _opt_str(obj, "category") or ""
+            provider = _opt_str(obj, "provider") or ""
         except TypeError:
             stats.bad(line)
             return None
         if not isinstance(hard, bool):
             stats.bad(line)
             return None
-        if not ip:
+        if ip:
+            ip = self._ips.get(ip) or self._ips.check(ip)
+            if not ip:
+                stats.bad(line)
+                return None
+        else:
             ip = self.ip_map.get(source) if source else None
-        return Event(ts, kind, ip or None, subuser, hard, domain.lower(), status, diag)
+        names = self._names
+        if subuser:
+            subuser = names.get(subuser) or names.check(subuser) or None
+        if category:
+            category = names.get(category) or names.check(category)
+        if provider:
+            provider = names.get(provider) or names.check(provider)
+        return _new(
+            Event,
+            (
+                ts,
+                kind,
+                ip or None,
+                subuser,
+                hard,
+                domain[:255].lower(),
+                status[:16],
+                diag[:MAX_TEXT],
+                category,
+                provider,
+            ),
+        )

@@ -13,18 +13,34 @@ empty list is ignored); a recipient that is neither a string nor a list of strin
 or non-string ``type``, or a non-numeric/non-finite ``timestamp`` on an outcome record is
 malformed. The enhanced status comes from ``response.enhanced_code``, falling back to the
 first ``X.Y.Z`` in ``response.content``.
+
+Bounds: a ``timestamp`` that is not a finite number from 1990 to one day after ``now()``
+(``1e19``, ``inf``, ``nan``, negative) is malformed. ``source_address`` is optional, so one
+that is not a valid IP (``999.1.1.1:25``, ``[/x]``, a NUL) is skipped and the record falls
+back to ``egress_source`` (then unattributed). ``bounce_classification`` of a non-delivery
+is passed through as ``Event.category`` and ``provider_name`` as ``Event.provider``; the
+tenant loses control and bidi characters and is cut at 128 characters, ``response.content``
+at 1,000.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import LineParser, ParseStats
+from opsconsole.core.sources.base import (
+    MAX_AHEAD,
+    MAX_TEXT,
+    MIN_TS,
+    LineParser,
+    NameCache,
+    Now,
+    ParseStats,
+    normalise_map,
+    parse_ip,
+)
 
 _TYPES: dict[str, Kind | None] = {
     "Delivery": Kind.DELIVERED,
@@ -39,25 +55,24 @@ _TYPES: dict[str, Kind | None] = {
 }
 _CACHE_MAX = 4096
 _decode = json.JSONDecoder().decode
+_new = tuple.__new__
+_DELIVERED = Kind.DELIVERED
 
 
 def source_ip(address: str) -> str | None:
     """The IP of ``10.0.0.1:53210``, ``[::1]:25``, ``10.0.0.1`` or ``::1``; None if invalid."""
-    a = address.strip()
+    a = address
     if a.startswith("["):
         host = a[1 : a.find("]")] if "]" in a else ""
     elif a.count(":") == 1:
         host = a.partition(":")[0]
     else:
         host = a
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
+    return parse_ip(host)
 
 
 def _domain(rcpt: str) -> str:
-    return rcpt.rpartition("@")[2].strip("<> ").lower()
+    return rcpt.rpartition("@")[2].strip("<> ")[:255].lower()
 
 
 class KumoParser(LineParser):
@@ -65,14 +80,18 @@ class KumoParser(LineParser):
 
     format = "kumo"
 
-    def __init__(self, ip_map: Mapping[str, str] | None = None) -> None:
-        self.ip_map: dict[str, str] = dict(ip_map or {})
+    def __init__(self, ip_map: Mapping[str, str] | None = None, *, now: Now) -> None:
+        self.ip_map: dict[str, str] = normalise_map(ip_map)
+        self.now: Now = now
         self.stats = ParseStats()
         self._addr_cache: dict[str, str | None] = {}
+        self._names = NameCache()
 
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         stats = self.stats
-        parse = self._parse
+        parse = self._parse_all
+        self._now = now = self.now()
+        self._max_ts = now + MAX_AHEAD
         for line in lines:
             stats.lines += 1
             try:
@@ -96,8 +115,7 @@ class KumoParser(LineParser):
         cache[address] = ip
         return ip
 
-    # One record can name several recipients: ``feed`` above flattens the list.
-    def _parse(self, line: str) -> list[Event]:  # type: ignore[override]
+    def _parse_all(self, line: str) -> list[Event]:
         stats = self.stats
         text = line.strip()
         if not text:
@@ -123,8 +141,7 @@ class KumoParser(LineParser):
         if (
             not isinstance(ts, int | float)
             or isinstance(ts, bool)
-            or not math.isfinite(ts)
-            or ts < 0
+            or not MIN_TS <= ts <= self._max_ts  # False for NaN, inf, 1e19
         ):
             stats.bad(line)
             return []
@@ -160,7 +177,7 @@ class KumoParser(LineParser):
         if tenant is None:
             tenant = obj.get("tenant")
         if isinstance(tenant, str) and tenant:
-            subuser = tenant
+            subuser = self._names.get(tenant) or self._names.check(tenant) or None
 
         status = ""
         diag = ""
@@ -168,7 +185,7 @@ class KumoParser(LineParser):
         if isinstance(response, dict):
             content = response.get("content")
             if isinstance(content, str):
-                diag = content
+                diag = content[:MAX_TEXT]
             ec = response.get("enhanced_code")
             if isinstance(ec, dict):
                 parts = (ec.get("class"), ec.get("subject"), ec.get("detail"))
@@ -177,10 +194,22 @@ class KumoParser(LineParser):
             if not status and diag:
                 status = enhanced_code(diag)
 
-        hard = False
-        if kind is Kind.BOUNCED:
-            cat = obj.get("bounce_classification")
-            hard = is_hard(status, cat if isinstance(cat, str) else None)
+        cat = obj.get("bounce_classification")
+        names = self._names
+        category = ""
+        if cat and isinstance(cat, str) and kind is not _DELIVERED:
+            category = names.get(cat) or names.check(cat)
+        hard = kind is Kind.BOUNCED and is_hard(status, category)
+        prov = obj.get("provider_name")
+        provider = ""
+        if prov and isinstance(prov, str):
+            provider = names.get(prov) or names.check(prov)
 
         ts = float(ts)
-        return [Event(ts, kind, ip, subuser, hard, _domain(r), status, diag) for r in rcpts]
+        return [
+            _new(
+                Event,
+                (ts, kind, ip, subuser, hard, _domain(r), status, diag, category, provider),
+            )
+            for r in rcpts
+        ]

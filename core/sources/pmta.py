@@ -14,6 +14,16 @@ Decisions where the PowerMTA guide is silent:
   unknown record type is ignored.
 * ``timeLogged`` without a UTC offset is taken as UTC; an all-digit value is Unix seconds.
 * ``tq`` (transient per queue) is ignored: it is not a per-recipient deferral.
+* Attribution: ``dlvSourceIp`` when set; a feedback-loop (``f``) row first uses
+  ``repSourceIp`` (the IP the ISP's report names) when it is a valid IP. Else the ``vmta``
+  name, then ``vmtaPool``, through the map. A ``dlvSourceIp`` that is set but not exactly a
+  valid IPv4/IPv6 address (``999.1.1.1``, a NUL, spaces) makes the row malformed: PowerMTA
+  writes only real addresses there. An invalid ``repSourceIp`` is third-party data from the
+  report: it is skipped and the row attributed by the other rules.
+* A ``timeLogged`` before 1990 or more than a day after ``now()`` is malformed (a 20-digit
+  or 12-digit number included).
+* ``bounceCat`` of a non-delivery is passed through as ``Event.category``; ``vmta`` names
+  lose control and bidi characters and are cut at 128 characters; ``dsnDiag`` at 1,000.
 """
 
 from __future__ import annotations
@@ -26,7 +36,16 @@ from typing import Any
 
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import LineParser, ParseStats
+from opsconsole.core.sources.base import (
+    MAX_TEXT,
+    MIN_TS,
+    IpCache,
+    LineParser,
+    NameCache,
+    Now,
+    ParseStats,
+    normalise_map,
+)
 
 _DELIVERED = Kind.DELIVERED
 _BOUNCED = Kind.BOUNCED
@@ -168,9 +187,12 @@ class PmtaParser(LineParser):
 
     format = "pmta"
 
-    def __init__(self, ip_map: Mapping[str, str] | None = None) -> None:
-        self.ip_map: dict[str, str] = dict(ip_map or {})
+    def __init__(self, ip_map: Mapping[str, str] | None = None, *, now: Now) -> None:
+        self.ip_map: dict[str, str] = normalise_map(ip_map)
+        self.now: Now = now
         self.stats = ParseStats()
+        self._ips = IpCache()
+        self._names = NameCache()  # raw vmta / bounceCat -> stripped and cleaned
         self._cols: _Columns | None = None
         self._feeder = _OneLine()
         self._reader = csv.reader(self._feeder)
@@ -247,16 +269,31 @@ class PmtaParser(LineParser):
             stats.bad(line)
             return None
         ts = self._time(row[cols.time])
-        if ts is None:
+        if ts is None or not MIN_TS <= ts <= self._max_ts:
             stats.bad(line)
             return None
 
-        ip = ""
+        ips = self._ips
+        names = self._names
+        ip: str | None = ""
         if kind is _COMPLAINED and cols.rep_ip >= 0:
-            ip = row[cols.rep_ip].strip()
+            rep = row[cols.rep_ip]
+            if rep:
+                ip = ips.get(rep)
+                if ip is None:
+                    ip = ips.check(rep)
         if not ip and cols.dlv_ip >= 0:
-            ip = row[cols.dlv_ip].strip()
-        vmta = row[cols.vmta].strip() if cols.vmta >= 0 else ""
+            raw = row[cols.dlv_ip]
+            if raw:
+                ip = ips.get(raw)
+                if ip is None:
+                    ip = ips.check(raw)
+                if not ip:
+                    stats.bad(line)
+                    return None
+        vmta = row[cols.vmta] if cols.vmta >= 0 else ""
+        if vmta:
+            vmta = names.get(vmta) or names.check(vmta)
         if not ip:
             ip_map = self.ip_map
             ip = ip_map.get(vmta, "") if vmta else ""
@@ -274,24 +311,19 @@ class PmtaParser(LineParser):
                 if len(self._status_cache) >= _CACHE_MAX:
                     self._status_cache.clear()
                 self._status_cache[raw] = status
-        hard = False
-        if kind is _BOUNCED:
-            hard = is_hard(status, row[cols.bounce_cat] if cols.bounce_cat >= 0 else None)
+        category = row[cols.bounce_cat] if cols.bounce_cat >= 0 and kind is not _DELIVERED else ""
+        if category:
+            category = names.get(category) or names.check(category)
+        hard = kind is _BOUNCED and is_hard(status, category)
         domain = ""
         if cols.rcpt >= 0:
-            domain = row[cols.rcpt].rpartition("@")[2].strip().strip("<>").lower()
+            domain = row[cols.rcpt].rpartition("@")[2].strip().strip("<>")[:255].lower()
+        diag = row[cols.diag] if cols.diag >= 0 else ""
+        if len(diag) > MAX_TEXT:
+            diag = diag[:MAX_TEXT]
         return _new(
             Event,
-            (
-                ts,
-                kind,
-                ip or None,
-                vmta or None,
-                hard,
-                domain,
-                status,
-                row[cols.diag] if cols.diag >= 0 else "",
-            ),
+            (ts, kind, ip or None, vmta or None, hard, domain, status, diag, category, ""),
         )
 
     def _time(self, value: str) -> float | None:

@@ -1,9 +1,37 @@
 """Postfix syslog / ``maillog_file`` lines.
 
-Only ``status=sent|deferred|bounced`` lines written by a delivery agent (smtp, lmtp, error,
-discard, virtual, local) are events; every other Postfix line (qmgr, pickup, cleanup, bounce,
-scache, smtp connection warnings...) is ignored, and a line that is not syslog-shaped is
-malformed.
+Only ``status=sent|deferred|bounced`` lines written by a delivery agent (smtp, lmtp, local,
+virtual, pipe, error, discard, retry) are events, one per line; the recipient is ``to=<a@b>``
+or ``to=a@b``, and a delivery line without ``to=`` still counts (with no domain). Every other
+Postfix line (qmgr, pickup, cleanup, bounce, scache, smtp connection warnings...) is ignored,
+and a line that is not syslog-shaped, or whose time is out of range (see base), is malformed.
+A qmgr ``status=expired, returned to sender`` line is message-level (no transport, no
+recipient): it is counted in ``stats.expired``, never as a bounce.
+
+Internal hops. A hand-off to a local content filter (amavis on ``relay=127.0.0.1[127.0.0.1]
+:10024``, reply ``250 2.0.0 Ok: queued as NEWID`` or ``250 2.0.0 from MTA(smtp:[127.0.0.1]
+:10025): 250 2.0.0 Ok: queued as NEWID``) is not a delivery: the filter re-injects the
+message, which then gets NEWID and its real delivery lines. Rules:
+
+* a relay listed in ``internal_relays`` (``host:port``, ``ip:port``, the full ``host[ip]:port``
+  as logged, or a bare name such as ``dfilt`` for a pipe filter) is always a hop, whatever
+  its status: ``stats.internal``;
+* a ``status=sent`` line to a loopback relay (``[127.x.x.x]`` or ``[::1]``) whose reply ends
+  in ``queued as ID``, where ID has the syntax of a Postfix queue id (6+ upper-case hex, or a
+  12-20 character long id), is a *candidate*. It is a hop if ID is already known as a
+  re-injected message (an ``smtpd`` line ``ID: client=...[127.x]`` seen in the last
+  :data:`RECENT_MAX` such lines), or if a later line carries queue id ID. It is a real
+  delivery (emitted late, with its own timestamp) once :data:`HOLD_LINES` lines or
+  :data:`HOLD_SECONDS` of log time (by later delivery lines) have passed without ID, or
+  when more than :data:`PENDING_MAX` candidates are held (oldest first), or on
+  :meth:`PostfixParser.flush`;
+* any other loopback delivery (LMTP to a local dovecot, a test sink that says ``queued as
+  X``) is a real delivery at once.
+
+The held candidates and the recent re-injected ids are part of ``get_state()``, and every
+bound counts lines or log time, never batches or the wall clock, so feeding a log in any
+batch split with ``get_state``/``set_state`` in between gives exactly the result of one run.
+Until resolved, a candidate line is counted in no ``stats`` field (see :attr:`pending`).
 
 Postfix never logs the source IP. The usual setup is one smtp transport per IP with its own
 ``syslog_name``, so the attribution key is the syslog tag without the program:
@@ -21,6 +49,9 @@ Timestamps:
   is taken as UTC: syslog writes the host's local time but the line does not say which zone,
   and the parser must not depend on the zone of the machine that reads the log. Run mail hosts
   on UTC or log RFC 3339. Lines up to a day "ahead" (a host east of UTC) are accepted.
+
+``now`` (a clock, required) is read once per ``feed`` call; the parser never reads the wall
+clock itself.
 """
 
 from __future__ import annotations
@@ -28,21 +59,40 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from opsconsole.core.classify import is_hard
 from opsconsole.core.events import Event, Kind
-from opsconsole.core.sources.base import LineParser, ParseStats
+from opsconsole.core.sources.base import (
+    MAX_AHEAD,
+    MIN_TS,
+    LineParser,
+    Now,
+    ParseStats,
+    normalise_map,
+)
 
-DELIVERY_PROGRAMS = frozenset({"smtp", "lmtp", "error", "discard", "virtual", "local"})
+DELIVERY_PROGRAMS = frozenset(
+    {"smtp", "lmtp", "local", "virtual", "pipe", "error", "discard", "retry"}
+)
+RECENT_MAX = 2048  # re-injected queue ids remembered (smtpd lines from a loopback client)
+PENDING_MAX = 2048  # candidate hops held at most; beyond, the oldest become deliveries
+HOLD_LINES = 100_000  # a candidate not resolved within this many lines is a delivery
+HOLD_SECONDS = 600.0  # ... or once a delivery line is this much later in log time
 
 _STATUS: dict[str, Kind] = {
     "sent": Kind.DELIVERED,
     "bounced": Kind.BOUNCED,
     "deferred": Kind.DEFERRED,
 }
+_DELIVERED = Kind.DELIVERED
 _BOUNCED = Kind.BOUNCED
+_KINDS = tuple(Kind)
+# Program categories of a syslog tag.
+_OTHER, _AGENT, _SMTPD, _QMGR = 0, 1, 2, 3
+_NORMAL, _LOOPBACK, _INTERNAL = 0, 1, 2  # what a relay is
 # Syslog writes English month names whatever the locale (calendar.month_abbr would follow it).
 _MONTHS = {
     name: i + 1
@@ -52,6 +102,10 @@ _MONTHS = {
 }
 _DAY = 86_400.0
 _CACHE_MAX = 4096
+# Short queue ids are upper-case hex (microseconds + inode); long ones (enable_long_queue_ids)
+# 12+ characters of [0-9A-Za-z].
+_QUEUE_ID = re.compile(r"[0-9A-F]{6,20}|[0-9A-Za-z]{12,20}")
+_qid_ok = _QUEUE_ID.fullmatch
 
 # One regex per line shape: the timestamp up to the minute, the seconds, host and tag; the
 # message starts at the match's end. The delivery message itself is cut with str.find (three
@@ -67,6 +121,23 @@ _RFC3339 = re.compile(
 # Event(...) runs a Python-level __new__; tuple.__new__ builds the same NamedTuple 3x faster.
 _new = tuple.__new__
 
+# A held candidate hop: [ts, kind, ip, hard, domain, status, diag, line number]
+_Held = list[Any]
+
+
+def _valid_held(e: Any) -> bool:
+    return (
+        isinstance(e, list)
+        and len(e) == 8
+        and isinstance(e[0], int | float)
+        and isinstance(e[1], int)
+        and 0 <= e[1] < len(_KINDS)
+        and (e[2] is None or isinstance(e[2], str))
+        and isinstance(e[3], bool)
+        and all(isinstance(x, str) for x in e[4:7])
+        and isinstance(e[7], int)
+    )
+
 
 class PostfixParser(LineParser):
     """Postfix log lines to events; see the module docstring for the rules."""
@@ -76,31 +147,217 @@ class PostfixParser(LineParser):
     def __init__(
         self,
         ip_map: Mapping[str, str] | None = None,
-        now: Callable[[], float] | None = None,
+        *,
+        now: Now,
+        internal_relays: Iterable[str] = (),
     ) -> None:
-        self.ip_map: dict[str, str] = dict(ip_map or {})
-        self.now: Callable[[], float] = now or time.time
+        self.ip_map: dict[str, str] = normalise_map(ip_map)
+        self.now: Now = now
+        self.internal_relays = frozenset(r.strip() for r in internal_relays if r.strip())
+        self._all_relays = bool(self.internal_relays)  # look at every relay= (else loopback)
         self.stats = ParseStats()
-        # tag -> (is a delivery agent, mapped IP or None)
-        self._tags: dict[str, tuple[bool, str | None]] = {}
+        # tag -> (program category, mapped IP or None)
+        self._tags: dict[str, tuple[int, str | None]] = {}
+        # relay as logged -> _NORMAL, _LOOPBACK or _INTERNAL
+        self._relays: dict[str, int] = {}
         # classic "Nov 22 04:57" -> epochs of that minute in the anchor year and the 4 before
         self._classic: dict[str, tuple[float, ...]] = {}
         self._anchor = (0.0, -1.0)  # [start, end) of now()'s UTC year the cache is built for
         self._anchor_year = 0
         # RFC 3339 "minute|offset" -> epoch of that minute
         self._rfc: dict[str, float] = {}
+        # -- state (get_state/set_state): candidate hops and re-injected ids --
+        self._pending: dict[str, list[_Held]] = {}  # NEWID -> held lines, oldest first
+        self._held = 0  # sum of len() of the pending lists
+        self._recent: dict[str, None] = {}  # re-injected queue ids, oldest first
+        self._lineno = 0  # lines fed since the state was empty (deadlines are relative)
+        self._line_base = 0  # during feed: line number = stats.lines + _line_base
+        self._released: list[Event] = []
 
-    # Stateless between lines: the year comes from now(), not from earlier lines.
-    def _tag(self, tag: str) -> tuple[bool, str | None]:
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Candidate hop lines held until resolved (counted in no stats field yet)."""
+        return self._held
+
+    def get_state(self) -> dict[str, Any]:
+        if not self._pending and not self._recent:
+            return {}
+        return {
+            "line": self._lineno,
+            "pending": [[qid, [list(e) for e in held]] for qid, held in self._pending.items()],
+            "recent": list(self._recent),
+        }
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self._pending = {}
+        self._recent = {}
+        self._held = 0
+        self._lineno = 0
+        if not isinstance(state, Mapping):
+            return
+        line = state.get("line")
+        if isinstance(line, int) and not isinstance(line, bool) and line >= 0:
+            self._lineno = line
+        recent = state.get("recent")
+        if isinstance(recent, list):
+            for qid in recent[-RECENT_MAX:]:
+                if isinstance(qid, str) and _qid_ok(qid):
+                    self._recent[qid] = None
+        pending = state.get("pending")
+        if isinstance(pending, list):
+            for item in pending:
+                if (
+                    isinstance(item, list)
+                    and len(item) == 2
+                    and isinstance(item[0], str)
+                    and isinstance(item[1], list)
+                ):
+                    held = [list(e) for e in item[1] if _valid_held(e)]
+                    if held and self._held + len(held) <= PENDING_MAX:
+                        self._pending.setdefault(item[0], []).extend(held)
+                        self._held += len(held)
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def feed(self, lines: Iterable[str]) -> Iterator[Event]:
+        stats = self.stats
+        parse = self._parse
+        released = self._released
+        self._now = now = self.now()
+        self._max_ts = now + MAX_AHEAD
+        # the line number is stats.lines + base (no per-line counter on the hot path)
+        self._line_base = self._lineno - stats.lines
+        for line in lines:
+            stats.lines += 1
+            try:
+                ev = parse(line)
+            except Exception:  # never raise on input, whatever the bytes
+                stats.bad(line)
+                ev = None
+            if ev is not None:
+                stats.events += 1
+                if ev[2] is None:
+                    stats.unattributed += 1
+                yield ev
+            if released:
+                yield from self._drain()
+        self._lineno = stats.lines + self._line_base if self._pending else 0
+
+    def flush(self) -> list[Event]:
+        """Release every held candidate as a real delivery (the end of a log that will not
+        grow: a one-shot ``ingest``). Their events are counted in ``stats`` now."""
+        self._release(len(self._pending))
+        self._lineno = 0
+        return list(self._drain())
+
+    def _drain(self) -> Iterator[Event]:
+        stats = self.stats
+        out = list(self._released)
+        self._released.clear()
+        for ev in out:
+            stats.events += 1
+            if ev[2] is None:
+                stats.unattributed += 1
+            yield ev
+
+    def _release(self, n: int) -> None:
+        """The ``n`` oldest candidate groups become deliveries (queued for ``_drain``)."""
+        pending = self._pending
+        for _ in range(n):
+            if not pending:
+                break
+            qid = next(iter(pending))
+            for e in pending.pop(qid):
+                self._held -= 1
+                self._released.append(
+                    _new(Event, (e[0], _KINDS[e[1]], e[2], None, e[3], e[4], e[5], e[6], "", ""))
+                )
+
+    def _age(self, ts: float | None) -> None:
+        """Release the candidates whose bound passed (oldest first, as held)."""
+        pending = self._pending
+        limit_line = self.stats.lines + self._line_base - HOLD_LINES
+        while pending:
+            first = next(iter(pending.values()))[0]
+            if (
+                first[7] > limit_line
+                and (ts is None or ts - first[0] <= HOLD_SECONDS)
+                and self._held <= PENDING_MAX
+            ):
+                return
+            self._release(1)
+
+    def _seen(self, qid: str) -> None:
+        """``qid`` appeared as a queue id: its held candidates were hops."""
+        held = self._pending.pop(qid, None)
+        if held is not None:
+            self._held -= len(held)
+            self.stats.internal += len(held)
+            self._remember(qid)
+
+    def _remember(self, qid: str) -> None:
+        recent = self._recent
+        if qid in recent:
+            return
+        if len(recent) >= RECENT_MAX:
+            del recent[next(iter(recent))]
+        recent[qid] = None
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _tag(self, tag: str) -> tuple[int, str | None]:
         info = self._tags.get(tag)
         if info is None:
             key, _, program = tag.rpartition("/")
             ip = self.ip_map.get(tag) or (self.ip_map.get(key) if key else None)
-            info = (program in DELIVERY_PROGRAMS and bool(key), ip or None)
+            cat = _OTHER
+            if key:
+                if program in DELIVERY_PROGRAMS:
+                    cat = _AGENT
+                elif program == "smtpd":
+                    cat = _SMTPD
+                elif program == "qmgr":
+                    cat = _QMGR
+            info = (cat, ip or None)
             if len(self._tags) >= _CACHE_MAX:
                 self._tags.clear()
             self._tags[tag] = info
         return info
+
+    def _relay(self, relay: str) -> int:
+        """What ``relay=`` names: ``host[ip]:port``, ``host[ip]``, ``none``, ``dovecot``..."""
+        kind = self._relays.get(relay)
+        if kind is not None:
+            return kind
+        host, bracket, rest = relay.partition("[")
+        ip, _, port = rest.partition("]")
+        port = port[1:] if port.startswith(":") else ""
+        keys = {relay, host} if not bracket else {relay}
+        if port:
+            keys.update((f"{host}:{port}", f"{ip}:{port}", f"[{ip}]:{port}"))
+        if keys & self.internal_relays:
+            kind = _INTERNAL
+        elif bracket and (ip.startswith("127.") or ip == "::1"):
+            kind = _LOOPBACK
+        else:
+            kind = _NORMAL
+        if len(self._relays) >= _CACHE_MAX:
+            self._relays.clear()
+        self._relays[relay] = kind
+        return kind
+
+    def _smtpd(self, text: str, start: int) -> None:
+        """``ID: client=host[127.0.0.1]``: a message re-injected by a local filter."""
+        c = text.find(": client=", start, start + 30)
+        if c < 0:
+            return
+        b = text.find("[", c + 9)
+        if b >= 0 and (text.startswith("127.", b + 1) or text.startswith("::1]", b + 1)):
+            qid = text[start:c]
+            if _qid_ok(qid):
+                self._remember(qid)
 
     def _parse(self, line: str) -> Event | None:
         stats = self.stats
@@ -116,8 +373,30 @@ class PostfixParser(LineParser):
         tag = m.group(5 if rfc else 3)
         info = self._tags.get(tag) or self._tag(tag)
         start = m.end()
+        pending = self._pending
+        if pending:
+            c = text.find(":", start, start + 30)
+            if c > start:
+                qid = text[start:c]
+                if qid in pending:
+                    self._seen(qid)
+            if self._held:
+                self._age(None)
+        cat = info[0]
+        if cat != _AGENT:
+            if cat == _SMTPD:
+                self._smtpd(text, start)
+            elif (
+                cat == _QMGR
+                and text.endswith("returned to sender")
+                and text.find(", status=expired", start) >= 0
+            ):
+                stats.expired += 1
+                return None
+            stats.ignored += 1
+            return None
         k = text.find(" status=", start)
-        if k < 0 or not info[0]:
+        if k < 0:
             stats.ignored += 1
             return None
         sp = text.find(" ", k + 8)
@@ -126,42 +405,80 @@ class PostfixParser(LineParser):
         else:
             word, diag = text[k + 8 : sp], text[sp + 1 :]
         kind = _STATUS.get(word) or _STATUS.get(word.rstrip(","))
-        t = text.find("to=<", start, k)
-        e = text.find(">", t + 4, k)
-        if kind is None or t < 0 or e < 0:
+        if kind is None:
             # e.g. "status=undeliverable" from an address verification probe
             stats.ignored += 1
             return None
         ts = self._rfc_time(m) if rfc else self._classic_time(m)
-        if ts is None:
+        if ts is None or ts < MIN_TS or ts > self._max_ts:
             stats.bad(line)
             return None
+        domain = ""
+        e = start
+        t = text.find("to=", start, k)
+        if t > 0 and text[t - 1] == " ":
+            if text[t + 3] == "<":
+                a0 = t + 4
+                e = text.find(">", a0, k)
+            else:
+                a0 = t + 3
+                e = text.find(",", a0, k)
+            if e >= 0:
+                at = text.rfind("@", a0, e)
+                domain = text[at + 1 if at >= 0 else a0 : e].lower()
+            else:
+                e = t
+        else:
+            t = start
         status = ""
         d = text.rfind(" dsn=", t, k)
         if d >= 0:
             status = text[d + 5 : k - 1] if text[k - 1] == "," else text[d + 5 : k]
             if len(status) > 9 or status[1:2] != ".":
                 status = ""
-        at = text.rfind("@", t, e)
         if diag[:1] == "(" and diag[-1:] == ")":
             diag = diag[1:-1]
-        return _new(
-            Event,
-            (
-                ts,
-                kind,
-                info[1],
-                None,
-                kind is _BOUNCED and is_hard(status),
-                text[(at if at >= 0 else t + 3) + 1 : e].lower(),
-                status,
-                diag,
-            ),
-        )
+        diag = diag[:1000]  # MAX_TEXT (a literal: no global lookup; no copy when shorter)
+        ip = info[1]
+        hard = kind is _BOUNCED and is_hard(status)
+        # The first "[" after the recipient is the relay's address (relay=host[ip]:port).
+        b = text.find("[", e, k)
+        if self._all_relays or (
+            b > 0
+            and (
+                (text[b + 1] == "1" and text.startswith("127.", b + 1))
+                or (text[b + 1] == ":" and text.startswith("::1]", b + 1))
+            )
+        ):
+            r = text.find(" relay=", start, k)
+            if r >= 0:
+                rend = text.find(",", r + 7, k)
+                hop = self._relay(text[r + 7 : rend if rend >= 0 else k])
+                if hop == _INTERNAL:
+                    stats.internal += 1
+                    return None
+                if hop == _LOOPBACK and kind is _DELIVERED:
+                    q = diag.rfind("queued as ")
+                    if q >= 0:
+                        qid = diag[q + 10 :].partition(" ")[0].rstrip(").,;")
+                        if _qid_ok(qid):
+                            if qid in self._recent:
+                                stats.internal += 1
+                                return None
+                            n = stats.lines + self._line_base
+                            held = [ts, int(kind), ip, hard, domain, status, diag, n]
+                            pending.setdefault(qid, []).append(held)
+                            self._held += 1
+                            if self._held > PENDING_MAX:
+                                self._age(None)
+                            return None
+        if pending:
+            self._age(ts)
+        return _new(Event, (ts, kind, ip, None, hard, domain, status, diag, "", ""))
 
     def _classic_time(self, m: re.Match[str]) -> float | None:
         """``Nov 22 04:57:58`` as UTC in the newest year not more than a day after now()."""
-        now = self.now()
+        now = self._now
         start, end = self._anchor
         if not start <= now < end:
             self._set_anchor(now)

@@ -45,7 +45,14 @@ Following (call :meth:`Tailer.poll` repeatedly; the caller schedules it)
 Lines: decoded as UTF-8 with ``errors="replace"``, split on ``\\n`` only (``\\r`` is kept, no
 other Unicode line breaks are split), without the ``\\n``. A trailing partial line is left
 in the file (its bytes are not consumed) until its newline arrives. A batch is bounded by
-``max_bytes`` and ``max_lines``; a single line longer than ``max_bytes`` is returned whole.
+``max_bytes`` and ``max_lines``; a single line longer than ``max_bytes`` (but not than
+``max_line``) is returned whole.
+
+Overlong lines: a line of more than ``max_line`` bytes (default 64 KiB, without its ``\\n``)
+is never held in memory: the reader scans past it in 1 MiB reads, consumes its bytes (the
+offsets stay exact) and hands out one :data:`OVERLONG` marker line in its place, which every
+parser counts as one malformed line (``Batch.overlong`` counts them too). While such a line
+has no newline yet it is a partial line like any other; the scan resumes where it stopped.
 
 A batch with no lines is emitted when only the position changed (switch to a new file,
 reset after truncation); commit it like any other, it keeps the committed identity current.
@@ -76,6 +83,12 @@ from typing import Any
 
 HASH_BYTES = 1024
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+MAX_LINE_BYTES = 64 * 1024
+SCAN_BYTES = 1 << 20
+# Stands in for an overlong line: an unclosed quote and no "{" or syslog shape, so every
+# parser counts it as malformed (and keeps it as a sample that says what happened).
+OVERLONG = '"overlong line skipped ({} bytes)'
+
 DEFAULT_MAX_LINES = 100_000
 COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".lzma", ".zip", ".z", ".Z")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -124,6 +137,7 @@ class Batch:
     end_offset: int
     checkpoint: Checkpoint
     rotated_from: str | None = None
+    overlong: int = 0  # lines longer than max_line, each replaced by an OVERLONG marker
 
 
 def prefix_hash(fd: int, offset: int) -> str:
@@ -148,6 +162,7 @@ class _Handle:
     hash: str = ""  # prefix_hash of the consumed bytes [0, offset), as they were read
     partial_at: int = -1  # a size at which [offset, size) held no newline
     full_hash: str = ""  # prefix_hash(fd, HASH_BYTES), once known
+    scan_at: int = -1  # an overlong line at offset has no newline in [offset, scan_at)
 
     @property
     def ident(self) -> Ident:
@@ -183,9 +198,13 @@ class Tailer:
         max_lines: int | None = DEFAULT_MAX_LINES,
         rotate_grace: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        max_line: int = MAX_LINE_BYTES,
     ) -> None:
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
+        if max_line <= 0:
+            raise ValueError("max_line must be positive")
+        self.max_line = max_line
         if max_lines is not None and max_lines <= 0:
             raise ValueError("max_lines must be positive or None")
         self.max_bytes = max_bytes
@@ -335,6 +354,7 @@ class Tailer:
                     return
                 if truncated:  # copytruncate (or rewritten in place): start over
                     h.offset, h.hash, h.partial_at, h.full_hash = 0, "", -1, ""
+                    h.scan_at = -1
             produced = False
             for b in self._read(c, h, rotated=False):
                 produced = True
@@ -472,49 +492,97 @@ class Tailer:
                 chunk = self._chunk(h)
                 if chunk is None:
                     return
-                n, lines = chunk
+                n, lines, overlong = chunk
                 end = start + n
                 ck = Checkpoint(c.path, h.dev, h.ino, end, self._hash_at(h, end))
             except OSError as e:
                 self._fail(c, h, e)
                 return
             h.offset, h.hash = end, ck.first_line_hash
+            h.scan_at = -1
             c.ckpt = ck
             self.errors.pop(c.path, None)
-            yield Batch(c.path, lines, start, end, ck, rotated_from)
+            yield Batch(c.path, lines, start, end, ck, rotated_from, overlong)
 
-    def _chunk(self, h: _Handle) -> tuple[int, list[str]] | None:
-        """The next complete lines at ``h.offset`` (their byte length, the lines), or None."""
+    def _chunk(self, h: _Handle) -> tuple[int, list[str], int] | None:
+        """The next complete lines at ``h.offset`` (their byte length, the lines, how many
+        of them are OVERLONG markers), or None."""
         pos = h.offset
+        if h.scan_at > pos:  # still inside an overlong line: go on scanning for its end
+            return self._skip(h, h.scan_at)
         buf = os.pread(h.fd, self.max_bytes, pos)
         if not buf:
             return None
         n = buf.rfind(b"\n") + 1
         if n == 0:
-            if len(buf) < self.max_bytes:
+            if len(buf) < self.max_bytes and len(buf) <= self.max_line:
                 h.partial_at = pos + len(buf)
                 return None
-            parts = [buf]  # one line longer than max_bytes: return it whole
-            at = pos + len(buf)
-            while True:
-                more = os.pread(h.fd, self.max_bytes, at)
-                if not more:
-                    h.partial_at = at
-                    return None
-                i = more.find(b"\n")
-                if i >= 0:
-                    parts.append(more[: i + 1])
-                    break
-                parts.append(more)
-                at += len(more)
-            buf = b"".join(parts)
-            n = len(buf)
+            return self._long(h, buf)
         if self.max_lines is not None and buf.count(b"\n", 0, n) > self.max_lines:
             rest = buf.split(b"\n", self.max_lines)[-1]
             n = len(buf) - len(rest)
         lines = str(memoryview(buf)[:n], "utf-8", "replace").split("\n")
         lines.pop()  # the empty string after the last newline
-        return n, lines
+        # A decoded line has at most as many characters as bytes (and at least a quarter):
+        # only when some line could be overlong, measure the lines in bytes.
+        if n > self.max_line and max(map(len, lines)) * 4 > self.max_line:
+            return self._cut_overlong(buf[:n])
+        return n, lines, 0
+
+    def _cut_overlong(self, buf: bytes) -> tuple[int, list[str], int]:
+        """Complete lines of ``buf`` (ending in a newline), overlong ones as markers."""
+        limit = self.max_line
+        parts = buf.split(b"\n")
+        parts.pop()
+        lines: list[str] = []
+        overlong = 0
+        for part in parts:
+            if len(part) > limit:
+                lines.append(OVERLONG.format(len(part)))
+                overlong += 1
+            else:
+                lines.append(str(part, "utf-8", "replace"))
+        return len(buf), lines, overlong
+
+    def _long(self, h: _Handle, buf: bytes) -> tuple[int, list[str], int] | None:
+        """``buf`` (at ``h.offset``) holds no newline: one long line, returned whole if its
+        newline comes within ``max_line`` bytes, else skipped (see :meth:`_skip`)."""
+        pos = h.offset
+        limit = self.max_line
+        have = len(buf)
+        parts = [buf]
+        while have <= limit:
+            more = os.pread(h.fd, min(self.max_bytes, limit + 1 - have), pos + have)
+            if not more:
+                h.partial_at = pos + have
+                return None
+            i = more.find(b"\n")
+            if i >= 0:
+                if have + i > limit:
+                    return have + i + 1, [OVERLONG.format(have + i)], 1
+                parts.append(more[:i])
+                line = b"".join(parts)
+                return len(line) + 1, [str(line, "utf-8", "replace")], 0
+            parts.append(more)
+            have += len(more)
+        del parts, buf
+        return self._skip(h, pos + have)
+
+    def _skip(self, h: _Handle, at: int) -> tuple[int, list[str], int] | None:
+        """Scan from ``at`` for the newline ending the overlong line at ``h.offset``,
+        ``SCAN_BYTES`` at a time, keeping none of it; None (partial) if it has none yet."""
+        pos = h.offset
+        while True:
+            more = os.pread(h.fd, SCAN_BYTES, at)
+            if not more:
+                h.partial_at = h.scan_at = at
+                return None
+            i = more.find(b"\n")
+            if i >= 0:
+                end = at + i + 1
+                return end - pos, [OVERLONG.format(end - 1 - pos)], 1
+            at += len(more)
 
     def _hash_at(self, h: _Handle, offset: int) -> str:
         if offset >= HASH_BYTES:

@@ -142,6 +142,8 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
             f"read {total.lines:,} lines ({total.bytes / 1e6:.1f} MB) in {secs:.1f}s:"
             f" {total.events:,} events, {total.unattributed:,} unattributed,"
             f" {total.malformed:,} malformed, {total.ignored:,} ignored"
+            + (f", {total.internal:,} internal hops" if total.internal else "")
+            + (f", {total.expired:,} expired notices" if total.expired else "")
         )
         errors = [e for r in readers for e in r.errors.values()]
         for e in errors:

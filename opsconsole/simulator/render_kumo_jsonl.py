@@ -60,7 +60,7 @@ class _KumoRenderer(_Renderer):
         nosrc = self.no_source_address
         n_sizes = len(_SIZES)
         for ev in events:
-            ts, kind, ip, sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, sub, hard, dom_name, status, diag = ev[:8]
             p = by_ip.get(ip) if ip else None
             dom = domain(dom_name)
             tenant = sub
@@ -144,7 +144,7 @@ class _JsonlRenderer(_Renderer):
         j = self._j
         count = self.count
         for ev in events:
-            ts, kind, ip, sub, hard, dom, status, diag = ev
+            ts, kind, ip, sub, hard, dom, status, diag = ev[:8]
             hard = bool(hard) and kind == Kind.BOUNCED
             out(
                 f'{{"ts":{ts:.3f},"kind":"{_KIND_NAMES[kind]}","ip":{j(ip)},'

@@ -101,7 +101,7 @@ class _PmtaRenderer(_Renderer):
             if every and self.since_header >= every:
                 writerow(header)  # a pipe target restarting mid-stream
                 self.since_header = 0
-            ts, kind, ip, sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, sub, hard, dom_name, status, diag = ev[:8]
             sec = int(ts)
             tl = self._time(sec)
             p = by_ip.get(ip) if ip else None

@@ -96,7 +96,7 @@ class _PostfixRenderer(_Renderer):
         delays = self.delays
         n_delays = len(delays)
         for ev in events:
-            ts, kind, ip, _sub, hard, dom_name, status, diag = ev
+            ts, kind, ip, _sub, hard, dom_name, status, diag = ev[:8]
             if kind == Kind.COMPLAINED:
                 self.truth.skipped += 1  # Postfix logs no feedback loop
                 continue

@@ -7,6 +7,9 @@ import json
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources import make_parser
 from opsconsole.core.sources.jsonl import JsonlParser, event_to_jsonl
+from tests.helpers.clock import FakeClock
+
+CLOCK = FakeClock(1_795_324_200.0)  # 2026-11-22T05:10:00Z: every sample is in the past
 
 
 def test_round_trip_every_kind() -> None:
@@ -18,7 +21,7 @@ def test_round_trip_every_kind() -> None:
     ]
     lines = [event_to_jsonl(e) + "\n" for e in events]
     assert all("\n" not in line[:-1] for line in lines)
-    p = make_parser("jsonl")
+    p = make_parser("jsonl", now=CLOCK)
     assert list(p.feed(lines)) == events
     s = p.stats
     assert (s.lines, s.events, s.ignored, s.malformed, s.unattributed) == (4, 4, 0, 0, 1)
@@ -47,7 +50,7 @@ def test_iso_timestamps_defaults_and_source_mapping() -> None:
         '{"ts": 1767225600, "kind": "complained", "ip": "", "source": "esp-a"}',
         '{"ts": 1767225600, "kind": "opened", "ip": "192.0.2.1"}',  # unknown kind: ignored
     ]
-    p = JsonlParser({"esp-a": "198.51.100.1"})
+    p = JsonlParser({"esp-a": "198.51.100.1"}, now=CLOCK)
     events = list(p.feed(lines))
     assert events == [
         Event(1767225600.0, Kind.DELIVERED, "192.0.2.1"),
@@ -74,7 +77,7 @@ def test_wrong_shapes_are_malformed() -> None:
         "\x00\x00",
         "  ",
     ]
-    p = JsonlParser()
+    p = JsonlParser(now=CLOCK)
     assert list(p.feed(lines)) == []
     s = p.stats
     assert (s.lines, s.events, s.ignored, s.malformed) == (12, 0, 1, 11)
@@ -85,8 +88,8 @@ def test_state_round_trip_continues_in_new_parser() -> None:
         event_to_jsonl(Event(1.0, Kind.DELIVERED, "192.0.2.1")),
         event_to_jsonl(Event(2.0, Kind.BOUNCED, "192.0.2.1", hard=True)),
     ]
-    p1 = JsonlParser()
+    p1 = JsonlParser(now=CLOCK)
     first = list(p1.feed(lines[:1]))
-    p2 = JsonlParser()
+    p2 = JsonlParser(now=CLOCK)
     p2.set_state(p1.get_state())
-    assert first + list(p2.feed(lines[1:])) == list(JsonlParser().feed(lines))
+    assert first + list(p2.feed(lines[1:])) == list(JsonlParser(now=CLOCK).feed(lines))

@@ -9,6 +9,9 @@ from typing import Any
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources import make_parser
 from opsconsole.core.sources.kumo import KumoParser, source_ip
+from tests.helpers.clock import FakeClock
+
+CLOCK = FakeClock(1_795_324_200.0)  # 2026-11-22T05:10:00Z: every sample is in the past
 
 
 def record(rtype: str = "Delivery", **fields: Any) -> str:
@@ -36,7 +39,7 @@ def record(rtype: str = "Delivery", **fields: Any) -> str:
 
 
 def test_sample_file(samples: Path) -> None:
-    p = make_parser("kumo", {"source3": "10.0.0.3", "source2": "192.0.2.99"})
+    p = make_parser("kumo", {"source3": "10.0.0.3", "source2": "192.0.2.99"}, now=CLOCK)
     with (samples / "kumo" / "log-sample.jsonl").open(encoding="utf-8") as f:
         events = list(p.feed(f))
     assert events == [
@@ -59,6 +62,7 @@ def test_sample_file(samples: Path) -> None:
             "example.com",
             "5.1.1",
             "5.1.1 The email account that you tried to reach does not exist.",
+            "InvalidRecipient",  # bounce_classification, passed through
         ),
         Event(
             1678069693.0,
@@ -70,6 +74,7 @@ def test_sample_file(samples: Path) -> None:
             "4.7.0",
             "[TSS04] Messages from 10.0.0.2 temporarily deferred due to unexpected volume or "
             "user complaints",
+            "Uncategorized",
         ),
     ]
     s = p.stats
@@ -85,7 +90,7 @@ def test_source_address_vs_egress_source() -> None:
         record(source_address=None, egress_source="s9"),
         record(egress_source="unknown-source"),
     ]
-    p = KumoParser({"s9": "198.51.100.9"})
+    p = KumoParser({"s9": "198.51.100.9"}, now=CLOCK)
     assert [e.ip for e in p.feed(lines)] == [
         "10.0.0.1",
         "2001:db8::1",
@@ -112,7 +117,7 @@ def test_recipient_list_gives_one_event_each() -> None:
         record(recipient=["ok@x.example", 5]),
         record(recipient=17),
     ]
-    p = KumoParser()
+    p = KumoParser(now=CLOCK)
     events = list(p.feed(lines))
     assert [e.rcpt_domain for e in events] == ["one.example", "two.example", "one.example"]
     s = p.stats
@@ -141,7 +146,7 @@ def test_record_types() -> None:
         record("Rejection"),
         record("DeferredInjection"),
     ]
-    p = KumoParser()
+    p = KumoParser(now=CLOCK)
     events = list(p.feed(lines))
     assert [(e.kind, e.hard, e.status) for e in events] == [
         (Kind.DELIVERED, False, "2.0.0"),
@@ -172,7 +177,7 @@ def test_wrong_shapes_are_malformed() -> None:
         "",
         record(response="weird", meta=["x"]),  # odd optional fields are tolerated
     ]
-    p = KumoParser()
+    p = KumoParser(now=CLOCK)
     events = list(p.feed(lines))
     assert [(e.status, e.subuser, e.diag) for e in events] == [("", None, "")]
     s = p.stats
@@ -181,9 +186,9 @@ def test_wrong_shapes_are_malformed() -> None:
 
 def test_state_round_trip_continues_in_new_parser() -> None:
     lines = [record(), record("Bounce")]
-    p1 = KumoParser({"source2": "192.0.2.2"})
+    p1 = KumoParser({"source2": "192.0.2.2"}, now=CLOCK)
     first = list(p1.feed(lines[:1]))
-    p2 = KumoParser({"source2": "192.0.2.2"})
+    p2 = KumoParser({"source2": "192.0.2.2"}, now=CLOCK)
     p2.set_state(p1.get_state())
     second = list(p2.feed(lines[1:]))
     assert [(e.kind, e.ip) for e in first + second] == [

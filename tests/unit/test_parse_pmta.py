@@ -9,6 +9,9 @@ from pathlib import Path
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources import make_parser
 from opsconsole.core.sources.pmta import PmtaParser
+from tests.helpers.clock import FakeClock
+
+CLOCK = FakeClock(1_795_324_200.0)  # 2026-11-22T05:10:00Z: every sample is in the past
 
 FULL_HEADER = (
     "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,"
@@ -19,12 +22,12 @@ T_20190208_215405 = datetime(2019, 2, 8, 21, 54, 5, tzinfo=UTC).timestamp()
 
 
 def parse(lines: list[str], ip_map: dict[str, str] | None = None) -> tuple[list[Event], PmtaParser]:
-    p = PmtaParser(ip_map=ip_map)
+    p = PmtaParser(ip_map=ip_map, now=CLOCK)
     return list(p.feed(lines)), p
 
 
 def test_guide_samples(samples: Path) -> None:
-    p = make_parser("pmta")
+    p = make_parser("pmta", now=CLOCK)
     with (samples / "pmta" / "acct-guide-samples.csv").open(encoding="utf-8") as f:
         events = list(p.feed(f))
     assert events == [
@@ -47,6 +50,7 @@ def test_guide_samples(samples: Path) -> None:
             "yahoo.com",
             "5.7.1",
             "smtp;554 5.7.1 Denied - Spam Suspected",
+            "spam-related",  # bounceCat, passed through
         ),
     ]
     s = p.stats
@@ -71,7 +75,17 @@ def test_reordered_subset_header_maps_by_name() -> None:
     )
     events, p = parse(lines)
     assert events == [
-        Event(T_20190208_215405, Kind.BOUNCED, "192.0.2.10", "vmta1", True, "gmail.com", "5.1.1")
+        Event(
+            T_20190208_215405,
+            Kind.BOUNCED,
+            "192.0.2.10",
+            "vmta1",
+            True,
+            "gmail.com",
+            "5.1.1",
+            "",
+            "bad-mailbox",
+        )
     ]
 
 
@@ -218,7 +232,7 @@ def test_state_round_trip_continues_in_new_parser() -> None:
     first, p1 = parse(lines[:2])
     state = p1.get_state()
     assert state == {"header": ["type", "vmta", "timeLogged", "rcpt", "dlvSourceIp"]}
-    p2 = PmtaParser(ip_map={"v2": "192.0.2.2"})
+    p2 = PmtaParser(ip_map={"v2": "192.0.2.2"}, now=CLOCK)
     p2.set_state(state)
     second = list(p2.feed(lines[2:]))
     assert [(e.kind, e.ip, e.subuser) for e in first + second] == [
@@ -227,7 +241,7 @@ def test_state_round_trip_continues_in_new_parser() -> None:
     ]
     assert p2.stats.malformed == 0
     # without the state the same line has no header: malformed
-    p3 = PmtaParser()
+    p3 = PmtaParser(now=CLOCK)
     assert list(p3.feed(lines[2:])) == []
     assert p3.stats.malformed == 1
     # a garbage state is ignored, never raised on
@@ -246,7 +260,7 @@ def test_feed_in_batches_equals_one_run() -> None:
         ),
     ]
     whole, _ = parse(lines)
-    p = PmtaParser()
+    p = PmtaParser(now=CLOCK)
     batched = [e for k in range(0, len(lines), 7) for e in p.feed(lines[k : k + 7])]
     assert batched == whole
     assert len(whole) == 20

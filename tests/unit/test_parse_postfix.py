@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources import make_parser
@@ -131,7 +134,7 @@ def test_rfc3339_timestamps() -> None:
         line("2026-11-22T04:57:58", "postfix/ip2/smtp"),  # no offset: UTC
         line("2026-13-22T04:57:58+00:00", "postfix/ip2/smtp"),  # no month 13
     ]
-    p = PostfixParser(REAL_MAP, now=FakeClock(0.0))  # the clock plays no part here
+    p = PostfixParser(REAL_MAP, now=FakeClock(NOV22_2026))  # only the range check reads it
     events = list(p.feed(lines))
     base = epoch(2026, 11, 22, 4, 57, 58)
     assert [round(e.ts - base, 6) for e in events] == [0.123456, 0.0, 0.0, 0.0]
@@ -175,8 +178,13 @@ def test_feb29_goes_back_to_last_leap_year() -> None:
     assert ev.ts == epoch(2024, 2, 29, 10, 0, 0)
 
 
-def test_default_clock_is_time_time() -> None:
-    p = PostfixParser(REAL_MAP)
+def test_now_is_required() -> None:
+    with pytest.raises(TypeError):
+        PostfixParser(REAL_MAP)  # type: ignore[call-arg]
+
+
+def test_wall_clock_passed_explicitly() -> None:
+    p = PostfixParser(REAL_MAP, now=time.time)
     (ev,) = p.feed([line("Nov 22 04:57:58", "postfix/ip2/smtp")])
     assert datetime.fromtimestamp(ev.ts, UTC).strftime("%m-%d %H:%M:%S") == "11-22 04:57:58"
 
