@@ -47,3 +47,11 @@ def clean(text: str, limit: int) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+DISPLAY_LIMIT = 1000
+
+
+def shown(value: object, limit: int = DISPLAY_LIMIT) -> str:
+    """Any value as a display string that is safe on a terminal (None as '')."""
+    return "" if value is None else clean(str(value), limit)

@@ -7,6 +7,8 @@ import io
 import json
 from typing import Any
 
+from opsconsole.core.sanitize import shown
+
 IP_COLUMNS = (
     "ip", "subuser", "pool", "status", "sent", "delivered", "bounced", "hard_bounced",
     "soft_bounced", "deferred", "complaints", "bounce_rate", "complaint_rate",
@@ -38,7 +40,7 @@ def to_csv(report: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(IP_COLUMNS)
     for row in ip_lines(report):
-        w.writerow("" if row[c] is None else row[c] for c in IP_COLUMNS)
+        w.writerow(shown(row[c]) for c in IP_COLUMNS)
     return buf.getvalue()
 
 
@@ -104,7 +106,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("\n| " + " | ".join(headers) + " |\n")
         out.append("|" + "---|" * len(headers) + "\n")
         for r in rows:
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |\n")
+            out.append("| " + " | ".join(shown(c).replace("|", "\\|") for c in r) + " |\n")
     return "".join(out)
 
 
@@ -131,6 +133,7 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
     numbers, IPs and severities never cut (text columns give way instead)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from opsconsole.styles import SEVERITY_STYLE
 
@@ -145,7 +148,8 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
             table.add_column(headers[i], no_wrap=headers[i] in NUMERIC_OR_KEY)
         for r in rows:
             style = SEVERITY_STYLE.get(r[-1], "") if title == "IPs" else ""
-            table.add_row(*(r[i] for i in keep), style=style)
+            # Text, not markup: a "[/x]" from a log must not be read as a Rich tag.
+            table.add_row(*(Text(shown(r[i])) for i in keep), style=style)
         console.print(table)
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from rich.text import Text
 
+from opsconsole.core.sanitize import shown
+
 SPARK = "▁▂▃▄▅▆▇█"
 UP, DOWN, FLAT = "↑", "↓", "→"
 
@@ -39,7 +41,10 @@ class Cell(Text):
     sort_value: Any
 
     def __init__(self, text: str, style: str = "", sort_value: Any = None, justify: Any = None):
-        super().__init__(text, style=style, justify=justify, no_wrap=True, overflow="ellipsis")
+        # Text from logs never reaches the terminal raw (escape sequences, bidi, NULs).
+        super().__init__(
+            shown(text), style=style, justify=justify, no_wrap=True, overflow="ellipsis"
+        )
         self.sort_value = text if sort_value is None else sort_value
 
 

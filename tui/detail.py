@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from opsconsole.core.config import EngineConfig
+from opsconsole.core.sanitize import shown
 from opsconsole.core.views import IpDetail, ReadStore, ip_detail
 from opsconsole.styles import SEVERITY_STYLE
 from opsconsole.tui.cells import clock_time, count, pct
@@ -91,9 +92,10 @@ class IpDetailScreen(Screen[None]):
             samples = detail.samples
             for r in samples:
                 s_table.add_row(
-                    clock_time(r["ts"]), r["subuser"] or "-", r["rcpt_domain"] or "-",
-                    Text(r["status"] or "-", "red" if r["hard"] else "yellow"),
-                    Text(r["diag"] or "", no_wrap=True, overflow="ellipsis"),
+                    clock_time(r["ts"]), Text(shown(r["subuser"]) or "-"),
+                    Text(shown(r["rcpt_domain"]) or "-"),
+                    Text(shown(r["status"]) or "-", "red" if r["hard"] else "yellow"),
+                    Text(shown(r["diag"]), no_wrap=True, overflow="ellipsis"),
                 )  # fmt: skip
             if not samples:
                 s_table.add_row("-", "-", "-", "-", Text("no bounces kept for this IP", "dim"))
@@ -101,8 +103,9 @@ class IpDetailScreen(Screen[None]):
             entries = detail.audit
             for e in entries:
                 a_table.add_row(
-                    clock_time(e["at"]), e["actor"], e["action"], e["pool"] or "-",
-                    Text(e["reason"] or "", no_wrap=True, overflow="ellipsis"),
+                    clock_time(e["at"]), Text(shown(e["actor"])), Text(shown(e["action"])),
+                    Text(shown(e["pool"]) or "-"),
+                    Text(shown(e["reason"]), no_wrap=True, overflow="ellipsis"),
                 )  # fmt: skip
             if not entries:
                 a_table.add_row("-", "-", "-", "-", Text("no actions recorded", "dim"))
