@@ -22,6 +22,9 @@ from sqlmodel import SQLModel
 from opsconsole.storage import tables
 
 BUSY_TIMEOUT_MS = 10_000
+# pg_advisory_xact_lock key serialising migrations across processes on one PostgreSQL
+# database (an arbitrary constant: int.from_bytes(b"opsmigr", "big")).
+PG_MIGRATION_LOCK = 0x6F70736D696772
 
 
 class DatabaseError(Exception):
@@ -111,12 +114,16 @@ async def open_database(url: str) -> AsyncEngine:
             # Check-then-create under the write lock: processes opening a new database at
             # once must not both run a migration step. A current schema needs no lock, so
             # reading (status, report, a follower) never waits for a writer.
-            if (
-                engine.dialect.name == "sqlite"
-                and await conn.run_sync(current_version) < MIGRATIONS[-1][0]
-            ):
-                await conn.rollback()
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On PostgreSQL the same lock is a transaction-scoped advisory lock; migrate()
+            # then re-reads the version, seeing what a process that held it committed.
+            if await conn.run_sync(current_version) < MIGRATIONS[-1][0]:
+                if engine.dialect.name == "sqlite":
+                    await conn.rollback()
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif engine.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK}
+                    )
             await conn.run_sync(migrate)
             await conn.commit()
     except DatabaseError:
