@@ -11,6 +11,7 @@ from opsconsole.core import rotation, warmup
 from opsconsole.core.rotation import MemberState
 from opsconsole.settings import Settings
 from opsconsole.storage import audit
+from opsconsole.storage.db import serialized_begin
 from opsconsole.storage.engine_state import MEMBERS, PLANS, to_row, upsert
 from opsconsole.storage.tables import Pool
 
@@ -20,7 +21,7 @@ async def apply_config(engine: AsyncEngine, settings: Settings, now: float) -> l
     created: list[str] = []
     schedules = warmup.schedules_from(settings.warmup)
     pools = Pool.__table__
-    async with engine.begin() as conn:
+    async with serialized_begin(engine) as conn:  # engines starting at once: one at a time
         have_pools = {r[0] for r in await conn.execute(select(pools.c.name))}
         have_members = {
             (r[0], r[1]) for r in await conn.execute(select(MEMBERS.c.pool, MEMBERS.c.ip))

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.core.events import system_clock
@@ -176,10 +176,14 @@ class EngineRuntime:
                 started = time.monotonic()
                 try:
                     await self.tick()
-                except OperationalError as e:
+                except DBAPIError as e:
                     # Busy past busy_timeout (another process holds the write lock), or the
                     # disk/server briefly gone: every write of the tick rolled back, and the
                     # readers resume from the committed checkpoints. Report and retry.
+                    # A PostgreSQL connection dropped mid-query (server restart, a killed
+                    # backend) comes as an invalidated InterfaceError: the same.
+                    if not (isinstance(e, OperationalError) or e.connection_invalidated):
+                        raise
                     reason = str(e.orig if e.orig is not None else e).splitlines()[0]
                     log.warning("database unavailable (%s); retrying next tick", reason,
                                 extra={"data": {"event": "db_error", "error": reason}})  # fmt: skip

@@ -9,14 +9,15 @@ database newer than the code is refused rather than misread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlmodel import SQLModel
 
 from opsconsole.storage import tables
@@ -25,6 +26,7 @@ BUSY_TIMEOUT_MS = 10_000
 # pg_advisory_xact_lock key serialising migrations across processes on one PostgreSQL
 # database (an arbitrary constant: int.from_bytes(b"opsmigr", "big")).
 PG_MIGRATION_LOCK = 0x6F70736D696772
+PG_SETUP_LOCK = 0x6F707373657475  # b"opssetu": apply_config at engine start
 
 
 class DatabaseError(Exception):
@@ -134,3 +136,17 @@ async def open_database(url: str) -> AsyncEngine:
         reason = str(getattr(e, "orig", None) or e).splitlines()[0]
         raise DatabaseError(f"cannot open database {url}: {reason}") from None
     return engine
+
+
+@contextlib.asynccontextmanager
+async def serialized_begin(
+    engine: AsyncEngine, pg_lock: int = PG_SETUP_LOCK
+) -> AsyncIterator[AsyncConnection]:
+    """``engine.begin()`` that, on PostgreSQL, first takes a transaction-scoped advisory
+    lock, so a check-then-insert inside it (engines starting at once, each creating the
+    config's pools) runs one process at a time and sees what the previous one committed.
+    On SQLite it is a plain ``engine.begin()``."""
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_lock})
+        yield conn
