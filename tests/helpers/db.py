@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from opsconsole.storage.db import sqlite_path
@@ -32,3 +33,15 @@ def rows(url: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         raise
     finally:
         con.close()
+
+
+def reset(url: str) -> None:
+    """Back to an empty database: the SQLite file and its WAL removed, or PostgreSQL's
+    public schema dropped and recreated (any engine still connected must be gone)."""
+    if is_postgres(url):
+        pg.execute(url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        return
+    path = sqlite_path(url)
+    if path is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -81,14 +81,17 @@ def qmark_to_dollar(sql: str) -> str:
     return "".join(out)
 
 
-def query(url: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-    """Rows (asyncpg Records: ``r[0]``, ``dict(r)``) of one statement; [] if a table is
-    missing (the schema is not there yet)."""
+def _in_thread(url: str, sql: str, params: Sequence[Any], fetch: bool) -> list[Any]:
+    """One statement on a connection of its own, on an event loop of its own in a worker
+    thread (so callers may be sync tests or coroutines on a running loop)."""
     import asyncpg
 
     async def run() -> list[Any]:
         con = await asyncpg.connect(asyncpg_dsn(url), timeout=30)
         try:
+            if not fetch:
+                await con.execute(sql)
+                return []
             return list(await con.fetch(qmark_to_dollar(sql), *params))
         except asyncpg.UndefinedTableError:
             return []
@@ -109,6 +112,17 @@ def query(url: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     if "error" in box:
         raise box["error"]
     return list(box["rows"])
+
+
+def query(url: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Rows (asyncpg Records: ``r[0]``, ``dict(r)``) of one statement with ``?``
+    placeholders; [] if a table is missing (the schema is not there yet)."""
+    return _in_thread(url, sql, params, fetch=True)
+
+
+def execute(url: str, sql: str) -> None:
+    """Run ``sql`` (several statements allowed, no parameters)."""
+    _in_thread(url, sql, (), fetch=False)
 
 
 class PgCluster:

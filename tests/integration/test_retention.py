@@ -25,7 +25,8 @@ async def test_prune_keeps_what_is_inside_retention(db_url: str) -> None:
             for ts in (NOW - 8 * DAY, NOW - 6 * DAY):
                 await conn.execute(
                     text("INSERT INTO bounce_sample (ts, ip, subuser, rcpt_domain, status, hard,"
-                         " diag, source) VALUES (:ts, '192.0.2.1', '', 'x', '5.1.1', true, '', 's')"),
+                         " diag, source)"
+                         " VALUES (:ts, '192.0.2.1', '', 'x', '5.1.1', true, '', 's')"),
                     {"ts": ts},
                 )  # fmt: skip
         deleted = await prune(engine, RetentionSettings(), NOW)
