@@ -40,6 +40,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(u.database)
 
 
+def display_url(url: str) -> str:
+    """``url`` fit for a message: the password (if any) as ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable database URL)"
+
+
+def _scrub(text_: str, url: str) -> str:
+    """``text_`` with ``url``'s password, should a driver message quote it, as ``***``."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text_
+    return text_.replace(str(password), "***") if password else text_
+
+
 def _prepare_sqlite_file(path: Path) -> None:
     """Create the file (and its folder) private to the user before SQLite touches it."""
     try:
@@ -67,7 +84,8 @@ def make_engine(url: str) -> AsyncEngine:
     try:
         engine = create_async_engine(url, pool_pre_ping=path is None)
     except Exception as e:  # unknown dialect, missing driver
-        raise DatabaseError(f"cannot use database URL {url!r}: {e}") from None
+        reason = _scrub(str(e), url)
+        raise DatabaseError(f"cannot use database URL {display_url(url)!r}: {reason}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
@@ -134,7 +152,8 @@ async def open_database(url: str) -> AsyncEngine:
     except Exception as e:
         await engine.dispose()
         reason = str(getattr(e, "orig", None) or e).splitlines()[0]
-        raise DatabaseError(f"cannot open database {url}: {reason}") from None
+        reason = _scrub(reason, url)
+        raise DatabaseError(f"cannot open database {display_url(url)}: {reason}") from None
     return engine
 
 

@@ -3,9 +3,10 @@
 ``PgCluster.start()`` runs ``initdb`` and ``pg_ctl start`` in a fresh temp dir (as the
 ``postgres`` user when the tests run as root, since PostgreSQL refuses root), listening on
 127.0.0.1 only, on a free port, with its unix socket in the temp dir and durability off
-for speed. Trust auth, loopback only. ``database()`` hands each test its own new database
-(``CREATE DATABASE t_<uuid> TEMPLATE template0``) and drops it afterwards, killing any
-connection a test's subprocess left behind. ``stop()`` is ``pg_ctl stop -m immediate``.
+for speed. Auth: trust for the superuser on loopback, scram passwords for other roles.
+``database()`` hands each test its own new database (``CREATE DATABASE t_<uuid> TEMPLATE
+template0``) and drops it afterwards, killing any connection a test's subprocess left behind.
+``stop()`` is ``pg_ctl stop -m immediate``.
 
 ``query()`` is a synchronous read for tests (the harness's ``sql()``): asyncpg on a loop of
 its own in a worker thread, so it works from sync tests and from inside a running loop.
@@ -176,6 +177,16 @@ class PgCluster:
             "initdb", "-D", str(self.data), "-U", self.user, "-A", "trust",
             "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions",
         )  # fmt: skip
+        # Trust for the superuser on loopback; every other role must give its password
+        # (so the suite can check that a password never shows in a message).
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(
+            "local all all trust\n"
+            f"host all {self.user} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        if self.run_as is not None:
+            shutil.chown(hba, self.run_as, self.run_as)
         atexit.register(self.stop)  # even if pytest dies before the fixture's finally
         last: Exception | None = None
         for _ in range(5):  # a free port can be taken between probe and bind: retry
