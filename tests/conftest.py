@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,12 +41,17 @@ def pg_cluster() -> Iterator[PgCluster]:
     """One throwaway PostgreSQL server for the session, started on first use."""
     try:
         import asyncpg  # noqa: F401
-    except ImportError:
-        pytest.skip("asyncpg is not installed (pip install -e '.[test]')")
-    try:
+
         cluster = PgCluster()
-    except PgUnavailable as e:
-        pytest.skip(str(e))
+    except (ImportError, PgUnavailable) as e:
+        reason = (
+            f"PostgreSQL tests: {e}"
+            if isinstance(e, PgUnavailable)
+            else ("PostgreSQL tests: asyncpg is not installed (pip install -e '.[test]')")
+        )
+        if os.environ.get("OPSCONSOLE_REQUIRE_PG") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
     try:
         cluster.start()
         yield cluster
