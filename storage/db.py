@@ -161,11 +161,14 @@ async def open_database(url: str) -> AsyncEngine:
 async def serialized_begin(
     engine: AsyncEngine, pg_lock: int = PG_SETUP_LOCK
 ) -> AsyncIterator[AsyncConnection]:
-    """``engine.begin()`` that, on PostgreSQL, first takes a transaction-scoped advisory
-    lock, so a check-then-insert inside it (engines starting at once, each creating the
-    config's pools) runs one process at a time and sees what the previous one committed.
-    On SQLite it is a plain ``engine.begin()``."""
-    async with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
+    """A transaction holding a write lock from its first statement, so a check-then-insert
+    inside it (engines starting at once, each creating the config's pools) runs one process
+    at a time and sees what the previous one committed: ``BEGIN IMMEDIATE`` on SQLite, a
+    transaction-scoped advisory lock on PostgreSQL. Commits on success."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_lock})
         yield conn
+        await conn.commit()
