@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run demo test lint format bench bench-deps bench-smoke screenshots clean
+.PHONY: run demo test pg-deps lint format bench bench-deps bench-smoke screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,18 @@ $(TEST_STAMP): pyproject.toml
 run: $(STAMP)  ## open the console on built-in demo data (own SQLite file)
 	$(BIN)/opsconsole --demo
 
-test: $(TEST_STAMP)  ## the whole suite
+test: $(TEST_STAMP) pg-deps  ## the whole suite (storage and engine tests on SQLite and PostgreSQL)
 	$(BIN)/pytest -q
+
+# The PostgreSQL half of the suite starts its own throwaway server (tests/helpers/pg.py) from
+# the server binaries; without them those tests skip, saying so (OPSCONSOLE_REQUIRE_PG=1: fail).
+pg-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	    else echo "no PostgreSQL server binaries: the PostgreSQL tests will skip" \
+	      "(apt-get install postgresql)"; fi; }
+
 
 # mypy and import-linter see the installed layout (core/ is opsconsole.core ...): a tree of
 # links in .venv gives them that one package without moving a file.

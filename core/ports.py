@@ -220,11 +220,12 @@ class MaintenanceStore(Protocol):
 
 
 class EngineStore(ReaderStore, LeaseStore, CheckStore, ControlStore, MaintenanceStore, Protocol):
-    """Everything the engine process uses; ``transient`` are the exception types that mean
-    "the database is briefly unavailable" (locked, restarting): a tick that meets one is
-    logged and retried, never fatal."""
+    """Everything the engine process uses. A tick that meets a transient error (see
+    :meth:`is_transient`) is logged and retried, never fatal."""
 
-    transient: tuple[type[BaseException], ...]
+    def is_transient(self, e: BaseException) -> bool:
+        """True when ``e`` means the database is briefly unavailable: retry, never fatal."""
+        ...
 
     async def audit(self, entries: Sequence[AuditEntry], now: float) -> None: ...
 

@@ -9,19 +9,25 @@ database newer than the code is refused rather than misread.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconsole.core import redact
 from opsconsole.core.errors import first_line
 from opsconsole.storage import migrations
 
 BUSY_TIMEOUT_MS = 10_000
+# pg_advisory_xact_lock key serialising migrations across processes on one PostgreSQL
+# database (an arbitrary constant: int.from_bytes(b"opsmigr", "big")).
+PG_MIGRATION_LOCK = 0x6F70736D696772
+PG_SETUP_LOCK = 0x6F707373657475  # b"opssetu": apply_config at engine start
 
 
 class DatabaseError(Exception):
@@ -31,6 +37,23 @@ class DatabaseError(Exception):
 def sqlite_path(url: str) -> Path | None:
     path = redact.sqlite_path(url)
     return None if path is None else Path(path)
+
+
+def display_url(url: str) -> str:
+    """``url`` fit for a message: the password (if any) as ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable database URL)"
+
+
+def _scrub(text_: str, url: str) -> str:
+    """``text_`` with ``url``'s password, should a driver message quote it, as ``***``."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return text_
+    return text_.replace(str(password), "***") if password else text_
 
 
 def _prepare_sqlite_file(path: Path) -> None:
@@ -60,9 +83,8 @@ def make_engine(url: str) -> AsyncEngine:
     try:
         engine = create_async_engine(url, pool_pre_ping=path is None)
     except Exception as e:  # unknown dialect, missing driver
-        raise DatabaseError(
-            f"cannot use database URL {redact.redact_url(url)!r}: {first_line(e)}"
-        ) from None
+        reason = _scrub(first_line(e), url)
+        raise DatabaseError(f"cannot use database URL {display_url(url)!r}: {reason}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
@@ -118,9 +140,16 @@ async def open_database(url: str) -> AsyncEngine:
             # Check-then-create under the write lock: processes opening a new database at
             # once must not both run a migration step. A current schema needs no lock, so
             # reading (status, report, a follower) never waits for a writer.
-            if engine.dialect.name == "sqlite" and len(await conn.run_sync(pending_steps)) > 0:
-                await conn.rollback()
-                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On PostgreSQL the same lock is a transaction-scoped advisory lock; migrate()
+            # then re-reads what is applied, seeing what a process that held it committed.
+            if len(await conn.run_sync(pending_steps)) > 0:
+                if engine.dialect.name == "sqlite":
+                    await conn.rollback()
+                    await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif engine.dialect.name == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK}
+                    )
             await conn.run_sync(migrate)
             await conn.commit()
     except DatabaseError:
@@ -128,6 +157,23 @@ async def open_database(url: str) -> AsyncEngine:
         raise
     except Exception as e:
         await engine.dispose()
-        reason = first_line(e)
-        raise DatabaseError(f"cannot open database {redact.redact_url(url)}: {reason}") from None
+        reason = _scrub(first_line(e), url)
+        raise DatabaseError(f"cannot open database {display_url(url)}: {reason}") from None
     return engine
+
+
+@contextlib.asynccontextmanager
+async def serialized_begin(
+    engine: AsyncEngine, pg_lock: int = PG_SETUP_LOCK
+) -> AsyncIterator[AsyncConnection]:
+    """A transaction holding a write lock from its first statement, so a check-then-insert
+    inside it (engines starting at once, each creating the config's pools) runs one process
+    at a time and sees what the previous one committed: ``BEGIN IMMEDIATE`` on SQLite, a
+    transaction-scoped advisory lock on PostgreSQL. Commits on success."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_lock})
+        yield conn
+        await conn.commit()

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core import redact
@@ -31,6 +31,7 @@ from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
 from opsconsole.storage import audit, checkpoints, control_queue, lease, reads, retention
+from opsconsole.storage.db import serialized_begin
 from opsconsole.storage.engine_store import (
     ALERTS,
     MEMBERS,
@@ -132,7 +133,12 @@ class SqlTx:
 class SqlStore:
     """``EngineStore`` on an ``AsyncEngine``."""
 
-    transient: tuple[type[BaseException], ...] = (OperationalError,)
+    def is_transient(self, e: BaseException) -> bool:
+        """Locked past busy_timeout, the server briefly gone, or a PostgreSQL connection
+        dropped mid-query (a restart, a killed backend: an invalidated InterfaceError)."""
+        if isinstance(e, OperationalError):
+            return True
+        return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -268,7 +274,9 @@ class SqlStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTx]:
-        async with self.engine.begin() as conn:
+        # Serialised: engines starting at once each create the config's pools (check, then
+        # insert) one at a time, seeing what the previous one committed.
+        async with serialized_begin(self.engine) as conn:
             yield SqlTx(conn)
 
     async def fail(self, command_id: int, error: str, now: float) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.pg import PgCluster, PgUnavailable
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "samples"
@@ -26,9 +30,49 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
+# --- the database under test: SQLite, or PostgreSQL where a test is parametrized -------
+# tests/integration/conftest.py parametrizes ``db_backend`` (ids sqlite, postgres) for every
+# test there that asks for ``db_url`` or ``harness`` and is not marked ``sqlite_only``;
+# everywhere else ``db_backend`` is "sqlite" with no parametrization (node ids unchanged).
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL server for the session, started on first use."""
+    try:
+        import asyncpg  # noqa: F401
+
+        cluster = PgCluster()
+    except (ImportError, PgUnavailable) as e:
+        reason = (
+            f"PostgreSQL tests: {e}"
+            if isinstance(e, PgUnavailable)
+            else ("PostgreSQL tests: asyncpg is not installed (pip install -e '.[test]')")
+        )
+        if os.environ.get("OPSCONSOLE_REQUIRE_PG") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def db_url(db_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new empty database: a SQLite file in ``tmp_path`` or a fresh PostgreSQL database."""
+    if db_backend == "postgres":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        with cluster.database() as url:
+            yield url
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
 
 
 @pytest.fixture

@@ -172,8 +172,9 @@ class EngineRuntime:
                 try:
                     if not await self._renew(self.clock()):
                         return
-                except self.store.transient:
-                    continue
+                except Exception as e:
+                    if not self.store.is_transient(e):
+                        raise
 
         task = asyncio.create_task(renew())
         try:
@@ -217,7 +218,9 @@ class EngineRuntime:
                 started = time.monotonic()
                 try:
                     await self.tick()
-                except self.store.transient as e:
+                except Exception as e:
+                    if not self.store.is_transient(e):
+                        raise
                     # Busy past busy_timeout (another process holds the write lock), or the
                     # disk/server briefly gone: every write of the tick rolled back, and the
                     # readers resume from the committed checkpoints. Report and retry.

@@ -2,7 +2,9 @@
 
 Engines run as ``python -m opsconsole --no-ui --log-format json`` (so SIGTERM and kill -9
 are real signals to a real process), control commands and reports as one-shot CLI
-subprocesses, all against one SQLite file in ``tmp_path``. Traffic is the project's JSONL,
+subprocesses, all against one database: a SQLite file in ``tmp_path`` or a fresh PostgreSQL
+database (every test here asking for ``harness`` or ``db_url`` runs on both, ids ``sqlite``
+and ``postgres``, unless marked ``sqlite_only``). Traffic is the project's JSONL,
 written as whole new files (temp name + rename) into a folder the config follows with a
 glob, so the engine never sees half a write. Nothing is mocked; waits poll with deadlines.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,10 +24,20 @@ from typing import Any, TypeVar
 
 import pytest
 
+from opsconsole.storage.db import sqlite_path
+from tests.helpers.db import rows as db_rows
 from tests.helpers.waiting import wait_for
 
 T = TypeVar("T")
 PY = sys.executable
+BACKENDS = ("sqlite", "postgres")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test here that uses a database on SQLite and PostgreSQL."""
+    names = metafunc.fixturenames
+    if "db_backend" in names and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("db_backend", BACKENDS, ids=BACKENDS, indirect=True)
 
 
 def wait_until(pred: Callable[[], T | None], timeout: float, what: str, poll: float = 0.1) -> T:
@@ -120,6 +131,7 @@ class Harness:
     """Config, traffic, engines and CLI calls for one test, all under ``root``."""
 
     root: Path
+    db: str = ""
     procs: list[EngineProc] = field(default_factory=list)
     _files: int = 0
 
@@ -128,8 +140,8 @@ class Harness:
     traffic = staticmethod(traffic)
 
     def __post_init__(self) -> None:
-        self.db_path = self.root / "ops.db"
-        self.db = f"sqlite+aiosqlite:///{self.db_path}"
+        self.db = self.db or f"sqlite+aiosqlite:///{self.root / 'ops.db'}"
+        self.db_path = sqlite_path(self.db) or self.root / "ops.db"
         self.traffic_dir = self.root / "traffic"
         self.traffic_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.root / "config.toml"
@@ -206,19 +218,9 @@ class Harness:
 
     # --- the database, read directly ------------------------------------------------------
 
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        if not self.db_path.exists():
-            return []
-        con = sqlite3.connect(self.db_path, timeout=10)
-        con.row_factory = sqlite3.Row
-        try:
-            return con.execute(query, params).fetchall()
-        except sqlite3.OperationalError as e:
-            if "no such table" in str(e):
-                return []
-            raise
-        finally:
-            con.close()
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Rows (``r[0]``, ``dict(r)``) of one query with ``?`` placeholders, either backend."""
+        return db_rows(self.db, query, params)
 
     def lease(self) -> dict[str, Any] | None:
         rows = self.sql("SELECT * FROM lease WHERE name = 'engine'")
@@ -293,8 +295,8 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(tmp_path)
+def harness(tmp_path: Path, db_url: str) -> Iterator[Harness]:
+    h = Harness(tmp_path, db_url)
     try:
         yield h
     finally:

@@ -14,7 +14,6 @@ import csv
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,8 @@ from pathlib import Path
 import pytest
 
 from opsconsole.simulator import Truth, generate_events, write_file
+from tests.helpers.db import reset as reset_db
+from tests.helpers.db import rows
 
 KINDS = {"d": "delivered", "b": "bounced", "t": "deferred", "f": "complaints"}
 Tally = dict[str, Counter[str]]
@@ -88,63 +89,38 @@ def truth_tally(truth: Truth) -> Tally:
 # --------------------------------------------------------------------------- database reads
 
 
-def db_tally(db_path: Path) -> Tally:
-    if not db_path.exists():
-        return {}
-    con = sqlite3.connect(db_path)
-    try:
-        has = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'bucket'").fetchone()
-        if not has:
-            return {}
-        rows = con.execute(
-            "SELECT ip, sum(delivered), sum(bounced), sum(deferred), sum(complaints)"
-            " FROM bucket GROUP BY ip"
-        ).fetchall()
-    finally:
-        con.close()
+def db_tally(db: str) -> Tally:
+    got = rows(
+        db,
+        "SELECT ip, sum(delivered), sum(bounced), sum(deferred), sum(complaints)"
+        " FROM bucket GROUP BY ip",
+    )
     out: Tally = {}
-    for ip, *vals in rows:
-        c = Counter(dict(zip(KINDS.values(), vals, strict=True)))
+    for ip, *vals in got:
+        c = Counter(dict(zip(KINDS.values(), (int(v) for v in vals), strict=True)))
         c = Counter({k: v for k, v in c.items() if v})
         if c:
             out[ip] = c
     return out
 
 
-def db_checkpoint(db_path: Path, path: Path) -> tuple[int, int]:
+def db_checkpoint(db: str, path: Path) -> tuple[int, int]:
     """(committed offset, lines counted) for ``path``; (0, 0) before the first commit."""
-    if not db_path.exists():
-        return 0, 0
-    con = sqlite3.connect(db_path)
-    try:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
-        if "source_checkpoint" not in tables:
-            return 0, 0
-        row = con.execute(
-            'SELECT "offset" FROM source_checkpoint WHERE path = ?', (str(path),)
-        ).fetchone()
-        lines = con.execute("SELECT sum(lines) FROM ingest_counter").fetchone()
-    finally:
-        con.close()
-    return (row[0] if row else 0), int(lines[0] or 0) if lines else 0
+    row = rows(db, 'SELECT "offset" FROM source_checkpoint WHERE path = ?', (str(path),))
+    lines = rows(db, "SELECT sum(lines) FROM ingest_counter")
+    return (int(row[0][0]) if row else 0), int(lines[0][0] or 0) if lines else 0
 
 
-def lease_pid(db_path: Path) -> int | None:
+def lease_pid(db: str) -> int | None:
     """The pid of the engine holding an unexpired lease."""
-    con = sqlite3.connect(db_path)
-    try:
-        row = con.execute("SELECT pid FROM lease WHERE expires_at > ?", (time.time(),)).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        con.close()
-    return row[0] if row else None
+    row = rows(db, "SELECT pid FROM lease WHERE expires_at > ?", (time.time(),))
+    return int(row[0][0]) if row else None
 
 
-def assert_prefix_exact(db_path: Path, path: Path, index: PmtaIndex) -> int:
+def assert_prefix_exact(db: str, path: Path, index: PmtaIndex) -> int:
     """The database holds exactly the events of the committed prefix; return the offset."""
-    offset, lines = db_checkpoint(db_path, path)
-    assert db_tally(db_path) == index.tally(offset), f"not the prefix up to {offset}"
+    offset, lines = db_checkpoint(db, path)
+    assert db_tally(db) == index.tally(offset), f"not the prefix up to {offset}"
     assert lines == index.lines_before(offset)
     return offset
 
@@ -185,43 +161,41 @@ def big_pmta(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Truth, Pmt
 
 @pytest.mark.slow
 def test_sigkill_ingest_at_random_points_then_rerun_is_exact(
-    tmp_path: Path, big_pmta: tuple[Path, Truth, PmtaIndex]
+    tmp_path: Path, big_pmta: tuple[Path, Truth, PmtaIndex], db_url: str
 ) -> None:
     path, truth, index = big_pmta
     size = path.stat().st_size
     rng = random.Random(os.environ.get("OPSCONSOLE_CRASH_SEED", "5"))
-    db_path = tmp_path / "crash.db"
-    db = f"sqlite+aiosqlite:///{db_path}"
+    db = db_url
     maps = [a for name, ip in truth.ip_map.items() for a in ("--ip-map", f"{name}={ip}")]
     cmd = ("--db", db, "ingest", str(path), "--format", "pmta", *maps)
 
     def reset() -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+        reset_db(db)
 
     # A clean run first: exact from scratch, and its duration bounds the random kill times.
     started = time.monotonic()
     clean = subprocess.run([sys.executable, "-m", "opsconsole", *cmd], capture_output=True)
     run_seconds = time.monotonic() - started
     assert clean.returncode == 0, clean.stderr
-    assert db_tally(db_path) == truth_tally(truth)
+    assert db_tally(db) == truth_tally(truth)
     reset()
 
     kills, mid_run, completed, attempts = 0, 0, 0, 0
     while kills < 8 or mid_run < 3:
         attempts += 1
         assert attempts <= 30, f"{kills} kills, only {mid_run} mid-run after {attempts} tries"
-        before = db_checkpoint(db_path, path)[0]
+        before = db_checkpoint(db, path)[0]
         proc = opsconsole(*cmd)
         time.sleep(rng.uniform(0.05, min(2.0, run_seconds)))
         if kill9(proc):
             kills += 1
-            offset = assert_prefix_exact(db_path, path, index)
+            offset = assert_prefix_exact(db, path, index)
             mid_run += before < offset < size
             continue
         # It finished before the kill: it must be complete and exact; start over.
         assert proc.returncode == 0, proc.stderr
-        assert db_tally(db_path) == truth_tally(truth)
+        assert db_tally(db) == truth_tally(truth)
         completed += 1
         reset()
 
@@ -229,13 +203,13 @@ def test_sigkill_ingest_at_random_points_then_rerun_is_exact(
         [sys.executable, "-m", "opsconsole", *cmd], capture_output=True, text=True
     )
     assert final.returncode == 0, final.stderr
-    assert db_tally(db_path) == truth_tally(truth)
-    assert db_checkpoint(db_path, path) == (size, truth.lines)
+    assert db_tally(db) == truth_tally(truth)
+    assert db_checkpoint(db, path) == (size, truth.lines)
     again = subprocess.run(
         [sys.executable, "-m", "opsconsole", *cmd], capture_output=True, text=True
     )
     assert again.returncode == 0 and again.stdout.startswith("read 0 lines"), again.stdout
-    assert db_tally(db_path) == truth_tally(truth)
+    assert db_tally(db) == truth_tally(truth)
     print(f"{kills} kills ({mid_run} mid-run), {completed} runs completed before their kill")
 
 
@@ -278,7 +252,9 @@ class Appender(threading.Thread):
 
 
 @pytest.mark.slow
-def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(tmp_path: Path) -> None:
+def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(
+    tmp_path: Path, db_url: str
+) -> None:
     full = tmp_path / "full.csv"
     now = time.time()
     events = generate_events(None, 60_000, now - 3 * 3600, now - 120, seed=23)
@@ -286,21 +262,21 @@ def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(tmp_pat
     index = PmtaIndex(full, truth.ip_map)
     followed = tmp_path / "acct.csv"
     followed.touch()
-    db_path = tmp_path / "engine.db"
+    db = db_url
     cfg = engine_config(tmp_path, followed, truth.ip_map)
-    args = ("--db", f"sqlite+aiosqlite:///{db_path}", "--config", str(cfg), "--no-ui")
+    args = ("--db", db, "--config", str(cfg), "--no-ui")
     writer = Appender(followed, full.read_bytes(), seconds=6.0, seed=3)
     writer.start()
     rng = random.Random(17)
     kills, progressed = 0, 0
     while writer.is_alive() or kills < 4:
-        before = db_checkpoint(db_path, followed)[0]
+        before = db_checkpoint(db, followed)[0]
         proc = opsconsole(*args)
         time.sleep(rng.uniform(1.0, 3.5))
         assert kill9(proc), f"the engine exited by itself: {proc.stderr}"
         kills += 1
         # A growing file: the committed offset is what counts; the file may be ahead.
-        offset = assert_prefix_exact(db_path, followed, index)
+        offset = assert_prefix_exact(db, followed, index)
         progressed += offset > before
     writer.join()
     assert progressed >= 2, f"the engine committed during only {progressed} of {kills} runs"
@@ -310,13 +286,13 @@ def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(tmp_pat
     proc = opsconsole(*args)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
-        lease_pid(db_path) == proc.pid and db_checkpoint(db_path, followed)[0] == size
+        lease_pid(db) == proc.pid and db_checkpoint(db, followed)[0] == size
     ):
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert db_tally(db_path) == truth_tally(truth)
-    assert db_checkpoint(db_path, followed) == (size, truth.lines)
+    assert db_tally(db) == truth_tally(truth)
+    assert db_checkpoint(db, followed) == (size, truth.lines)
     print(f"{kills} kills of the engine, {progressed} with progress")

@@ -4,28 +4,22 @@ database's position (an operator's `ingest` while the daemon follows the same fi
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from opsconsole.simulator import Scenario, generate_events, write_file
+from tests.helpers.db import rows
 
 START = 1_790_000_000.0
 
 
-def totals(db: Path) -> dict[str, tuple[int, int, int]]:
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute(
-            "SELECT ip, sum(delivered), sum(bounced), sum(deferred) FROM bucket GROUP BY ip"
-        ).fetchall()
-    finally:
-        con.close()
-    return {ip: (d, b, df) for ip, d, b, df in rows}
+def totals(db: str) -> dict[str, tuple[int, int, int]]:
+    got = rows(db, "SELECT ip, sum(delivered), sum(bounced), sum(deferred) FROM bucket GROUP BY ip")
+    return {ip: (int(d), int(b), int(df)) for ip, d, b, df in got}
 
 
-def test_two_concurrent_ingests_of_one_file_count_it_once(tmp_path: Path) -> None:
+def test_two_concurrent_ingests_of_one_file_count_it_once(tmp_path: Path, db_url: str) -> None:
     scenario = Scenario.default()
     log = tmp_path / "acct.csv"
     truth = write_file(
@@ -35,8 +29,8 @@ def test_two_concurrent_ingests_of_one_file_count_it_once(tmp_path: Path) -> Non
         scenario=scenario,
         seed=3,
     )
-    db = tmp_path / "c.db"
-    cmd = [sys.executable, "-m", "opsconsole", "--db", f"sqlite+aiosqlite:///{db}", "ingest",
+    db = db_url
+    cmd = [sys.executable, "-m", "opsconsole", "--db", db, "ingest",
            str(log), "--format", "pmta"]  # fmt: skip
     for name, ip in scenario.ip_map("pmta").items():
         cmd += ["--ip-map", f"{name}={ip}"]

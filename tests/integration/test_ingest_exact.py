@@ -193,12 +193,12 @@ def write_pmta(path: Path, rng: random.Random, n: int = 3000) -> tuple[dict, Cou
     return dict(tally), unattributed, garbage
 
 
-def test_pmta_reordered_columns_unmapped_bounces_and_garbage(tmp_path: Path) -> None:
+def test_pmta_reordered_columns_unmapped_bounces_and_garbage(tmp_path: Path, db_url: str) -> None:
     rng = random.Random(20260302)
     path = tmp_path / "acct-2026.csv"
     tally, unattributed, garbage = write_pmta(path, rng)
     assert unattributed["bounced"] > 0 and garbage > 10
-    db = f"sqlite+aiosqlite:///{tmp_path / 'pmta.db'}"
+    db = db_url
     maps = [a for vmta, ip in PMTA_IPS.items() for a in ("--ip-map", f"{vmta}={ip}")]
     run = cli(db, "ingest", str(path), "--format", "pmta", *maps)
     assert f"{garbage:,} malformed" in run.stdout, run.stdout
@@ -308,7 +308,7 @@ def write_postfix(
     return dict(tally), unattributed, garbage
 
 
-def test_postfix_both_timestamp_styles_with_mapped_transports(tmp_path: Path) -> None:
+def test_postfix_both_timestamp_styles_with_mapped_transports(tmp_path: Path, db_url: str) -> None:
     rng = random.Random(7)
     a, b = tmp_path / "maillog-classic", tmp_path / "maillog-rfc3339"
     tally_a, un_a, bad_a = write_postfix(a, rng, "classic")
@@ -317,7 +317,7 @@ def test_postfix_both_timestamp_styles_with_mapped_transports(tmp_path: Path) ->
     for t in (tally_a, tally_b):
         for ip, c in t.items():
             tally[ip].update(c)
-    db = f"sqlite+aiosqlite:///{tmp_path / 'pf.db'}"
+    db = db_url
     maps = [x for name, ip in POSTFIX_MAP.items() for x in ("--ip-map", f"{name}={ip}")]
     run = cli(db, "ingest", str(a), str(b), "--format", "postfix", *maps)
     assert f"{bad_a + bad_b:,} malformed" in run.stdout, run.stdout
@@ -348,8 +348,8 @@ SIM_OPTIONS: dict[str, dict] = {
 }
 
 
-def test_simulator_files_all_formats_match_truth(tmp_path: Path) -> None:
-    db = f"sqlite+aiosqlite:///{tmp_path / 'sim.db'}"
+def test_simulator_files_all_formats_match_truth(tmp_path: Path, db_url: str) -> None:
+    db = db_url
     total: dict[str, Counter[str]] = defaultdict(Counter)
     unattributed: Counter[str] = Counter()
     truths: dict[str, Truth] = {}

@@ -25,7 +25,8 @@ async def test_prune_keeps_what_is_inside_retention(db_url: str) -> None:
             for ts in (NOW - 8 * DAY, NOW - 6 * DAY):
                 await conn.execute(
                     text("INSERT INTO bounce_sample (ts, ip, subuser, rcpt_domain, status, hard,"
-                         " diag, source) VALUES (:ts, '192.0.2.1', '', 'x', '5.1.1', 1, '', 's')"),
+                         " diag, source)"
+                         " VALUES (:ts, '192.0.2.1', '', 'x', '5.1.1', true, '', 's')"),
                     {"ts": ts},
                 )  # fmt: skip
         deleted = await prune(engine, RetentionSettings(), NOW)
@@ -36,7 +37,12 @@ async def test_prune_keeps_what_is_inside_retention(db_url: str) -> None:
             assert (await conn.execute(text("SELECT count(*) FROM bounce_sample"))).scalar() == 1
         await analyze(engine)
         async with engine.connect() as conn:
-            stats = (await conn.execute(text("SELECT count(*) FROM sqlite_stat1"))).scalar()
+            stats_table = (
+                "sqlite_stat1"
+                if conn.dialect.name == "sqlite"
+                else "pg_stats WHERE schemaname = current_schema() AND tablename = 'bucket'"
+            )
+            stats = (await conn.execute(text(f"SELECT count(*) FROM {stats_table}"))).scalar()
         assert stats and stats > 0
     finally:
         await engine.dispose()

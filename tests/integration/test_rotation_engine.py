@@ -15,14 +15,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from opsconsole.simulator import Scenario, Truth, generate_events, write_file
+from tests.helpers.db import rows
 from tests.helpers.waiting import wait_for
 
 KINDS = ("delivered", "bounced", "deferred", "complaints")
@@ -49,25 +50,20 @@ def clean(t: Tally) -> Tally:
 
 
 class Db:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.url = f"sqlite+aiosqlite:///{path}"
+    def __init__(self, url: str) -> None:
+        self.url = url
 
-    def query(self, sql: str, *params: object) -> list[tuple]:
-        con = sqlite3.connect(self.path)
-        try:
-            return con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
-            return []  # not created yet
-        finally:
-            con.close()
+    def query(self, sql: str, *params: object) -> list[Any]:
+        return rows(self.url, sql, params)  # [] while the schema is not created yet
 
     def tally(self) -> Tally:
-        rows = self.query(
+        got = self.query(
             "SELECT ip, sum(delivered), sum(bounced), sum(deferred), sum(complaints)"
             " FROM bucket GROUP BY ip"
         )
-        return clean({ip: Counter(dict(zip(KINDS, vals, strict=True))) for ip, *vals in rows})
+        return clean(
+            {ip: Counter(dict(zip(KINDS, map(int, vals), strict=True))) for ip, *vals in got}
+        )
 
     def lines(self) -> int:
         rows = self.query("SELECT sum(lines) FROM ingest_counter")
@@ -108,7 +104,7 @@ class Engine:
             self.proc.communicate()
 
 
-def test_rename_copytruncate_and_rotation_while_down(tmp_path: Path) -> None:
+def test_rename_copytruncate_and_rotation_while_down(tmp_path: Path, db_url: str) -> None:
     log = tmp_path / "acct.csv"
     cfg = tmp_path / "opsconsole.toml"
     ip_map = ", ".join(f'"{k}" = "{v}"' for k, v in Scenario.default().ip_map("pmta").items())
@@ -117,7 +113,7 @@ def test_rename_copytruncate_and_rotation_while_down(tmp_path: Path) -> None:
         f'[[sources]]\nname = "acct"\nformat = "pmta"\npath = "{log}"\n'
         f"ip_map = {{ {ip_map} }}\n"
     )
-    db = Db(tmp_path / "rot.db")
+    db = Db(db_url)
     engine = Engine(db, cfg)
     expected: Tally = {}
     lines = 0

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from opsconsole.core.engine.setup import apply_config
 from opsconsole.core.warmup import PlanState
 from opsconsole.settings import Settings
@@ -50,7 +52,7 @@ class SlowStore(SqlStore):
 
     async def acquire_or_renew(self, *args: Any, **kwargs: Any) -> int | None:
         if self.cut_off:
-            raise self.transient[0]("partitioned", None, Exception("partitioned"))
+            raise OperationalError("partitioned", None, Exception("partitioned"))
         return await super().acquire_or_renew(*args, **kwargs)
 
 

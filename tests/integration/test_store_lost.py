@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from tests.integration.conftest import Harness
 
 
+@pytest.mark.sqlite_only
 def test_engine_stops_when_its_database_file_is_deleted(harness: Harness) -> None:
     h = harness
     h.write_config()
