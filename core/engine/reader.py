@@ -19,7 +19,7 @@ from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.events import system_clock
 from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.sources import Parser, make_parser
-from opsconsole.core.sources.base import ParseStats
+from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
 from opsconsole.core.sources.tail import Tailer
 
 BATCH_BYTES = 8 << 20
@@ -45,6 +45,7 @@ class Totals:
     internal: int = 0
     expired: int = 0
     bytes: int = 0
+    unmapped: dict[str, int] = field(default_factory=dict)  # name -> unattributed events
 
     def add(self, stats: ParseStats, nbytes: int) -> None:
         self.lines += stats.lines
@@ -55,10 +56,18 @@ class Totals:
         self.internal += stats.internal
         self.expired += stats.expired
         self.bytes += nbytes
+        self._merge(stats.unmapped)
+
+    def _merge(self, unmapped: dict[str, int]) -> None:
+        for name, n in unmapped.items():
+            if name in self.unmapped or len(self.unmapped) < MAX_UNMAPPED:
+                self.unmapped[name] = self.unmapped.get(name, 0) + n
 
     def __iadd__(self, other: Totals) -> Totals:
         for f in dataclasses.fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+            if f.name != "unmapped":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self._merge(other.unmapped)
         return self
 
 

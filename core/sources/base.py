@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from opsconsole.core.events import Event
 
 MAX_SAMPLES = 5
+MAX_UNMAPPED = 50  # distinct unmapped names remembered per batch
 MAX_SAMPLE_CHARS = 300
 MIN_TS = 631_152_000.0  # 1990-01-01T00:00:00Z: anything earlier is a broken clock or field
 MAX_AHEAD = 86_400.0  # a timestamp more than a day after now() is malformed
@@ -129,6 +130,14 @@ class ParseStats:
     samples: list[str] = field(default_factory=list)
     internal: int = 0  # Postfix: hand-offs to a local content filter (hops, not deliveries)
     expired: int = 0  # Postfix: qmgr "status=expired, returned to sender" (message level)
+    # Names (vmta, syslog name, egress source) that the IP map lacked: name -> events.
+    unmapped: dict[str, int] = field(default_factory=dict)
+
+    def unmapped_name(self, name: str) -> None:
+        """An event of ``name`` stayed unattributed for want of an --ip-map entry."""
+        u = self.unmapped
+        if name in u or len(u) < MAX_UNMAPPED:
+            u[name] = u.get(name, 0) + 1
 
     def bad(self, line: str) -> None:
         """Count one malformed line and keep it (truncated) if there is room."""
@@ -147,10 +156,12 @@ class ParseStats:
             self.samples,
             self.internal,
             self.expired,
+            self.unmapped,
         )
         self.lines = self.events = self.ignored = self.malformed = self.unattributed = 0
         self.internal = self.expired = 0
         self.samples = []
+        self.unmapped = {}
         return out
 
 

@@ -153,6 +153,8 @@ class JsonlParser(LineParser):
                 return None
         else:
             ip = self.ip_map.get(source) if source else None
+            if source and ip is None:
+                self.stats.unmapped_name(source)
         names = self._names
         if subuser:
             subuser = names.get(subuser) or names.check(subuser) or None

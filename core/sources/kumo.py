@@ -170,6 +170,8 @@ class KumoParser(LineParser):
             egress = obj.get("egress_source")
             if isinstance(egress, str) and egress:
                 ip = self.ip_map.get(egress) or None
+                if ip is None:
+                    self.stats.unmapped_name(egress)
 
         subuser: str | None = None
         meta = obj.get("meta")

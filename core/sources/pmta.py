@@ -301,6 +301,8 @@ class PmtaParser(LineParser):
                 pool = row[cols.vmta_pool].strip()
                 if pool:
                     ip = ip_map.get(pool, "")
+            if not ip and vmta:
+                stats.unmapped_name(vmta)
 
         status = ""
         if cols.status >= 0:

@@ -474,6 +474,8 @@ class PostfixParser(LineParser):
                             return None
         if pending:
             self._age(ts)
+        if ip is None:  # the map's key is the syslog name ("postfix/out2"), not the program
+            stats.unmapped_name(tag.rpartition("/")[0] or tag)
         return _new(Event, (ts, kind, ip, None, hard, domain, status, diag, "", ""))
 
     def _classic_time(self, m: re.Match[str]) -> float | None:

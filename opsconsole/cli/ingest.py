@@ -49,7 +49,7 @@ def parse_ip_map(items: list[str]) -> dict[str, str]:
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="Files or quoted globs.", metavar="PATH...")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="pmta, postfix, kumo or jsonl.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="pmta, postfix, kumo, jsonl or auto.")],
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep tailing across rotation until Ctrl-C.")
     ] = False,
@@ -64,8 +64,8 @@ def ingest(
     from opsconsole.cli._common import settings_from
     from opsconsole.core.sources import FORMATS
 
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt not in (*FORMATS, "auto"):
+        fail(f"--format must be one of {', '.join(FORMATS)} or auto, not {fmt!r}")
     mapping = parse_ip_map(ip_map or [])
     specs = []
     for p in paths:
@@ -79,10 +79,54 @@ def ingest(
                 fail(f"cannot read {p}: permission denied")
         elif not follow and not glob.glob(p):
             fail(f"no file matches {p}")
-        specs.append(os.path.abspath(p))
+        specs.append((os.path.abspath(p), _format_of(p, fmt)))
     settings = settings_from(ctx)
     code = run_async(_ingest, settings.db, specs, fmt, mapping, follow, interval)
     raise typer.Exit(code)
+
+
+def _sample(path: str, limit: int = 1 << 20) -> list[str]:
+    """The first lines of ``path`` (at most 1 MiB read; an overlong first line is cut)."""
+    from opsconsole.core.sources.detect import SAMPLE_LINES
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError as e:
+        fail(f"cannot read {path}: {e.strerror}")
+    lines = data.decode("utf-8", "replace").splitlines()
+    if len(data) == limit and lines:
+        lines.pop()  # the last line may be cut by the read limit
+    return lines[:SAMPLE_LINES]
+
+
+def _format_of(spec: str, fmt: str) -> str:
+    """The format to read ``spec`` (a file or a glob) with: ``fmt`` unless it is ``auto``;
+    exit 2 (nothing read, nothing recorded) when the files cannot be in that format."""
+    from opsconsole.core.sources.detect import detect, refuses
+
+    files = sorted(glob.glob(spec)) if glob.has_magic(spec) else [spec]
+    found: set[str] = set()
+    for path in files:
+        lines = _sample(path)
+        if fmt == "auto":
+            reading = detect(lines, time.time)
+            if reading is None:
+                if lines:
+                    fail(f"{path}: cannot tell its format; give --format")
+                continue
+            found.add(reading.fmt)
+            continue
+        why = refuses(fmt, lines, time.time)
+        if why is not None:
+            fail(f"{path}: {why}; nothing was recorded")
+    if fmt != "auto":
+        return fmt
+    if len(found) > 1:
+        fail(f"{spec}: files in several formats ({', '.join(sorted(found))}); give --format")
+    if not found:
+        fail(f"{spec}: no line to tell the format by; give --format")
+    return found.pop()
 
 
 async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
@@ -115,7 +159,7 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
-    readers = [SourceReader(store, SourceSpec(p, fmt, p, mapping)) for p in paths]
+    readers = [SourceReader(store, SourceSpec(p, f, p, mapping)) for p, f in paths]
     started = time.monotonic()
     try:
         for r in readers:
@@ -145,6 +189,7 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
             + (f", {total.internal:,} internal hops" if total.internal else "")
             + (f", {total.expired:,} expired notices" if total.expired else "")
         )
+        _hint_unmapped(total.unmapped)
         errors = [e for r in readers for e in r.errors.values()]
         for e in errors:
             sys.stderr.write(f"opsconsole: {e}\n")
@@ -152,6 +197,20 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
     finally:
         for r in readers:
             r.close()
+
+
+def _hint_unmapped(unmapped: dict[str, int]) -> None:
+    """Names the IP map lacked, with their counts and the flag that would map them: the
+    rest of the file was read (exit 0); re-read it with the map to attribute these."""
+    if not unmapped:
+        return
+    top = sorted(unmapped.items(), key=lambda kv: -kv[1])[:10]
+    names = ", ".join(f"{n} ({c:,})" for n, c in top)
+    more = f" and {len(unmapped) - len(top)} more" if len(unmapped) > len(top) else ""
+    sys.stderr.write(
+        f"opsconsole: unattributed events of names with no IP: {names}{more};"
+        f" map them with --ip-map {top[0][0]}=IP\n"
+    )
 
 
 class _Progress:
