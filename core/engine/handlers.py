@@ -251,6 +251,18 @@ async def alert_silence(
     return f"notifications for {who} silenced for {format_duration(seconds)}", []
 
 
+async def alert_unsilence(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    """Delete a silence (``alerts silence delete KEY``): it expires now, audited."""
+    key = str(args["key"])
+    rule, _, rest = key.partition("|")
+    ip, _, subuser = rest.partition("|")
+    await tx.silence(key, now, actor, now)
+    await _audit(tx, actor, "unsilence", now, ip=ip, subuser=subuser, reason=rule)
+    return f"silence {key} deleted", []
+
+
 # verb -> required arguments and what it does (optional arguments in comments)
 VERBS: dict[str, Verb] = {
     "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool
@@ -265,4 +277,5 @@ VERBS: dict[str, Verb] = {
     "alert.ack": Verb(("id",), alert_ack),  # note
     "alert.resolve": Verb(("id",), alert_resolve),  # note
     "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule
+    "alert.unsilence": Verb(("key",), alert_unsilence),
 }
