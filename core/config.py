@@ -84,15 +84,35 @@ class WarmupDecl:
 
 @dataclass(frozen=True, slots=True)
 class NotifierConfig:
+    """One ``[[notify]]`` table. ``url`` is the endpoint (webhook/Slack: the secret URL;
+    other kinds: their endpoint, shown redacted in ``status``). ``spec`` is the kind's own
+    frozen config (``core.notify.kinds.CONFIGS``) for email, pagerduty, alertmanager and
+    telegram; webhook and Slack need none. ``inhibit``: hold back IP-level notices while a
+    pool-wide incident for that pool is open."""
+
     kind: str
     url: Secret
     name: str | None = None
     min_severity: str = "info"
     timeout: float = 10.0
+    rules: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    inhibit: bool = False
+    spec: object | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+
+@dataclass(frozen=True, slots=True)
+class AlertGroupConfig:
+    """Storm control: more than ``group_threshold`` alerts of one ``group_by`` key opened
+    in one check go out as one grouped notice per notifier and group."""
+
+    group_threshold: int = 10
+    group_by: str = "provider"  # provider | pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,5 +140,6 @@ class EngineConfig:
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
     warmups: tuple[WarmupDecl, ...] = ()
     notify: tuple[NotifierConfig, ...] = ()
+    alerts: AlertGroupConfig = field(default_factory=AlertGroupConfig)
     actions: tuple[HookConfig, ...] = ()
     retention: RetentionConfig = field(default_factory=RetentionConfig)

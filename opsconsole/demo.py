@@ -66,7 +66,11 @@ def prepare_demo(
     )
     data["monitor"].update(DEMO_MONITOR)
     data["warmup"]["schedules"]["demo"] = DEMO_SCHEDULE
-    data["notify"] = [n.model_dump() | {"url": n.url.get_secret_value()} for n in settings.notify]
+    data["notify"] = [
+        {k: getattr(v, "get_secret_value", lambda v=v: v)() for k, v in n.model_dump(
+            exclude_unset=True, by_alias=True).items()}
+        for n in settings.notify
+    ]  # fmt: skip
     demo_settings = Settings.model_validate(data)
     start = (time.time() if now is None else now) - 15  # a little history at once
     feed = LiveFeed(scenario, seed, rate, start=start)

@@ -113,16 +113,116 @@ class WarmupDecl(_Strict):
     schedule: str | None = None
 
 
+_NOTIFY_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    # kind -> (required keys, allowed kind-specific keys)
+    "webhook": (frozenset({"url"}), frozenset({"url"})),
+    "slack": (frozenset({"url"}), frozenset({"url"})),
+    "email": (
+        frozenset({"host", "sender", "to"}),
+        frozenset(
+            {
+                "host",
+                "port",
+                "tls",
+                "username",
+                "password",
+                "sender",
+                "to",
+                "ca_file",
+                "tls_verify",
+                "local_hostname",
+            }
+        ),
+    ),
+    "pagerduty": (frozenset({"routing_key"}), frozenset({"routing_key", "url"})),
+    "alertmanager": (
+        frozenset({"url"}),
+        frozenset({"url", "resend_interval", "resolve_timeout", "generator_url"}),
+    ),
+    "telegram": (
+        frozenset({"bot_token", "chat_id"}),
+        frozenset({"bot_token", "chat_id", "api_url"}),
+    ),
+}
+_COMMON_KEYS = frozenset(
+    {"kind", "name", "min_severity", "timeout", "rules", "pools", "providers", "inhibit"}
+)
+
+
 class NotifySettings(_Strict):
-    kind: Literal["webhook", "slack"]
-    url: SecretStr
+    """One ``[[notify]]`` table; which keys a kind takes is checked in ``_kind_keys``.
+    Email's ``from`` is stored as ``sender`` (``from`` is a Python keyword)."""
+
+    kind: Literal["webhook", "slack", "email", "pagerduty", "alertmanager", "telegram"]
+    url: SecretStr | None = None
     name: str | None = None
     min_severity: SeverityName = "info"
-    timeout: Duration = 10.0
+    timeout: Duration = Field(10.0, gt=0)
+    rules: list[str] = []
+    pools: list[str] = []
+    providers: list[str] = []
+    inhibit: bool = False
+    # email
+    host: str | None = None
+    port: int = Field(0, ge=0, le=65535)
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr | None = None
+    sender: str | None = Field(None, alias="from")
+    to: list[str] = []
+    ca_file: str | None = None  # tests: a throw-away CA
+    tls_verify: bool = True
+    local_hostname: str = ""
+    # pagerduty
+    routing_key: SecretStr | None = None
+    # alertmanager
+    resend_interval: Duration = Field(60.0, gt=0)
+    resolve_timeout: Duration = Field(300.0, gt=0)
+    generator_url: str = ""
+    # telegram
+    bot_token: SecretStr | None = None
+    chat_id: str | None = None
+    api_url: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        kind = data.get("kind")
+        if kind not in _NOTIFY_KEYS:
+            return data  # the Literal names the kinds
+        required, allowed = _NOTIFY_KEYS[kind]
+        keys = {"sender" if k == "from" else k for k in data}
+        for k in sorted(keys - _COMMON_KEYS - allowed):
+            raise ValueError(f"{k}: not a key of a {kind} notifier")
+        for k in sorted(required - keys):
+            raise ValueError(f"{'from' if k == 'sender' else k}: required for a {kind} notifier")
+        if kind == "email" and data.get("tls") == "none" and data.get("password"):
+            raise ValueError("password: refusing to send a password without TLS (tls = none)")
+        for k in ("url", "api_url"):
+            v = data.get(k)
+            if isinstance(v, str) and v:
+                _check_url(k, v)
+        return data
 
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+
+def _check_url(key: str, value: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(value)
+        u.port  # noqa: B018  (raises on a port out of range)
+    except ValueError:
+        raise ValueError(f"{key}: not a valid URL ({redact_url(value)})") from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError(f"{key}: must be an http(s) URL ({redact_url(value)})")
 
 
 class ActionSettings(_Strict):
@@ -185,6 +285,13 @@ class LegacyBounceEnv(PydanticBaseSettingsSource):
         return out
 
 
+class AlertsSettings(_Strict):
+    """``[alerts]``: storm control (see docs/notify.md)."""
+
+    group_threshold: int = Field(10, ge=1)
+    group_by: Literal["provider", "pool"] = "provider"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSCONSOLE_", env_nested_delimiter="__", extra="forbid"
@@ -197,6 +304,7 @@ class Settings(BaseSettings):
     warmup: WarmupSettings = WarmupSettings()
     warmups: list[WarmupDecl] = []
     notify: list[NotifySettings] = []
+    alerts: AlertsSettings = AlertsSettings()
     actions: list[ActionSettings] = []
     retention: RetentionSettings = RetentionSettings()
     tui: TuiSettings = TuiSettings()
@@ -330,7 +438,15 @@ def redacted(settings: Settings) -> dict[str, Any]:
     """Settings as a plain dict with secrets (webhook URLs) shown as ``***``."""
     data = settings.model_dump(mode="json")
     for n, model in zip(data.get("notify", []), settings.notify, strict=True):
-        n["url"] = redact_url(model.url.get_secret_value())
+        if model.url is not None:
+            n["url"] = redact_url(model.url.get_secret_value())
+        if model.api_url:
+            n["api_url"] = redact_url(model.api_url)
+        for secret in ("password", "routing_key", "bot_token"):
+            if n.get(secret) is not None:
+                n[secret] = "***"
+        if "from" in n:
+            n["sender"] = n.pop("from")
     data["db"] = redact_url(data["db"])
     return data
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.core.config import (
+    AlertGroupConfig,
     EngineConfig,
     HookConfig,
     MemberConfig,
@@ -26,7 +27,7 @@ from opsconsole.core.config import (
 if TYPE_CHECKING:
     from opsconsole.core.engine.loop import EngineRuntime
     from opsconsole.core.views import ConsoleStore
-    from opsconsole.settings import Settings
+    from opsconsole.settings import NotifySettings, Settings
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -62,15 +63,59 @@ def engine_config(settings: Settings) -> EngineConfig:
             },
         ),
         warmups=tuple(WarmupDecl(d.ip, d.pool, d.schedule) for d in settings.warmups),
-        notify=tuple(
-            NotifierConfig(
-                n.kind, Secret(n.url.get_secret_value()), n.name, n.min_severity, n.timeout
-            )
-            for n in settings.notify
-        ),
+        notify=tuple(notifier_config(n) for n in settings.notify),
+        alerts=AlertGroupConfig(settings.alerts.group_threshold, settings.alerts.group_by),
         actions=tuple(HookConfig(tuple(a.on), tuple(a.run), a.timeout) for a in settings.actions),
         retention=RetentionConfig(r.buckets, r.samples, r.audit),
     )
+
+
+def _secret(v: Any) -> str:
+    return str(v.get_secret_value()) if v is not None else ""
+
+
+def notifier_config(n: NotifySettings) -> NotifierConfig:
+    """One ``[[notify]]`` table as the engine's config; the kind's own dataclass (email,
+    pagerduty, alertmanager, telegram) rides in ``spec``."""
+    from opsconsole.core.notify import alertmanager, email, pagerduty, telegram
+
+    name = n.label
+    common: dict[str, Any] = {
+        "name": name, "min_severity": n.min_severity, "timeout": n.timeout,
+        "rules": tuple(n.rules), "pools": tuple(n.pools), "providers": tuple(n.providers),
+    }  # fmt: skip
+    spec: object | None = None
+    endpoint = _secret(n.url)
+    if n.kind == "email":
+        assert n.host and n.sender
+        spec = email.EmailConfig(
+            **common, host=n.host, sender=n.sender, to=tuple(n.to), port=n.port, tls=n.tls,
+            username=n.username, password=_secret(n.password), ca_file=n.ca_file,
+            tls_verify=n.tls_verify, local_hostname=n.local_hostname,
+        )  # fmt: skip
+        endpoint = f"smtp://{n.host}:{n.port or ''}".rstrip(":")
+    elif n.kind == "pagerduty":
+        spec = pagerduty.PagerDutyConfig(
+            **common, routing_key=_secret(n.routing_key), url=endpoint or pagerduty.DEFAULT_URL
+        )
+        endpoint = endpoint or pagerduty.DEFAULT_URL
+    elif n.kind == "alertmanager":
+        spec = alertmanager.AlertmanagerConfig(
+            **common, url=endpoint, resend_interval=n.resend_interval,
+            resolve_timeout=n.resolve_timeout, generator_url=n.generator_url,
+        )  # fmt: skip
+    elif n.kind == "telegram":
+        assert n.chat_id
+        api = n.api_url or telegram.DEFAULT_API_URL
+        spec = telegram.TelegramConfig(
+            **common, token=_secret(n.bot_token), chat_id=n.chat_id, api_url=api
+        )
+        endpoint = api
+    return NotifierConfig(
+        n.kind, Secret(endpoint), n.name, n.min_severity, n.timeout,
+        rules=tuple(n.rules), pools=tuple(n.pools), providers=tuple(n.providers),
+        inhibit=n.inhibit, spec=spec,
+    )  # fmt: skip
 
 
 def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> EngineRuntime:

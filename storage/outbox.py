@@ -14,16 +14,19 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.notify.dispatcher import NotifierStats, OutboxItem
-from opsconsole.storage.tables import Outbox, table_of
+from opsconsole.storage.notify_tables import OUTBOX
+from opsconsole.storage.tables import AlertEvent, table_of
 
 GAVE_UP = 253_402_300_799.0  # 9999-12-31T23:59:59Z: "never" for next_attempt_at
 
-T = table_of(Outbox)
+T = OUTBOX
 c = T.c
+_EARLIER = T.alias("earlier")
+_EVENTS = table_of(AlertEvent)
 
 _ITEM_COLUMNS = (
     c.id,
@@ -34,15 +37,21 @@ _ITEM_COLUMNS = (
     c.created_at,
     c.next_attempt_at,
     c.last_error,
+    c.seq,
+    c.notice_id,
 )
 
 
-def _item(row: Any) -> OutboxItem:
+def _item(row: Any, stamp: bool = False) -> OutboxItem:
+    body = json.loads(row.payload)
+    if stamp and row.notice_id:
+        body.setdefault("notice_id", row.notice_id)
+        body.setdefault("seq", row.seq)
     return OutboxItem(
         id=row.id,
         notifier=row.notifier,
         alert_id=row.alert_id,
-        body=json.loads(row.payload),
+        body=body,
         attempts=row.attempts,
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
@@ -64,15 +73,27 @@ class OutboxStore:
         now: float,
         conn: AsyncConnection | None = None,
     ) -> list[int]:
-        """One row per notifier name (already filtered by min_severity, see
-        ``sender.recipients``); returns their ids. With ``conn`` the rows join the caller's
-        transaction, so an alert and its notifications commit together."""
+        """One row per notifier name (already filtered, see ``kinds.recipients_for``);
+        returns their ids. With ``conn`` the rows join the caller's transaction, so an alert
+        and its notifications commit together.
+
+        The notice gets its transition number ``seq``: the count of the alert's history
+        rows (written earlier in the same transaction), never below the last outbox seq
+        + 1, and ``notice_id`` = ``<alert id>:<seq>`` unless the body brings its own (a
+        grouped notice). Both are columns; :meth:`claim` puts them into the body it hands
+        the dispatcher, so every send (and every retry) carries the same id."""
         names = [notifiers] if isinstance(notifiers, str) else list(notifiers)
         if not names:
             return []
-        payload = json.dumps(dict(body), separators=(",", ":"))
         ids: list[int] = []
         async with _conn(self.engine, conn) as cx:
+            events = await cx.scalar(
+                select(func.count()).select_from(_EVENTS).where(_EVENTS.c.alert_id == alert_id)
+            )
+            last = await cx.scalar(select(func.max(c.seq)).where(c.alert_id == alert_id))
+            seq = max(int(events or 0), int(last or 0) + 1)
+            notice_id = str(body.get("notice_id") or f"{alert_id}:{seq}")
+            payload = json.dumps(dict(body), separators=(",", ":"))
             for name in names:
                 res = await cx.execute(
                     T.insert().values(
@@ -82,6 +103,8 @@ class OutboxStore:
                         payload=payload,
                         attempts=0,
                         next_attempt_at=now,
+                        seq=seq,
+                        notice_id=notice_id,
                     )
                 )
                 key = res.inserted_primary_key
@@ -101,11 +124,24 @@ class OutboxStore:
         self, now: float, limit: int, notifiers: Iterable[str], ttl: float
     ) -> list[OutboxItem]:
         """Take up to ``limit`` due rows in one UPDATE ... RETURNING: concurrent claimers
-        (two processes, overlapping drains) never get the same row."""
+        (two processes, overlapping drains) never get the same row.
+
+        Order: a row is only claimable when no earlier row of the same alert for the same
+        notifier is still pending (due or not, claimed or not); given-up rows do not hold
+        later ones back. So notice N+1 of an alert never leaves before N is sent or given
+        up, across restarts: the gate is in the table, not in memory."""
         names = list(notifiers)
         if not names:
             return []
-        ids = select(c.id).where(_due(now, names)).order_by(c.id).limit(limit)
+        e = _EARLIER.c
+        blocked = exists().where(
+            e.notifier == c.notifier,
+            e.alert_id == c.alert_id,
+            e.id < c.id,
+            e.sent_at.is_(None),
+            e.next_attempt_at < GAVE_UP,
+        )
+        ids = select(c.id).where(_due(now, names), ~blocked).order_by(c.id).limit(limit)
         stmt = (
             update(T)
             .where(c.id.in_(ids.scalar_subquery()), _due(now, names))
@@ -114,7 +150,7 @@ class OutboxStore:
         )
         async with self.engine.begin() as cx:
             rows = (await cx.execute(stmt)).all()
-        return sorted((_item(r) for r in rows), key=lambda i: i.id)
+        return sorted((_item(r, stamp=True) for r in rows), key=lambda i: i.id)
 
     async def release(self, ids: Sequence[int], at: float) -> None:
         if not ids:
@@ -152,6 +188,45 @@ class OutboxStore:
         async with self.engine.begin() as cx:
             res = await cx.execute(update(T).where(cond).values(next_attempt_at=now, attempts=0))
         return int(res.rowcount or 0)
+
+    async def retry(self, ids: Sequence[int], now: float) -> int:
+        """Make these given-up rows due again; the number changed."""
+        if not ids:
+            return 0
+        cond = and_(c.id.in_(list(ids)), c.sent_at.is_(None), c.next_attempt_at >= GAVE_UP)
+        async with self.engine.begin() as cx:
+            res = await cx.execute(update(T).where(cond).values(next_attempt_at=now, attempts=0))
+        return int(res.rowcount or 0)
+
+    async def rows(self, failed_only: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
+        """Outbox rows, newest first, for ``alerts notifications``."""
+        q = select(
+            c.id, c.created_at, c.notifier, c.alert_id, c.seq, c.notice_id, c.attempts,
+            c.next_attempt_at, c.last_error, c.sent_at, c.payload,
+        )  # fmt: skip
+        if failed_only:
+            q = q.where(c.sent_at.is_(None), c.next_attempt_at >= GAVE_UP)
+        q = q.order_by(c.id.desc()).limit(limit)
+        async with self.engine.connect() as cx:
+            rows = (await cx.execute(q)).all()
+        out = []
+        for r in rows:
+            body = json.loads(r.payload)
+            if r.sent_at is not None:
+                status = "sent"
+            elif r.next_attempt_at >= GAVE_UP:
+                status = "failed"
+            else:
+                status = "retrying" if r.attempts else "pending"
+            out.append({
+                "id": r.id, "created_at": r.created_at, "notifier": r.notifier,
+                "alert_id": r.alert_id, "notice_id": r.notice_id or body.get("notice_id"),
+                "seq": r.seq, "state": body.get("state"), "transition": body.get("transition"),
+                "status": status, "attempts": r.attempts,
+                "next_attempt_at": None if status in ("sent", "failed") else r.next_attempt_at,
+                "sent_at": r.sent_at, "last_error": r.last_error,
+            })  # fmt: skip
+        return out
 
     async def purge_sent(self, before: float) -> int:
         """Delete rows sent before ``before`` (retention)."""

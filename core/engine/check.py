@@ -17,10 +17,11 @@ from opsconsole.core import alerts as alert_rules
 from opsconsole.core import health, policy
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
-from opsconsole.core.config import EngineConfig
+from opsconsole.core.config import AlertGroupConfig, EngineConfig
 from opsconsole.core.engine.hooks import HookRunner
-from opsconsole.core.notify.payload import AlertNotice, webhook_body
-from opsconsole.core.notify.sender import recipients
+from opsconsole.core.notify import grouping
+from opsconsole.core.notify.kinds import recipients_for
+from opsconsole.core.notify.payload import AlertNotice, iso_millis, webhook_body
 from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Fence, Notice
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
@@ -71,6 +72,7 @@ async def run_check(
     outcome = CheckOutcome()
     changes = Changes()
     to_notify: list[tuple[AlertState, str]] = []
+    providers: dict[str, str] = {}  # alert id -> provider, when the observation names one
     for obs in observations:
         key = alert_rules.dedup_key(obs.rule, obs.ip, obs.subuser)
         existing = state.open_alerts.get(key)
@@ -89,6 +91,8 @@ async def run_check(
                 outcome.alerts_opened += 1
             elif t.transition == "resolved":
                 outcome.alerts_resolved += 1
+        if alert is not None and obs.context and obs.context.get("provider"):
+            providers[alert.id] = str(obs.context["provider"])
         if notify and alert is not None:
             to_notify.append((alert, trans[-1].transition if trans else "update"))
 
@@ -98,7 +102,11 @@ async def run_check(
     changes.plans = [new for new, old in zip(decision.plans, plans, strict=True) if new is not old]
     actions = [action_dict(a) for a in decision.actions]
     changes.audits = [audit_entry(a) for a in actions]
-    changes.notices = notices(notifiers, to_notify, config.host, cfg.window, now)
+    pools = {mem.ip: mem.pool for mem in decision.members}
+    changes.notices = notices(
+        notifiers, to_notify, config.host, cfg.window, now, pools=pools,
+        providers=providers, group=config.alerts,
+    )  # fmt: skip
     outcome.enqueued = await store.commit(changes, now, fence)
     outcome.actions = actions
     return outcome, actions
@@ -134,16 +142,53 @@ def notices(
     host: str,
     window: float,
     now: float,
+    *,
+    pools: Mapping[str, str] | None = None,
+    providers: Mapping[str, str] | None = None,
+    group: AlertGroupConfig | None = None,
 ) -> list[Notice]:
-    """The outbox rows for these alert transitions: one body, for every notifier that
-    takes the alert's severity."""
-    out = []
+    """The outbox rows for these alert transitions, each addressed to the notifiers that
+    take it (severity, filters, acks: ``kinds.recipients_for``).
+
+    Storm control (``group``): per notifier, the notices of one check are folded by
+    ``grouping.group_notices`` (more than ``group_threshold`` of one provider/pool, rule
+    and state become one grouped notice with its own stable id). Notifiers with
+    ``inhibit`` drop IP-level notices of a pool that has a grouped (pool-wide) notice in
+    this check."""
+    bodies: list[dict[str, Any]] = []
     for alert, transition in alerts:
-        names = recipients(notifiers, alert.severity)
-        if names:
-            body = webhook_body(notice_of(alert, transition, host, window), now)
-            out.append(Notice(tuple(names), alert.id, body))
-    return out
+        body = webhook_body(notice_of(alert, transition, host, window), now)
+        pool = (pools or {}).get(alert.ip)
+        provider = (providers or {}).get(alert.id)
+        body["pool"] = pool
+        body["provider"] = provider
+        body["opened_at"] = iso_millis(alert.opened_at)
+        body["resolved_at"] = iso_millis(alert.resolved_at) if alert.resolved_at else None
+        bodies.append(body)
+    by_notifier: dict[str, list[dict[str, Any]]] = {}
+    for body in bodies:
+        for name in recipients_for(notifiers, body):
+            by_notifier.setdefault(name, []).append(body)
+    # One Notice per distinct body: notifiers that got the same list share rows' bodies.
+    out: dict[str, Notice] = {}
+    order: list[str] = []
+    for name, mine in by_notifier.items():
+        sent = mine
+        if group is not None:
+            sent = grouping.group_notices(mine, group.group_threshold, group.group_by)  # type: ignore[arg-type]
+            gate = getattr(notifiers.get(name), "gate", notifiers.get(name))
+            if getattr(gate, "inhibit", False):
+                pooled = {str(b.get("pool")) for b in sent if b.get("grouped") and b.get("pool")}
+                sent = [b for b in sent if not grouping.inhibited(b, pooled)]
+        for body in sent:
+            key = str(body.get("notice_id") or f"{body['alert_id']}:{body.get('transition')}")
+            if key in out:
+                prev = out[key]
+                out[key] = Notice((*prev.notifiers, name), prev.alert_id, prev.body)
+            else:
+                out[key] = Notice((name,), str(body["alert_id"]), body)
+                order.append(key)
+    return [out[k] for k in order]
 
 
 def notice_of(alert: AlertState, transition: str, host: str, window: float) -> AlertNotice:

@@ -18,7 +18,7 @@ from opsconsole.core.actions import Action
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.durations import format_duration
 from opsconsole.core.engine.check import action_dict, audit_entry, notices
-from opsconsole.core.notify.sender import min_severities
+from opsconsole.core.notify.kinds import gates
 from opsconsole.core.ports import AuditEntry, Changes, ControlTx
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.warmup import PlanState
@@ -209,7 +209,15 @@ async def alert_ack(
     note = args.get("note") or ""
     a, trans, _ = alerts.ack(await _alert(tx, args["id"]), actor, note, now)
     audit = AuditEntry(actor, "ack_alert", ip=a.ip, subuser=a.subuser, reason=note or a.title)
-    await tx.write(Changes(alerts=[a], transitions=list(trans), audits=[audit]), now)
+    changes = Changes(alerts=[a], transitions=list(trans), audits=[audit])
+    if (
+        a.notified_severity is not None
+    ):  # notifiers that want acks (kinds.WANTS_ACKS): PagerDuty acknowledges
+        changes.notices = notices(
+            gates(config.notify), [(a, "acknowledged")], config.host,
+            config.monitor.window, now,
+        )  # fmt: skip
+    await tx.write(changes, now)
     return f"alert {a.id} acknowledged by {actor}", []
 
 
@@ -222,7 +230,7 @@ async def alert_resolve(
     changes = Changes(alerts=[a], transitions=list(trans), audits=[audit])
     if notify:
         changes.notices = notices(
-            min_severities(config.notify), [(a, "resolved")], config.host,
+            gates(config.notify), [(a, "resolved")], config.host,
             config.monitor.window, now,
         )  # fmt: skip
     await tx.write(changes, now)
@@ -243,6 +251,18 @@ async def alert_silence(
     return f"notifications for {who} silenced for {format_duration(seconds)}", []
 
 
+async def alert_unsilence(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    """Delete a silence (``alerts silence delete KEY``): it expires now, audited."""
+    key = str(args["key"])
+    rule, _, rest = key.partition("|")
+    ip, _, subuser = rest.partition("|")
+    await tx.silence(key, now, actor, now)
+    await _audit(tx, actor, "unsilence", now, ip=ip, subuser=subuser, reason=rule)
+    return f"silence {key} deleted", []
+
+
 # verb -> required arguments and what it does (optional arguments in comments)
 VERBS: dict[str, Verb] = {
     "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool
@@ -257,4 +277,5 @@ VERBS: dict[str, Verb] = {
     "alert.ack": Verb(("id",), alert_ack),  # note
     "alert.resolve": Verb(("id",), alert_resolve),  # note
     "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule
+    "alert.unsilence": Verb(("key",), alert_unsilence),
 }

@@ -114,7 +114,10 @@ class Dispatcher:
         # Long enough that a claimed row is never reclaimed while its send is in flight.
         self.claim_ttl = claim_ttl if claim_ttl is not None else max([deadline, *timeouts]) + 30
         self.on_delivered = on_delivered
-        self.blocked_until: dict[str, float] = {}  # notifier -> end of its backoff
+        # notifier -> end of its backoff: spares requests to an endpoint known down; order
+        # and retry times do not depend on it (both are persisted in the outbox)
+        self.blocked_until: dict[str, float] = {}
+        self.max_rounds = 20
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -128,7 +131,19 @@ class Dispatcher:
         return delay
 
     async def run_once(self, now: float | None = None) -> int:
-        """Send every due row once; return how many were delivered."""
+        """Send every due row once; return how many were delivered. The outbox hands out
+        one notice per alert and notifier at a time (transition order, kept in the
+        table), so a round that delivered something is followed by another: the next
+        notice of an alert leaves in the same call (bounded number of rounds)."""
+        total = 0
+        for _ in range(self.max_rounds):
+            sent = await self._round(now)
+            total += sent
+            if not sent:
+                break
+        return total
+
+    async def _round(self, now: float | None = None) -> int:
         now = self.clock() if now is None else now
         names = [n for n in self.notifiers if self.blocked_until.get(n, float("-inf")) <= now]
         if not names:

@@ -186,9 +186,6 @@ class SlackNotifier(WebhookNotifier):
         return slack_body(body)
 
 
-_KINDS: dict[str, type[WebhookNotifier]] = {"webhook": WebhookNotifier, "slack": SlackNotifier}
-
-
 def named(configs: Iterable[NotifierConfig]) -> dict[str, NotifierConfig]:
     """Configs by notifier name: the configured ``name`` or the kind. Outbox rows are keyed
     by it, so it must be stable across restarts; a repeated name gets ``#2``, ``#3`` ... in
@@ -206,12 +203,12 @@ def named(configs: Iterable[NotifierConfig]) -> dict[str, NotifierConfig]:
 
 def build_notifiers(
     configs: Iterable[NotifierConfig], client: httpx.AsyncClient
-) -> dict[str, WebhookNotifier]:
-    """Notifiers by name (see :func:`named`), all on ``client``."""
-    return {
-        name: _KINDS[s.kind](name, s.url, client, timeout=s.timeout, min_severity=s.min_severity)
-        for name, s in named(configs).items()
-    }
+) -> dict[str, Notifier]:
+    """Notifiers by name (see :func:`named`), all on ``client``; every kind is built by
+    ``kinds.build_one`` (one registry)."""
+    from opsconsole.core.notify.kinds import build_one
+
+    return {name: build_one(name, s, client) for name, s in named(configs).items()}
 
 
 def min_severities(configs: Iterable[NotifierConfig]) -> dict[str, str]:

@@ -114,12 +114,124 @@ def resolve(
 )
 def silence(
     ctx: typer.Context,
-    ip: Annotated[str, typer.Argument()],
-    for_: Annotated[str, typer.Option("--for", help="Duration, e.g. 30m, 2h, 1d.")],
+    ip: Annotated[str, typer.Argument(help="An IP, or 'list', or 'delete'.")],
+    key: Annotated[str | None, typer.Argument(help="delete: the silence key.")] = None,
+    for_: Annotated[str | None, typer.Option("--for", help="Duration, e.g. 30m, 2h.")] = None,
     subuser: Annotated[str | None, typer.Option(help="Only this subuser.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule (default: all).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (list).")] = "table",
 ) -> None:
+    if ip == "list":
+        _silence_list(ctx, fmt)
+        return
+    if ip == "delete":
+        if not key:
+            fail("silence delete needs the KEY shown by 'alerts silence list'")
+        run_command(ctx, "alert.unsilence", {"key": key})
+        return
+    if not for_:
+        fail("--for is required to silence an IP")
     seconds = parse_window(for_, "--for")
     run_command(
         ctx, "alert.silence", {"ip": ip, "subuser": subuser, "seconds": seconds, "rule": rule}
     )
+
+
+def _silence_list(ctx: typer.Context, fmt: str) -> None:
+    import time
+
+    from opsconsole.core.notify.payload import iso_millis
+
+    async def fetch(store: Any, config: object) -> list[dict[str, Any]]:
+        from opsconsole.storage.notify import NotifyStore
+
+        rows = await NotifyStore(store.engine).silences(time.time())
+        out = []
+        for r in rows:
+            rule, _, rest = r["key"].partition("|")
+            ip, _, subuser = rest.partition("|")
+            out.append({"key": r["key"], "ip": ip, "subuser": subuser or None, "rule": rule,
+                        "until": iso_millis(r["until"]), "actor": r["actor"]})  # fmt: skip
+        return out
+
+    rows = read(ctx, fetch)
+    print_table(
+        "Silences",
+        ["key", "ip", "rule", "until", "actor"],
+        [[r["key"], r["ip"], r["rule"], r["until"], r["actor"]] for r in rows],
+        rows if fmt == "json" else None,
+    )
+
+
+@alerts_app.command(
+    "notifications",
+    help=(
+        "Notices in the outbox, newest first: sent, pending, retrying, failed.\n\n\b\n"
+        "Examples:\n  opsconsole alerts notifications --failed\n"
+        "  opsconsole alerts notifications --format json"
+    ),
+)
+def notifications(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Only given-up notices.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    from opsconsole.core.notify.payload import iso_millis
+
+    if fmt not in ("table", "json"):
+        fail(f"--format must be table or json, not {fmt!r}")
+
+    async def fetch(store: Any, config: object) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await store.outbox().rows(failed_only=failed)
+        for r in rows:
+            for k in ("created_at", "sent_at", "next_attempt_at"):
+                r[k] = iso_millis(r[k]) if r[k] is not None else None
+        return rows
+
+    rows = read(ctx, fetch)
+    print_table(
+        "Notifications",
+        ["id", "notifier", "notice", "state", "status", "attempts", "last error"],
+        [
+            [
+                str(r["id"]),
+                r["notifier"],
+                r["notice_id"] or "",
+                r["state"] or "",
+                r["status"],
+                str(r["attempts"]),
+                r["last_error"] or "",
+            ]
+            for r in rows
+        ],
+        rows if fmt == "json" else None,
+    )
+
+
+@alerts_app.command(
+    "retry",
+    help=(
+        "Send given-up notices again (after fixing the endpoint).\n\n\b\nExamples:\n"
+        "  opsconsole alerts retry 42\n  opsconsole alerts retry --all"
+    ),
+)
+def retry(
+    ctx: typer.Context,
+    notice: Annotated[int | None, typer.Argument(metavar="ID", help="Outbox row id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every failed notice.")] = False,
+) -> None:
+    import time
+
+    if (notice is None) == (not all_):
+        fail("give one ID or --all")
+
+    async def go(store: Any, config: object) -> int:
+        outbox = store.outbox()
+        if all_:
+            return int(await outbox.retry_failed(time.time()))
+        return int(await outbox.retry([notice], time.time()))
+
+    n = read(ctx, go)
+    if notice is not None and n == 0:
+        fail(f"no failed notice with id {notice}")
+    typer.echo(f"{n} notice(s) queued again")
