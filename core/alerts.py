@@ -60,7 +60,7 @@ def alert_severity(rule: str, breach: Severity) -> AlertSeverity | None:
     """The alert severity a breach opens, or None when the observation is no breach."""
     if breach < Severity.WARNING:
         return None
-    if rule in RATE_RULES or rule == SIGNATURE:
+    if rule in RATE_RULES or rule.startswith(SIGNATURE):
         return _BY_BREACH[breach]
     return "warning"
 
@@ -198,10 +198,10 @@ def _describe_provider(
     sent: int,
     ctx: Mapping[str, Any],
 ) -> tuple[str, str]:
-    """"IP 203.0.113.4 blocked at microsoft: 42.00% of 300 sent"."""
+    """ "IP 203.0.113.4 blocked at microsoft: 42.00% of 300 sent"."""
     who = _who(ip, subuser) if subuser not in ("", "*") else f"IP {ip}"
     verb = _PROVIDER_VERB[severity]
-    if rule == SIGNATURE:
+    if rule.startswith(SIGNATURE):
         hits = ctx.get("hits", sent)
         sig = ctx.get("signature", "?")
         meaning = ctx.get("meaning")

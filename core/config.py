@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from opsconsole.core.provider_policy import ProvidersConfig
 from opsconsole.core.stats import Thresholds
 
 
@@ -121,3 +122,4 @@ class EngineConfig:
     notify: tuple[NotifierConfig, ...] = ()
     actions: tuple[HookConfig, ...] = ()
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    providers: ProvidersConfig = field(default_factory=ProvidersConfig)

@@ -18,6 +18,7 @@ from opsconsole.core import health, policy
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import EngineConfig
+from opsconsole.core.engine import provider_check
 from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
@@ -61,6 +62,7 @@ async def run_check(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )
     observations = list(decision.observations)
+    pdec = await provider_check.decide(store, config, state, now, lo, hi)
     configured = {s.name for s in config.sources}
     if configured:
         sources = await store.ingest_sources()
@@ -89,12 +91,35 @@ async def run_check(
                 outcome.alerts_resolved += 1
         if notify and alert is not None:
             to_notify.append((alert, trans[-1].transition if trans else "update"))
+    for pobs in pdec.observations:
+        key = alert_rules.dedup_key(pobs.rule, pobs.ip, "", pobs.provider)
+        existing = state.open_alerts.get(key)
+        if existing is None and pobs.breach < Severity.WARNING:
+            continue
+        silenced = alert_rules.is_silenced(state.silences.get(key), now)
+        alert, trans, notify = alert_rules.observe(
+            existing, pobs.rule, pobs.ip, "", pobs.breach, pobs.value, pobs.sent, now,
+            m.recover_checks, m.renotify_delta, silenced, new_alert_id, pobs.context,
+            pobs.provider,
+        )  # fmt: skip
+        if alert is not None and alert is not existing:
+            changes.alerts.append(alert)
+        changes.transitions += trans
+        for t in trans:
+            if t.transition == "opened":
+                outcome.alerts_opened += 1
+            elif t.transition == "resolved":
+                outcome.alerts_resolved += 1
+        if notify and alert is not None:
+            to_notify.append((alert, trans[-1].transition if trans else "update"))
+    changes.suspensions = list(pdec.suspend)
+    changes.resumed = list(pdec.resume)
 
     changes.members = [
         new for new, old in zip(decision.members, members, strict=True) if new is not old
     ]
     changes.plans = [new for new, old in zip(decision.plans, plans, strict=True) if new is not old]
-    actions = [action_dict(a) for a in decision.actions]
+    actions = [action_dict(a) for a in (*decision.actions, *pdec.actions)]
     changes.audits = [audit_entry(a) for a in actions]
     changes.notices = notices(notifiers, to_notify, config.host, cfg.window, now)
     outcome.enqueued = await store.commit(changes, now)
@@ -111,6 +136,8 @@ def action_dict(a: Action) -> dict[str, Any]:
         "reason": a.reason,
         "numbers": dict(a.numbers),
         "actor": a.actor,
+        "provider": a.provider,
+        "domains": ",".join(a.domains),
     }
 
 
@@ -160,6 +187,7 @@ def notice_of(alert: AlertState, transition: str, host: str, window: float) -> A
         bounce_rate=alert.value if alert.rule == alert_rules.BOUNCE_RATE else None,
         host=host,
         transition=transition,
+        provider=alert.provider,
     )
 
 

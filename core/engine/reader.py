@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.events import system_clock
+from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet
-from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.sources import Parser, make_parser
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.sources.tail import Tailer
