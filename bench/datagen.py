@@ -155,7 +155,10 @@ def _fill(path: Path, rows: Iterator[tuple[Any, ...]]) -> int:
     con.execute("PRAGMA synchronous=OFF")
     n = 0
     batch: list[tuple[Any, ...]] = []
-    sql = "INSERT INTO bucket VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    sql = (
+        "INSERT INTO bucket (ip, subuser, minute, delivered, bounced, hard, soft, deferred,"
+        " complaints) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     with con:
         for row in rows:
             batch.append(row)

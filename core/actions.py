@@ -19,6 +19,8 @@ ACTION_NAMES = (
     "advance_warmup",
     "rollback_warmup",
     "complete_warmup",
+    "suspend_provider",
+    "resume_provider",
 )
 
 
@@ -38,3 +40,5 @@ class Action:
     reason: str = ""
     numbers: Numbers = field(default_factory=dict)
     actor: str = "engine"
+    provider: str = ""  # suspend_provider / resume_provider: the provider it applies to
+    domains: tuple[str, ...] = ()  # that provider's domains, for MTA commands and hooks

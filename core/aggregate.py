@@ -1,8 +1,14 @@
-"""In-memory aggregation of events into per-(ip, subuser, minute) counters for one batch.
+"""In-memory aggregation of events into per-(ip, subuser, provider, minute) counters for one
+batch, plus the batch's block-signature hits per (ip, provider, signature, minute).
 
-The hot path of ingestion: one dict lookup and a few integer adds per event, no objects.
-A batch's aggregate is written with one executemany upsert, in the same transaction as the
-file checkpoint (see storage/ingest.py).
+The hot path of ingestion: a dict lookup for the recipient domain's provider (a per-batch
+cache in front of :class:`ProviderTable`), one for the bucket, and a few integer adds per
+event, no objects. A batch's aggregate is written with one executemany upsert, in the same
+transaction as the file checkpoint (storage/checkpoints.py), so signature counts are exactly
+as crash-safe as the buckets.
+
+Provider: ``''`` when the event names no recipient domain, ``other`` for a domain the table
+does not know (see storage/migrations/v007_providers.py).
 """
 
 from __future__ import annotations
@@ -11,31 +17,68 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from opsconsole.core.events import Event, Kind
+from opsconsole.core.providers import ProviderTable
+from opsconsole.core.signatures import SignatureSet
 
 # Counter columns, in bucket order.
 DELIVERED, BOUNCED, HARD, SOFT, DEFERRED, COMPLAINTS = range(6)
 SAMPLES_PER_IP = 20  # bounce samples kept per IP per batch: enough to drill down, bounded
 
+_DEFAULT_TABLE: ProviderTable | None = None
+_DEFAULT_SIGNATURES: SignatureSet | None = None
+
+
+def default_table() -> ProviderTable:
+    """The built-in table, shared by aggregates that were given none."""
+    global _DEFAULT_TABLE
+    if _DEFAULT_TABLE is None:
+        _DEFAULT_TABLE = ProviderTable()
+    return _DEFAULT_TABLE
+
+
+def default_signatures() -> SignatureSet:
+    global _DEFAULT_SIGNATURES
+    if _DEFAULT_SIGNATURES is None:
+        _DEFAULT_SIGNATURES = SignatureSet()
+    return _DEFAULT_SIGNATURES
+
+
+BucketKey = tuple[str, str, str, int]  # (ip, subuser, provider, minute)
+HitKey = tuple[str, str, str, int]  # (ip, provider, signature id, minute)
+
 
 @dataclass
 class BatchAggregate:
-    """Counters of one batch. ``ip``/``subuser`` are ``''`` where the event had none."""
+    """Counters of one batch. ``ip``/``subuser``/``provider`` are ``''`` where none."""
 
-    buckets: dict[tuple[str, str, int], list[int]] = field(default_factory=dict)
+    providers: ProviderTable | None = None
+    signatures: SignatureSet | None = None
+    buckets: dict[BucketKey, list[int]] = field(default_factory=dict)
+    signature_hits: dict[HitKey, int] = field(default_factory=dict)
     samples: list[Event] = field(default_factory=list)
     events: int = 0
     last_event_at: float | None = None
     _samples_by_ip: dict[str, int] = field(default_factory=dict)
+    _domains: dict[str, str] = field(default_factory=dict)
 
     def add_all(self, events: Iterable[Event]) -> None:
         buckets = self.buckets
+        domains = self._domains
+        table = self.providers or default_table()
+        sigs = self.signatures if self.signatures is not None else default_signatures()
+        hits = self.signature_hits
         n = 0
         last = self.last_event_at
         bounced = Kind.BOUNCED
+        deferred = Kind.DEFERRED
         for ev in events:
             n += 1
-            ts, kind, ip, subuser, hard = ev[0], ev[1], ev[2] or "", ev[3] or "", ev[4]
-            key = (ip, subuser, int(ts) // 60 * 60)
+            ts, kind, ip, subuser, hard, dom = ev[0], ev[1], ev[2] or "", ev[3] or "", ev[4], ev[5]
+            prov = domains.get(dom)
+            if prov is None:
+                prov = domains[dom] = table.provider_of(dom) if dom else ""
+            minute = int(ts) // 60 * 60
+            key = (ip, subuser, prov, minute)
             row = buckets.get(key)
             if row is None:
                 row = buckets[key] = [0, 0, 0, 0, 0, 0]
@@ -43,8 +86,18 @@ class BatchAggregate:
                 row[BOUNCED] += 1
                 row[HARD if hard else SOFT] += 1
                 self._sample(ev, ip)
+                if ev[7]:
+                    sig = sigs.match(ev[7])
+                    if sig is not None:
+                        hk = (ip, prov, sig.id, minute)
+                        hits[hk] = hits.get(hk, 0) + 1
             else:
                 row[_COLUMN[kind]] += 1
+                if kind == deferred and ev[7]:
+                    sig = sigs.match(ev[7])
+                    if sig is not None:
+                        hk = (ip, prov, sig.id, minute)
+                        hits[hk] = hits.get(hk, 0) + 1
             if last is None or ts > last:
                 last = ts
         self.events += n
@@ -56,8 +109,11 @@ class BatchAggregate:
             self._samples_by_ip[ip] = k + 1
             self.samples.append(ev)
 
-    def rows(self) -> list[tuple[str, str, int, int, int, int, int, int, int]]:
-        return [(ip, su, m, *c) for (ip, su, m), c in self.buckets.items()]  # type: ignore[misc]
+    def rows(self) -> list[tuple[str, str, str, int, int, int, int, int, int, int]]:
+        return [(*k, *c) for k, c in self.buckets.items()]  # type: ignore[misc]
+
+    def hit_rows(self) -> list[tuple[str, str, str, int, int]]:
+        return [(*k, c) for k, c in self.signature_hits.items()]
 
 
 _COLUMN = {Kind.DELIVERED: DELIVERED, Kind.DEFERRED: DEFERRED, Kind.COMPLAINED: COMPLAINTS}

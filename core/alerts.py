@@ -35,7 +35,8 @@ BOUNCE_RATE = "bounce_rate"
 COMPLAINT_RATE = "complaint_rate"
 WARMUP_OVER_QUOTA = "warmup_over_quota"
 SOURCE_STALE = "source_stale"
-RULES = (BOUNCE_RATE, COMPLAINT_RATE, WARMUP_OVER_QUOTA, SOURCE_STALE)
+SIGNATURE = "block_signature"  # provider-scoped: a count of block responses in a window
+RULES = (BOUNCE_RATE, COMPLAINT_RATE, WARMUP_OVER_QUOTA, SOURCE_STALE, SIGNATURE)
 RATE_RULES = (BOUNCE_RATE, COMPLAINT_RATE)
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -47,8 +48,11 @@ _BY_BREACH: Mapping[Severity, AlertSeverity] = {
 EPSILON = 1e-9  # 0.10 + 0.05 is 0.15000000000000002 in floats: a rise of exactly delta counts
 
 
-def dedup_key(rule: str, ip: str, subuser: str) -> str:
-    """``rule|ip|subuser``, as stored in ``alert.key`` and ``silence.key``."""
+def dedup_key(rule: str, ip: str, subuser: str, provider: str = "") -> str:
+    """``rule|ip|subuser``, as stored in ``alert.key`` and ``silence.key``; a provider-scoped
+    alert appends ``|provider`` (IP-wide keys are unchanged)."""
+    if provider:
+        return f"{rule}|{ip}|{subuser}|{provider}"
     return f"{rule}|{ip}|{subuser}"
 
 
@@ -56,7 +60,7 @@ def alert_severity(rule: str, breach: Severity) -> AlertSeverity | None:
     """The alert severity a breach opens, or None when the observation is no breach."""
     if breach < Severity.WARNING:
         return None
-    if rule in RATE_RULES:
+    if rule in RATE_RULES or rule.startswith(SIGNATURE):
         return _BY_BREACH[breach]
     return "warning"
 
@@ -85,6 +89,7 @@ class AlertState:
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_note: str | None = None
+    provider: str = ""  # '' for IP-wide alerts
 
     @property
     def is_open(self) -> bool:
@@ -146,6 +151,9 @@ def describe(
     ``window`` ("1h"), ``quota``/``stage`` (over-quota), ``source``/``age`` (stale source).
     """
     ctx = context or {}
+    provider = ctx.get("provider")
+    if provider:
+        return _describe_provider(rule, severity, ip, subuser, provider, value, sent, ctx)
     if rule in RATE_RULES:
         name = _RATE_NAME[rule]
         rate = "n/a" if value is None else f"{value:.2%}"
@@ -177,6 +185,42 @@ def describe(
     return title, f"{_who(ip, subuser)}: {rule} = {value}"
 
 
+_PROVIDER_VERB = {"info": "elevated", "warning": "throttled", "critical": "blocked"}
+
+
+def _describe_provider(
+    rule: str,
+    severity: AlertSeverity,
+    ip: str,
+    subuser: str,
+    provider: str,
+    value: float | None,
+    sent: int,
+    ctx: Mapping[str, Any],
+) -> tuple[str, str]:
+    """ "IP 203.0.113.4 blocked at microsoft: 42.00% of 300 sent"."""
+    who = _who(ip, subuser) if subuser not in ("", "*") else f"IP {ip}"
+    verb = _PROVIDER_VERB[severity]
+    if rule.startswith(SIGNATURE):
+        hits = ctx.get("hits", sent)
+        sig = ctx.get("signature", "?")
+        meaning = ctx.get("meaning")
+        window = ctx.get("window")
+        span = f" in {window}" if window else ""
+        title = f"{who} {verb} at {provider}: {hits} {sig} responses{span}"
+        msg = title + (f" ({meaning})" if meaning else "")
+        return title, msg
+    rate = "n/a" if value is None else f"{value:.2%}"
+    basis = "sent" if rule != COMPLAINT_RATE else "delivered"
+    title = f"{who} {verb} at {provider}: {rate} of {sent} {basis}"
+    what = "complaint rate" if rule == COMPLAINT_RATE else "bounce rate"
+    msg = f"{title} ({what})"
+    until = ctx.get("suspended_until")
+    if until:
+        msg += f"; suspended at {provider} until {until}"
+    return title, msg
+
+
 # --- transitions -----------------------------------------------------------------------
 
 
@@ -198,6 +242,7 @@ def observe(
     silenced: bool,
     new_id: Callable[[], str],
     context: Mapping[str, Any] | None = None,
+    provider: str = "",
 ) -> tuple[AlertState | None, list[Transition], bool]:
     """One check's reading of one key for one rule.
 
@@ -214,7 +259,7 @@ def observe(
         title, message = describe(rule, sev, ip, subuser, value, sent, context)
         alert = AlertState(
             id=new_id(),
-            key=dedup_key(rule, ip, subuser),
+            key=dedup_key(rule, ip, subuser, provider),
             rule=rule,
             ip=ip,
             subuser=subuser,
@@ -227,6 +272,7 @@ def observe(
             sent=sent,
             notified_severity=None if silenced else sev,
             notified_value=None if silenced else value,
+            provider=provider,
         )
         note = muted if silenced else ""
         return (
@@ -330,6 +376,7 @@ __all__ = [
     "BOUNCE_RATE",
     "COMPLAINT_RATE",
     "RULES",
+    "SIGNATURE",
     "SOURCE_STALE",
     "WARMUP_OVER_QUOTA",
     "AlertSeverity",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from opsconsole.core.provider_policy import ProvidersConfig
 from opsconsole.core.stats import Thresholds
 
 
@@ -143,3 +144,4 @@ class EngineConfig:
     alerts: AlertGroupConfig = field(default_factory=AlertGroupConfig)
     actions: tuple[HookConfig, ...] = ()
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    providers: ProvidersConfig = field(default_factory=ProvidersConfig)

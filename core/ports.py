@@ -102,6 +102,9 @@ class Changes:
     transitions: list[Transition] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    # Provider suspensions to record / (ip, provider) to lift (storage/providers.py)
+    suspensions: list[Any] = field(default_factory=list)
+    resumed: list[tuple[str, str]] = field(default_factory=list)
 
 
 class ReaderStore(Protocol):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from opsconsole.core import rotation, warmup
+from opsconsole.core import provider_views, rotation, warmup
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.health import UNPOOLED, ip_standing
 from opsconsole.core.notify.dispatcher import NotifierStats
@@ -237,6 +237,7 @@ async def build_report(
             "complaints": unattributed.complaints,
         },
         "ingest": {"sources": [source_row(s) for s in sources]},
+        "providers": await provider_views.providers_section(store, config, lo, hi, now),
     }
 
 
@@ -273,6 +274,7 @@ def alert_row(a: Mapping[str, Any]) -> dict[str, Any]:
         "acknowledged_by": a["acknowledged_by"],
         "acknowledged_at": iso(a["acknowledged_at"]),
         "resolved_at": iso(a["resolved_at"]),
+        "provider": a.get("provider") or None,
     }
 
 

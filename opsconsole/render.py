@@ -74,6 +74,12 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
          s["error"] or ""]
         for s in report["ingest"]["sources"]
     ]  # fmt: skip
+    providers = [
+        [r["ip"], r["subuser"] or "", r["provider"], str(r["sent"]), pct(r["bounce_rate"]),
+         str(r["hard_bounced"]), str(r["soft_bounced"]), str(r["deferred"]),
+         str(r["complaints"]), r["severity"], r["suspended_until"] or ""]
+        for r in report.get("providers", [])
+    ]  # fmt: skip
     u = report["unattributed"]
     return [
         ("IPs", ["ip", "subuser", "pool", "status", "sent", "bounce", "hard", "soft",
@@ -81,6 +87,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
         ("Warmups", ["ip", "schedule", "stage", "day", "sent/quota", "state", "reason",
                      "next change"], warmups),
         ("Pools", ["pool", "ip", "weight", "state", "active ips", "capacity/day"], pools),
+        ("Providers", ["ip", "subuser", "provider", "sent", "bounce", "hard", "soft", "defer",
+                       "cmpl", "severity", "suspended until"], providers),
         ("Alerts", ["id", "severity", "state", "title", "ip", "opened", "acked by"], alerts),
         ("Unattributed", ["delivered", "bounced", "deferred", "complaints"],
          [[str(u["delivered"]), str(u["bounced"]), str(u["deferred"]), str(u["complaints"])]]),

@@ -66,9 +66,9 @@ async def commit_batch(
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
     sql = (
-        "INSERT INTO bucket (ip, subuser, minute, delivered, bounced, hard, soft, deferred,"
-        f" complaints) VALUES ({placeholders(conn, 9)})"
-        " ON CONFLICT (ip, subuser, minute) DO UPDATE SET"
+        "INSERT INTO bucket (ip, subuser, provider, minute, delivered, bounced, hard, soft,"
+        f" deferred, complaints) VALUES ({placeholders(conn, 10)})"
+        " ON CONFLICT (ip, subuser, provider, minute) DO UPDATE SET"
         " delivered = bucket.delivered + excluded.delivered,"
         " bounced = bucket.bounced + excluded.bounced,"
         " hard = bucket.hard + excluded.hard,"
@@ -77,6 +77,14 @@ async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
         " complaints = bucket.complaints + excluded.complaints"
     )
     await executemany(conn, sql, agg.rows())
+    if agg.signature_hits:
+        await executemany(
+            conn,
+            "INSERT INTO signature_hit (ip, provider, signature, minute, hits)"
+            f" VALUES ({placeholders(conn, 5)}) ON CONFLICT (ip, provider, signature, minute)"
+            " DO UPDATE SET hits = signature_hit.hits + excluded.hits",
+            agg.hit_rows(),
+        )
 
 
 async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: str) -> None:

@@ -21,6 +21,7 @@ async def prune(engine: AsyncEngine, retention: Any, now: float) -> dict[str, in
     """Delete what is past its retention; return rows deleted per table."""
     cuts = {
         "bucket": ("minute", int(now - retention.buckets)),
+        "signature_hit": ("minute", int(now - retention.buckets)),
         "bounce_sample": ("ts", now - retention.samples),
         "audit": ("at", now - retention.audit),
     }

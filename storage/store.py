@@ -48,6 +48,8 @@ from opsconsole.storage.engine_store import (
     upsert,
 )
 from opsconsole.storage.outbox import OutboxStore
+from opsconsole.storage.providers import ProviderStore
+from opsconsole.storage.providers import write_changes as provider_writes
 from opsconsole.storage.tables import Command, Pool, table_of
 
 
@@ -69,6 +71,7 @@ async def write_changes(conn: AsyncConnection, changes: Changes, now: float) -> 
     await save_all(conn, PLANS, changes.plans)
     await save_all(conn, ALERTS, changes.alerts)
     await add_transitions(conn, changes.transitions)
+    await provider_writes(conn, changes.suspensions, changes.resumed)
     for e in changes.audits:
         await audit.record(
             conn, at=now, actor=e.actor, action=e.action, ip=e.ip, pool=e.pool,
@@ -142,6 +145,7 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.provider_store = ProviderStore(engine)  # core.provider_policy ProviderReads
         path = redact.sqlite_path(engine.url.render_as_string(hide_password=True))
         self._path = path
         self._identity = _identity(path) if path else None

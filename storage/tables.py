@@ -150,6 +150,7 @@ class Alert(SQLModel, table=True):
     resolved_at: float | None = None
     resolved_by: str | None = None
     resolve_note: str | None = None
+    provider: str = ""  # v007: '' for IP-wide alerts, else the provider it was judged at
 
 
 class AlertEvent(SQLModel, table=True):

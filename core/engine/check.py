@@ -18,6 +18,7 @@ from opsconsole.core import health, policy
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import AlertGroupConfig, EngineConfig
+from opsconsole.core.engine import provider_check
 from opsconsole.core.engine.hooks import HookRunner
 from opsconsole.core.notify import grouping
 from opsconsole.core.notify.kinds import recipients_for
@@ -64,6 +65,7 @@ async def run_check(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )
     observations = list(decision.observations)
+    pdec = await provider_check.decide(store, config, state, now, lo, hi)
     configured = {s.name for s in config.sources}
     if configured:
         sources = await store.ingest_sources()
@@ -73,15 +75,21 @@ async def run_check(
     changes = Changes()
     to_notify: list[tuple[AlertState, str]] = []
     providers: dict[str, str] = {}  # alert id -> provider, when the observation names one
-    for obs in observations:
-        key = alert_rules.dedup_key(obs.rule, obs.ip, obs.subuser)
+    # One loop for the IP-wide and the provider-scoped readings: (observation, provider).
+    readings: list[tuple[Any, str]] = [
+        (obs, str((obs.context or {}).get("provider") or "")) for obs in observations
+    ]
+    readings += [(pobs, pobs.provider) for pobs in pdec.observations]
+    for obs, provider in readings:
+        subuser = getattr(obs, "subuser", "")
+        key = alert_rules.dedup_key(obs.rule, obs.ip, subuser, provider)
         existing = state.open_alerts.get(key)
         if existing is None and obs.breach < Severity.WARNING:
             continue  # nothing open, nothing breached: the common case, skip the call
         silenced = alert_rules.is_silenced(state.silences.get(key), now)
         alert, trans, notify = alert_rules.observe(
-            existing, obs.rule, obs.ip, obs.subuser, obs.breach, obs.value, obs.sent, now,
-            m.recover_checks, m.renotify_delta, silenced, new_alert_id, obs.context,
+            existing, obs.rule, obs.ip, subuser, obs.breach, obs.value, obs.sent, now,
+            m.recover_checks, m.renotify_delta, silenced, new_alert_id, obs.context, provider,
         )  # fmt: skip
         if alert is not None and alert is not existing:
             changes.alerts.append(alert)
@@ -91,16 +99,18 @@ async def run_check(
                 outcome.alerts_opened += 1
             elif t.transition == "resolved":
                 outcome.alerts_resolved += 1
-        if alert is not None and obs.context and obs.context.get("provider"):
-            providers[alert.id] = str(obs.context["provider"])
+        if alert is not None and provider:
+            providers[alert.id] = provider
         if notify and alert is not None:
             to_notify.append((alert, trans[-1].transition if trans else "update"))
+    changes.suspensions = list(pdec.suspend)
+    changes.resumed = list(pdec.resume)
 
     changes.members = [
         new for new, old in zip(decision.members, members, strict=True) if new is not old
     ]
     changes.plans = [new for new, old in zip(decision.plans, plans, strict=True) if new is not old]
-    actions = [action_dict(a) for a in decision.actions]
+    actions = [action_dict(a) for a in (*decision.actions, *pdec.actions)]
     changes.audits = [audit_entry(a) for a in actions]
     pools = {mem.ip: mem.pool for mem in decision.members}
     changes.notices = notices(
@@ -121,6 +131,8 @@ def action_dict(a: Action) -> dict[str, Any]:
         "reason": a.reason,
         "numbers": dict(a.numbers),
         "actor": a.actor,
+        "provider": a.provider,
+        "domains": ",".join(a.domains),
     }
 
 
@@ -207,6 +219,7 @@ def notice_of(alert: AlertState, transition: str, host: str, window: float) -> A
         bounce_rate=alert.value if alert.rule == alert_rules.BOUNCE_RATE else None,
         host=host,
         transition=transition,
+        provider=alert.provider,
     )
 
 

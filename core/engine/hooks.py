@@ -1,7 +1,8 @@
 """Action hooks: how a decision reaches the real MTA.
 
 Each ``[[actions]]`` entry runs an argv (never a shell) when a matching action happens.
-Placeholders ``{action} {ip} {pool} {subuser} {reason}`` are replaced inside each argv item,
+Placeholders ``{action} {ip} {pool} {subuser} {reason}`` (and, for provider actions,
+``{provider}`` and ``{domains}``: comma-separated) are replaced inside each argv item,
 so a value is always exactly one argument: a diagnostic like ``$(touch /tmp/x)`` arrives
 as literal text and is never interpreted.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from opsconsole.core.config import HookConfig
 
-PLACEHOLDERS = ("action", "ip", "pool", "subuser", "reason")
+PLACEHOLDERS = ("action", "ip", "pool", "subuser", "reason", "provider", "domains")
 OUTPUT_TAIL = 500
 
 

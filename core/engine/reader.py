@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.events import system_clock
 from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
+from opsconsole.core.providers import ProviderTable
+from opsconsole.core.signatures import SignatureSet
 from opsconsole.core.sources import Parser, make_parser
 from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
 from opsconsole.core.sources.tail import Tailer
@@ -81,8 +83,12 @@ class SourceReader:
         clock: Callable[[], float] = system_clock,
         batch_bytes: int = BATCH_BYTES,
         on_batch: Callable[[Totals, int], None] | None = None,
+        providers: ProviderTable | None = None,
+        signatures: SignatureSet | None = None,
     ) -> None:
         self.store = store
+        self.providers = providers
+        self.signatures = signatures
         self.spec = spec
         self.clock = clock
         self.batch_bytes = batch_bytes
@@ -152,7 +158,7 @@ class SourceReader:
         for batch in self._tailer.iter_batches():
             cp = batch.checkpoint
             parser = self._parser_for(cp.path, cp.inode)
-            agg = BatchAggregate()
+            agg = BatchAggregate(self.providers, self.signatures)
             agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
             saved = SavedCheckpoint(cp, parser.get_state())

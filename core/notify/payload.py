@@ -20,7 +20,7 @@ _RANK = {name: i for i, name in enumerate(SEVERITIES)}
 
 # Rules whose ``value`` is not a bounce rate: their body carries ``bounce_rate: null`` unless
 # the caller gives one, and a complaint rule also gets ``complaint_rate``.
-_NOT_BOUNCE_RULES = ("complaint", "quota", "stale")
+_NOT_BOUNCE_RULES = ("complaint", "quota", "stale", "signature")
 
 SLACK_COLORS = {"info": "#439FE0", "warning": "#f2c744", "critical": "#d00000"}
 SLACK_RESOLVED_COLOR = "good"  # Slack's green
@@ -44,6 +44,7 @@ class AlertNotice:
     bounce_rate: float | None = None  # defaults to ``value`` for bounce rules
     host: str | None = None
     transition: str | None = None  # opened | escalated | rose | resolved ...
+    provider: str = ""  # provider-scoped alerts only; '' (IP-wide) is left out of the body
 
 
 _NOTICE_FIELDS = frozenset(f.name for f in fields(AlertNotice))
@@ -111,6 +112,8 @@ def webhook_body(alert: AlertNotice | Mapping[str, Any], now: float) -> dict[str
         body["transition"] = n.transition
     if n.host:
         body["host"] = n.host
+    if n.provider:
+        body["provider"] = n.provider
     return body
 
 

@@ -1,0 +1,61 @@
+"""The provider rows every view shows (report ``providers``, ``check IP``, TUI, metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opsconsole.core.config import EngineConfig
+from opsconsole.core.engine.provider_check import reads_of
+from opsconsole.core.stats import WindowStats
+
+
+def provider_rows(
+    stats: Mapping[tuple[str, str, str], WindowStats],
+    suspensions: Mapping[tuple[str, str], Any],
+    config: EngineConfig,
+    now: float,
+) -> list[dict[str, Any]]:
+    """One row per (ip, subuser, provider); unattributed (ip '') and unknown provider ('')
+    counts are left out. Sorted by ip, subuser, provider."""
+    from opsconsole.core.views import counts, iso
+
+    base = config.monitor.thresholds
+    pcfg = config.providers
+    rows = []
+    for (ip, su, prov), st in sorted(stats.items()):
+        if not ip or not prov:
+            continue
+        sus = suspensions.get((ip, prov))
+        until = sus.until if sus is not None and now < sus.until else None
+        rows.append(
+            {"ip": ip, "subuser": su or None, "provider": prov}
+            | counts(st, pcfg.thresholds(prov, base))
+            | {"suspended_until": iso(until)}
+        )
+    return rows
+
+
+async def providers_section(
+    store: object, config: EngineConfig, lo: int, hi: int, now: float, ip: str | None = None
+) -> list[dict[str, Any]]:
+    reads = reads_of(store)
+    if reads is None:
+        return []
+    return provider_rows(await reads.key_stats(lo, hi, ip), await reads.suspensions(), config, now)
+
+
+_RANK = {"insufficient": 0, "ok": 1, "warning": 2, "critical": 3, "block": 4}
+
+
+def worst_provider(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Per IP, ``provider severity`` of its worst provider (ties: the most sent)."""
+    best: dict[str, tuple[int, int, str]] = {}
+    for r in rows:
+        if r["provider"] == "other":
+            continue
+        cand = (_RANK.get(r["severity"], 0), r["sent"], r["provider"])
+        if r["ip"] not in best or cand > best[r["ip"]]:
+            best[r["ip"]] = cand
+    labels = {v: k for k, v in _RANK.items()}
+    return {ip: f"{p} {labels[s]}" for ip, (s, _n, p) in best.items()}
