@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from opsconsole.core.esp.receiver import EspReceiver, ReceiverConfig, SendgridHook
-from opsconsole.core.events import FakeClock
+from tests.helpers.clock import FakeClock
 from tests.helpers.esp_sign import SendgridSigner
 from tests.helpers.esp_store import SqliteEventStore
 

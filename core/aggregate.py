@@ -18,6 +18,18 @@ SAMPLES_PER_IP = 20  # bounce samples kept per IP per batch: enough to drill dow
 
 
 @dataclass
+class EspPending:
+    """ESP events that count only if their id is new: storage inserts the ids and folds
+    just the new events into the batch, in the batch's own transaction (exactly once across
+    webhook retries, re-ingested payload files, and the two together). ``engaged`` holds
+    (event id, ts, "open"|"click", ip, subuser): engagement, never counted as sent."""
+
+    source: str  # the ESP ("sendgrid", "mailgun", "ses"): ids are unique per ESP
+    items: list[tuple[str, Event]] = field(default_factory=list)
+    engaged: list[tuple[str, float, str, str | None, str | None]] = field(default_factory=list)
+
+
+@dataclass
 class BatchAggregate:
     """Counters of one batch. ``ip``/``subuser`` are ``''`` where the event had none."""
 
@@ -26,6 +38,7 @@ class BatchAggregate:
     events: int = 0
     last_event_at: float | None = None
     _samples_by_ip: dict[str, int] = field(default_factory=dict)
+    pending: EspPending | None = None  # ids to deduplicate before these count (ESP formats)
 
     def add_all(self, events: Iterable[Event]) -> None:
         buckets = self.buckets

@@ -7,7 +7,8 @@ from typing import Any
 
 from opsconsole.core.sources.base import Parser, ParseStats
 
-FORMATS = ("pmta", "postfix", "kumo", "jsonl")
+FORMATS = ("pmta", "postfix", "kumo", "jsonl", "sendgrid", "mailgun", "ses")
+ESP_FORMATS = ("sendgrid", "mailgun", "ses")  # saved webhook payloads, one per line
 
 
 def make_parser(
@@ -32,7 +33,11 @@ def make_parser(
         from opsconsole.core.sources.jsonl import JsonlParser
 
         return JsonlParser(**kwargs)
+    if fmt in ESP_FORMATS:
+        from opsconsole.core.esp import make_esp_parser
+
+        return make_esp_parser(fmt)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-__all__ = ["FORMATS", "ParseStats", "Parser", "make_parser"]
+__all__ = ["ESP_FORMATS", "FORMATS", "ParseStats", "Parser", "make_parser"]

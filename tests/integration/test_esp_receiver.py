@@ -23,8 +23,9 @@ from opsconsole.core.esp.receiver import (
 )
 from opsconsole.core.esp.ses import SesAttribution
 from opsconsole.core.esp.verify import HttpCertSource, HttpConfirmer
-from opsconsole.core.events import FakeClock, Kind
+from opsconsole.core.events import Kind
 from opsconsole.core.httpserve import HttpServer
+from tests.helpers.clock import FakeClock
 from tests.helpers.esp_sign import SendgridSigner, SnsSigner, iso, mailgun_doc
 from tests.helpers.esp_store import SqliteEventStore
 from tests.helpers.sns_origin import SnsOrigin
