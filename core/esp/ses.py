@@ -128,8 +128,8 @@ def _message(
     if eng is not None:
         detail = msg.get(etype.lower())
         stamp = text(detail.get("timestamp")) if isinstance(detail, dict) else ""
-        message_id = text(mail.get("messageId"))
-        eid = f"{message_id}/{etype}/{stamp}" if message_id and stamp else None
+        mid = text(mail.get("messageId"))
+        eid = f"{mid}/{etype}/{stamp}" if mid and stamp else None
         batch.engage(eng, ip, subuser, eid, iso_ts(stamp))
         return
     spec = _OUTCOMES.get(etype)
