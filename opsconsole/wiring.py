@@ -117,13 +117,12 @@ def webhook_services(settings: Settings, store: Any, clock: Any = None) -> list[
         return []
     from opsconsole.core.esp.service import WebhookService
     from opsconsole.core.events import system_clock
-    from opsconsole.storage.esp import EspStore
 
     clock = clock or system_clock
     return [
         WebhookService(
             receiver_config(settings),
-            EspStore(store.engine, clock),
+            store.esp_events(clock),
             settings.webhooks.listen,
             clock=clock,
             sns_origin=settings.webhooks.sns_test_origin,
