@@ -157,6 +157,16 @@ def test_signed_posts_count_exactly_and_bad_ones_change_nothing(harness: Any) ->
     assert MG_KEY not in ep.describe()
     assert ep.stop() == 0
 
+    # saved payloads through ingest: what the webhook stored counts once across both, and a
+    # second run of the same file adds nothing
+    saved = h.root / "sendgrid.jsonl"
+    fresh = sg_events("file", 6, "10.0.0.4")
+    saved.write_text(json.dumps(delivered) + "\n" + json.dumps(fresh) + "\nnot json\n")
+    for _ in range(2):
+        h.cli("ingest", str(saved), "--format", "sendgrid")
+        assert h.totals() == {"delivered": 45, "bounced": 5, "deferred": 0, "complaints": 0}
+    assert ip_rows(h)[("10.0.0.4", None)]["delivered"] == 6
+
 
 def test_kill_9_during_a_burst_loses_no_acknowledged_event(harness: Any) -> None:
     h = harness
