@@ -7,8 +7,9 @@ from typing import Any
 
 from opsconsole.core.sources.base import Parser, ParseStats
 
-FORMATS = ("pmta", "postfix", "kumo", "jsonl", "sendgrid", "mailgun", "ses")
+FORMATS = ("pmta", "postfix", "kumo", "jsonl")  # MTA logs (each has a simulator renderer)
 ESP_FORMATS = ("sendgrid", "mailgun", "ses")  # saved webhook payloads, one per line
+INGEST_FORMATS = FORMATS + ESP_FORMATS
 
 
 def make_parser(
@@ -40,4 +41,4 @@ def make_parser(
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-__all__ = ["ESP_FORMATS", "FORMATS", "ParseStats", "Parser", "make_parser"]
+__all__ = ["ESP_FORMATS", "FORMATS", "INGEST_FORMATS", "ParseStats", "Parser", "make_parser"]

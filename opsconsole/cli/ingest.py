@@ -70,10 +70,10 @@ def ingest(
     interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
 ) -> None:
     from opsconsole.cli._common import settings_from
-    from opsconsole.core.sources import FORMATS
+    from opsconsole.core.sources import INGEST_FORMATS
 
-    if fmt not in FORMATS:
-        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt not in INGEST_FORMATS:
+        fail(f"--format must be one of {', '.join(INGEST_FORMATS)}, not {fmt!r}")
     mapping = parse_ip_map(ip_map or [])
     specs = []
     for p in paths:
