@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -216,25 +224,34 @@ class WebhookSettings(_Strict):
     # strict https://sns.<region>.amazonaws.com/ check passed; verification is never skipped
     sns_test_origin: str | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> WebhookSettings:
-        if self.listen is not None:
-            host, sep, port = self.listen.rpartition(":")
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, sep, port = v.rpartition(":")
             if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"listen: want HOST:PORT like 127.0.0.1:8025, got {self.listen!r}")
-        if self.sendgrid_public_key is not None:
+                raise ValueError(f"want HOST:PORT like 127.0.0.1:8025, got {v!r}")
+        return v
+
+    @field_validator("sendgrid_public_key")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
             import base64
             import binascii
 
             try:
-                base64.b64decode(self.sendgrid_public_key.get_secret_value(), validate=True)
+                base64.b64decode(v.get_secret_value(), validate=True)
             except (binascii.Error, ValueError):
-                raise ValueError(
-                    "sendgrid_public_key: not base64 (paste the key as shown by SendGrid)"
-                ) from None
-        if self.window <= 0:
-            raise ValueError("window: must be positive")
-        return self
+                raise ValueError("not base64 (paste the key as SendGrid shows it)") from None
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
 
 
 class Settings(BaseSettings):
