@@ -1,5 +1,7 @@
 """Load check: 20 signed SendGrid batches of 1,000 events through the real receiver
-(127.0.0.1, real ECDSA verification, a SQLite file store with dedup). Prints events/s;
+(127.0.0.1, real ECDSA verification) into the real storage port (storage/esp.py: event-id
+dedup, buckets, samples, counters in one transaction) while an engine ticks on the same
+SQLite file. Prints events/s and the ratio to the 2,000 events/s target;
 asserts nothing (no speed asserts: the number is for reading, not for CI).
 
     python -m bench.webhooks [--batches N] [--size N]
@@ -17,9 +19,7 @@ from pathlib import Path
 import httpx
 
 from opsconsole.core.esp.receiver import EspReceiver, ReceiverConfig, SendgridHook
-from tests.helpers.clock import FakeClock
 from tests.helpers.esp_sign import SendgridSigner
-from tests.helpers.esp_store import SqliteEventStore
 
 
 def batch(b: int, size: int) -> bytes:
@@ -44,30 +44,55 @@ def batch(b: int, size: int) -> bytes:
     return json.dumps(events).encode()
 
 
+TARGET = 2000.0  # events/s the issue asks for, in SendGrid's batches of 1,000
+
+
 async def run(batches: int, size: int) -> None:
-    clock = FakeClock()
+    """The receiver on the real storage port (a migrated SQLite file, dedup + buckets in one
+    transaction per POST) while an engine ticks on the same database."""
+    from opsconsole.core.config import EngineConfig, MonitorConfig
+    from opsconsole.core.engine.loop import EngineRuntime
+    from opsconsole.core.events import system_clock
+    from opsconsole.storage.store import open_store
+
     signer = SendgridSigner()
     with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteEventStore(Path(tmp) / "bench.db")
+        store = await open_store(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
         receiver = EspReceiver(
-            ReceiverConfig(sendgrid=SendgridHook(signer.public_key_b64)), store, clock=clock
+            ReceiverConfig(sendgrid=SendgridHook(signer.public_key_b64)),
+            store.esp_events(system_clock),
+            clock=system_clock,
         )
+        engine = EngineRuntime(
+            EngineConfig(host="bench", monitor=MonitorConfig(check_interval=1.0)),
+            store,
+            poll_interval=0.2,
+        )
+        stop = asyncio.Event()
+        ticking = asyncio.create_task(engine.run(stop))
         server = receiver.server()
         await server.start("127.0.0.1", 0)
         bodies = [batch(b, size) for b in range(batches)]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
             t0 = time.perf_counter()
             for body in bodies:
-                headers = signer.headers(body, int(clock()))
+                headers = signer.headers(body, int(time.time()))
                 r = await client.post("/hooks/sendgrid/bench", content=body, headers=headers)
                 r.raise_for_status()
             wall = time.perf_counter() - t0
         await server.close()
+        stop.set()
+        await ticking
         total = batches * size
+        rate = total / wall
         print(
-            f"{total} events in {batches} batches: {wall:.2f} s, {total / wall:,.0f} events/s "
-            f"({store.total()} stored, {receiver.stats.engagement_total()} engagement)"
+            f"{total} events in {batches} batches of {size} through the real storage port"
+            f" while the engine ticks: {wall:.2f} s, {rate:,.0f} events/s,"
+            f" {rate / TARGET:.2f}x the {TARGET:,.0f}/s target"
+            f" ({receiver.stats.stored_new} stored new, {receiver.stats.engagement_total()}"
+            " engagement)"
         )
+        await store.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,6 +48,18 @@ HitKey = tuple[str, str, str, int]  # (ip, provider, signature id, minute)
 
 
 @dataclass
+class EspPending:
+    """ESP events that count only if their id is new: storage inserts the ids and folds
+    just the new events into the batch, in the batch's own transaction (exactly once across
+    webhook retries, re-ingested payload files, and the two together). ``engaged`` holds
+    (event id, ts, "open"|"click", ip, subuser): engagement, never counted as sent."""
+
+    source: str  # the ESP ("sendgrid", "mailgun", "ses"): ids are unique per ESP
+    items: list[tuple[str, Event]] = field(default_factory=list)
+    engaged: list[tuple[str, float, str, str | None, str | None]] = field(default_factory=list)
+
+
+@dataclass
 class BatchAggregate:
     """Counters of one batch. ``ip``/``subuser``/``provider`` are ``''`` where none."""
 
@@ -60,6 +72,7 @@ class BatchAggregate:
     last_event_at: float | None = None
     _samples_by_ip: dict[str, int] = field(default_factory=dict)
     _domains: dict[str, str] = field(default_factory=dict)
+    pending: EspPending | None = None  # ids to deduplicate before these count (ESP formats)
 
     def add_all(self, events: Iterable[Event]) -> None:
         buckets = self.buckets

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -292,6 +300,70 @@ class AlertsSettings(_Strict):
     group_by: Literal["provider", "pool"] = "provider"
 
 
+class SesWebhookSettings(_Strict):
+    allowed_topics: list[str] = []  # TopicArns accepted; SES is served only when non-empty
+    ip_by_config_set: dict[str, str] = {}  # configuration set (dedicated pool) -> sending IP
+    subuser_by_config_set: dict[str, str] = {}
+    ip_tags: list[str] = []  # message tags whose value is the sending IP
+    window: Duration = 3600.0
+
+    @model_validator(mode="after")
+    def _ips(self) -> SesWebhookSettings:
+        import ipaddress
+
+        for cset, ip in self.ip_by_config_set.items():
+            try:
+                ipaddress.ip_address(ip)
+            except ValueError:
+                raise ValueError(f"ip_by_config_set.{cset}: {ip!r} is not an IP address") from None
+        for arn in self.allowed_topics:
+            if not arn.startswith("arn:aws:sns:"):
+                raise ValueError(f"allowed_topics: {arn!r} is not an SNS TopicArn")
+        return self
+
+
+class WebhookSettings(_Strict):
+    """``[webhooks]``: the ESP event receiver in the engine process (off by default)."""
+
+    listen: str | None = None  # "127.0.0.1:8025"; TLS belongs to a reverse proxy in front
+    sendgrid_public_key: SecretStr | None = None  # base64 DER, SendGrid's verification key
+    mailgun_signing_key: SecretStr | None = None  # Mailgun's HTTP webhook signing key
+    window: Duration = 300.0  # signed timestamps older than this are refused
+    ses: SesWebhookSettings = SesWebhookSettings()
+    # test-only: certificate and confirmation GETs go to this origin instead, AFTER the
+    # strict https://sns.<region>.amazonaws.com/ check passed; verification is never skipped
+    sns_test_origin: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str | None) -> str | None:
+        if v is not None:
+            host, sep, port = v.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"want HOST:PORT like 127.0.0.1:8025, got {v!r}")
+        return v
+
+    @field_validator("sendgrid_public_key")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            import base64
+            import binascii
+
+            try:
+                base64.b64decode(v.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("not base64 (paste the key as SendGrid shows it)") from None
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSCONSOLE_", env_nested_delimiter="__", extra="forbid"
@@ -309,6 +381,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     tui: TuiSettings = TuiSettings()
     metrics: MetricsSettings = MetricsSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     host: str = Field(default_factory=lambda: os.uname().nodename)
 
     @model_validator(mode="before")

@@ -125,4 +125,52 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
 
     config = engine_config(settings)
     exporter = MetricsExporter(store, config, settings.metrics.textfile, settings.metrics.listen)
-    return EngineRuntime(config, store, services=[exporter], **kwargs)
+    services: list[Any] = [exporter, *webhook_services(settings, store, kwargs.get("clock"))]
+    return EngineRuntime(config, store, services=services, **kwargs)
+
+
+def receiver_config(settings: Settings) -> Any:
+    """``[webhooks]`` as core/esp's frozen receiver config; an ESP without its key (or,
+    for SES, without an allowed topic) is not served at all."""
+    from opsconsole.core.esp.receiver import MailgunHook, ReceiverConfig, SendgridHook, SesHook
+    from opsconsole.core.esp.ses import SesAttribution
+
+    w = settings.webhooks
+    ses = w.ses
+    return ReceiverConfig(
+        sendgrid=SendgridHook(w.sendgrid_public_key.get_secret_value(), w.window)
+        if w.sendgrid_public_key is not None
+        else None,
+        mailgun=MailgunHook(w.mailgun_signing_key.get_secret_value(), w.window)
+        if w.mailgun_signing_key is not None
+        else None,
+        ses=SesHook(
+            frozenset(ses.allowed_topics),
+            SesAttribution(
+                dict(ses.ip_by_config_set), tuple(ses.ip_tags), dict(ses.subuser_by_config_set)
+            ),
+            ses.window,
+        )
+        if ses.allowed_topics
+        else None,
+    )
+
+
+def webhook_services(settings: Settings, store: Any, clock: Any = None) -> list[Any]:
+    """The ESP receiver when ``[webhooks] listen`` is set (every engine process receives:
+    writes are idempotent by event id, see core/esp/service.py)."""
+    if not settings.webhooks.listen:
+        return []
+    from opsconsole.core.esp.service import WebhookService
+    from opsconsole.core.events import system_clock
+
+    clock = clock or system_clock
+    return [
+        WebhookService(
+            receiver_config(settings),
+            store.esp_events(clock),
+            settings.webhooks.listen,
+            clock=clock,
+            sns_origin=settings.webhooks.sns_test_origin,
+        )
+    ]

@@ -59,9 +59,30 @@ async def commit_batch(
     async with engine.begin() as conn:
         if checkpoint is not None:
             await _move_checkpoint(conn, source, expected, checkpoint, now)
-        await _upsert_buckets(conn, agg)
-        await _insert_samples(conn, agg, source)
-        await _add_counters(conn, source, fmt, source_path, agg, stats, now)
+        if agg.pending is not None:  # ESP payloads: only ids never stored before count
+            from opsconsole.storage.esp import fold_pending
+
+            await fold_pending(conn, agg, stats)
+        await write_aggregate(
+            conn, source=source, fmt=fmt, path=source_path, agg=agg, stats=stats, now=now
+        )
+
+
+async def write_aggregate(
+    conn: AsyncConnection,
+    *,
+    source: str,
+    fmt: str,
+    path: str,
+    agg: BatchAggregate,
+    stats: ParseStats,
+    now: float,
+) -> None:
+    """Buckets, bounce samples and ingest counters of one batch, in the caller's
+    transaction (file ingest and the ESP webhook store share it)."""
+    await _upsert_buckets(conn, agg)
+    await _insert_samples(conn, agg, source)
+    await _add_counters(conn, source, fmt, path, agg, stats, now)
 
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:

@@ -37,6 +37,15 @@ async def prune(engine: AsyncEngine, retention: Any, now: float) -> dict[str, in
             {"before": now - SENT_OUTBOX_KEEP},
         )
         out["outbox"] = res.rowcount or 0
+        res = await conn.execute(
+            text("DELETE FROM esp_event WHERE ts < :before"),
+            {"before": now - retention.buckets},
+        )
+        out["esp_event"] = res.rowcount or 0
+        await conn.execute(
+            text("DELETE FROM esp_engagement WHERE minute < :before"),
+            {"before": int(now - retention.buckets)},
+        )
     return out
 
 

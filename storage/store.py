@@ -247,6 +247,12 @@ class SqlStore:
     def outbox(self) -> OutboxStore:
         return OutboxStore(self.engine)
 
+    def esp_events(self, clock: Any = None) -> Any:
+        """The ESP receiver's ``store`` port (storage/esp.py), like ``outbox()``."""
+        from opsconsole.storage.esp import EspStore
+
+        return EspStore(self.engine, clock)
+
     # -- operator commands -----------------------------------------------------------------
 
     async def submit(self, actor: str, verb: str, args: Mapping[str, Any], now: float) -> int:

@@ -159,7 +159,11 @@ class SourceReader:
             cp = batch.checkpoint
             parser = self._parser_for(cp.path, cp.inode)
             agg = BatchAggregate(self.providers, self.signatures)
-            agg.add_all(parser.feed(batch.lines))
+            feed_pending = getattr(parser, "feed_pending", None)
+            if feed_pending is not None:  # ESP payloads: storage counts only new event ids
+                agg.pending = feed_pending(batch.lines)
+            else:
+                agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
             saved = SavedCheckpoint(cp, parser.get_state())
             try:

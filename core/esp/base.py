@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsconsole.core.aggregate import EspPending
 from opsconsole.core.events import Event
 from opsconsole.core.sources.base import MAX_SAMPLE_CHARS, MAX_SAMPLES, ParseStats
 
 # (kind "open"|"click", sending ip, subuser) -> count
 EngagementKey = tuple[str, str | None, str | None]
+Engaged = tuple[str, float, str, str | None, str | None]
 _decode = json.JSONDecoder().decode
 
 
@@ -38,6 +40,9 @@ class EspBatch:
     items: list[tuple[str, Event]] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     engagement: dict[EngagementKey, int] = field(default_factory=dict)
+    # (event id, ts, kind, ip, subuser) of engagement records that carry an id, so storage
+    # counts a retried open/click once, like an outcome
+    engaged: list[Engaged] = field(default_factory=list)
     ignored: int = 0
     suppressed: int = 0
     malformed: int = 0
@@ -51,9 +56,18 @@ class EspBatch:
         if ev.ip is None:
             self.unattributed += 1
 
-    def engage(self, kind: str, ip: str | None, subuser: str | None) -> None:
+    def engage(
+        self,
+        kind: str,
+        ip: str | None,
+        subuser: str | None,
+        event_id: object = None,
+        ts: float | None = None,
+    ) -> None:
         key = (kind, ip, subuser)
         self.engagement[key] = self.engagement.get(key, 0) + 1
+        if isinstance(event_id, str) and event_id and ts is not None:
+            self.engaged.append((event_id, ts, kind, ip, subuser))
 
     @property
     def engagement_total(self) -> int:
@@ -200,6 +214,15 @@ class PayloadLineParser:
             for key, n in batch.engagement.items():
                 self.engagement[key] = self.engagement.get(key, 0) + n
             yield batch
+
+    def feed_pending(self, lines: Iterable[str]) -> EspPending:
+        """The events of ``lines`` keyed by id, for storage to count only those it has
+        not stored before (from a webhook or an earlier ingest)."""
+        pending = EspPending(self.format)
+        for batch in self.feed_batches(lines):
+            pending.items.extend(batch.items)
+            pending.engaged.extend(batch.engaged)
+        return pending
 
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         for batch in self.feed_batches(lines):

@@ -63,7 +63,7 @@ def _one(data: dict[str, Any], batch: EspBatch, subuser: str | None) -> None:
     envelope = data.get("envelope")
     ip = valid_ip(envelope.get("sending-ip")) if isinstance(envelope, dict) else None
     if eng is not None:
-        batch.engage(eng, ip, subuser)
+        batch.engage(eng, ip, subuser, data.get("id"), number_ts(data.get("timestamp")))
         return
     kind = _SIMPLE.get(name)
     reason = text(data.get("reason"))

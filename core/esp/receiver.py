@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from opsconsole.core.esp.base import EngagementKey, EspBatch, MessageIpIndex, decode_json
+from opsconsole.core.esp.base import Engaged, EngagementKey, EspBatch, MessageIpIndex, decode_json
 from opsconsole.core.esp.mailgun import mailgun_events
 from opsconsole.core.esp.sendgrid import sendgrid_events
 from opsconsole.core.esp.ses import SesAttribution, ses_events
@@ -35,7 +35,7 @@ from opsconsole.core.httpserve import HttpServer, Request, Response, ServerLimit
 
 log = logging.getLogger(__name__)
 
-Store = Callable[[str, list[tuple[str, Event]]], Awaitable[int]]
+Store = Callable[[str, list[tuple[str, Event]], list[Engaged]], Awaitable[int]]
 _SUBUSER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _STATUS = {Verdict.BAD_SIGNATURE: 401, Verdict.STALE: 401, Verdict.FORBIDDEN: 403}
 
@@ -175,7 +175,11 @@ class EspReceiver:
         if batch.invalid:
             return plain(400)
         try:
-            new = await self.store(source, batch.items) if batch.items else 0
+            new = (
+                await self.store(source, batch.items, batch.engaged)
+                if batch.items or batch.engaged
+                else 0
+            )
         except Exception as exc:  # the ESP retries on 5xx; storage dedups the retry
             log.warning("webhook store failed for %s: %s", source, type(exc).__name__)
             return plain(503)

@@ -96,7 +96,9 @@ def _one(rec: Any, batch: EspBatch, path_subuser: str | None, index: MessageIpIn
     if eng is not None:
         hit = index.lookup(msg) if msg else None
         ip, sub = hit if hit is not None else (None, path_subuser)
-        batch.engage(eng, ip, path_subuser or sub)
+        batch.engage(
+            eng, ip, path_subuser or sub, rec.get("sg_event_id"), number_ts(rec.get("timestamp"))
+        )
         return
     ts = number_ts(rec.get("timestamp"))
     event_id = rec.get("sg_event_id")

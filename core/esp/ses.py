@@ -126,7 +126,11 @@ def _message(
     subuser = path_subuser or cset_subuser
     eng = _ENGAGEMENT.get(etype)
     if eng is not None:
-        batch.engage(eng, ip, subuser)
+        detail = msg.get(etype.lower())
+        stamp = text(detail.get("timestamp")) if isinstance(detail, dict) else ""
+        mid = text(mail.get("messageId"))
+        eid = f"{mid}/{etype}/{stamp}" if mid and stamp else None
+        batch.engage(eng, ip, subuser, eid, iso_ts(stamp))
         return
     spec = _OUTCOMES.get(etype)
     if spec is None:

@@ -6,7 +6,9 @@ from collections.abc import Iterable, Mapping
 
 from opsconsole.core.sources.base import Now, Parser, ParseStats
 
-FORMATS = ("pmta", "postfix", "kumo", "jsonl")
+FORMATS = ("pmta", "postfix", "kumo", "jsonl")  # MTA logs (each has a simulator renderer)
+ESP_FORMATS = ("sendgrid", "mailgun", "ses")  # saved webhook payloads, one per line
+INGEST_FORMATS = FORMATS + ESP_FORMATS
 
 
 def make_parser(
@@ -38,7 +40,11 @@ def make_parser(
         from opsconsole.core.sources.jsonl import JsonlParser
 
         return JsonlParser(ip_map, now=now)
+    if fmt in ESP_FORMATS:
+        from opsconsole.core.esp import make_esp_parser
+
+        return make_esp_parser(fmt)
     raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-__all__ = ["FORMATS", "ParseStats", "Parser", "make_parser"]
+__all__ = ["ESP_FORMATS", "FORMATS", "INGEST_FORMATS", "ParseStats", "Parser", "make_parser"]

@@ -25,6 +25,7 @@ Examples:
   opsconsole ingest /var/log/mail.log --format postfix \\
       --ip-map postfix/out2=203.0.113.2 --ip-map postfix/out3=203.0.113.3
   opsconsole ingest '/var/log/kumomta/*.jsonl' --format kumo --follow
+  opsconsole ingest saved-sendgrid-posts.jsonl --format sendgrid
 """
 
 
@@ -49,7 +50,14 @@ def parse_ip_map(items: list[str]) -> dict[str, str]:
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[str], typer.Argument(help="Files or quoted globs.", metavar="PATH...")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="pmta, postfix, kumo, jsonl or auto.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="pmta, postfix, kumo, jsonl, auto; sendgrid, mailgun, ses (saved payloads).",
+        ),
+    ],
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep tailing across rotation until Ctrl-C.")
     ] = False,
@@ -62,10 +70,10 @@ def ingest(
     interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
 ) -> None:
     from opsconsole.cli._common import settings_from
-    from opsconsole.core.sources import FORMATS
+    from opsconsole.core.sources import INGEST_FORMATS
 
-    if fmt not in (*FORMATS, "auto"):
-        fail(f"--format must be one of {', '.join(FORMATS)} or auto, not {fmt!r}")
+    if fmt not in (*INGEST_FORMATS, "auto"):
+        fail(f"--format must be one of {', '.join(INGEST_FORMATS)} or auto, not {fmt!r}")
     mapping = parse_ip_map(ip_map or [])
     specs = []
     for p in paths:

@@ -32,7 +32,9 @@ class SqliteEventStore:
         with sqlite3.connect(path) as db:
             db.execute(_DDL)
 
-    async def __call__(self, source: str, items: list[tuple[str, Event]]) -> int:
+    async def __call__(
+        self, source: str, items: list[tuple[str, Event]], engaged: object = ()
+    ) -> int:
         self.calls += 1
         if self.fail_next:
             self.fail_next -= 1
