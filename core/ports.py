@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.alerts import AlertState, Transition
 from opsconsole.core.config import RetentionConfig
+from opsconsole.core.engine.journal import JournalEntry, JournalPort
 from opsconsole.core.notify.dispatcher import OutboxPort
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.sources.base import ParseStats
@@ -81,6 +82,7 @@ class Changes:
     transitions: list[Transition] = field(default_factory=list)
     audits: list[AuditEntry] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)  # hooks, MTA applies to run
 
 
 class ReaderStore(Protocol):
@@ -203,3 +205,5 @@ class EngineStore(ReaderStore, LeaseStore, CheckStore, ControlStore, Maintenance
     async def audit(self, entries: Sequence[AuditEntry], now: float) -> None: ...
 
     def outbox(self) -> OutboxPort: ...
+
+    def journal(self) -> JournalPort: ...

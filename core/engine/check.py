@@ -2,8 +2,8 @@
 
 The decision and everything it changes (members, plans, alerts and their history, audit
 entries, outbox rows) commit in one transaction through :class:`CheckStore.commit`.
-Action hooks run after the commit, concurrently and bounded by their timeouts, and their
-outcomes are audited too.
+Action hooks and MTA applies are journal rows in that same transaction; the journal runner
+(core.engine.journal) runs them off the loop and audits each outcome.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from opsconsole.core import health, policy
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import EngineConfig
-from opsconsole.core.engine.hooks import HookRunner
+from opsconsole.core.engine.journal import entries_for
 from opsconsole.core.notify.payload import AlertNotice, webhook_body
 from opsconsole.core.notify.sender import recipients
-from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Notice
+from opsconsole.core.ports import AuditEntry, Changes, CheckStore, Notice
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -97,6 +97,7 @@ async def run_check(
     actions = [action_dict(a) for a in decision.actions]
     changes.audits = [audit_entry(a) for a in actions]
     changes.notices = notices(notifiers, to_notify, config.host, cfg.window, now)
+    changes.journal = entries_for(config.actions, config.mta is not None, actions)
     outcome.enqueued = await store.commit(changes, now)
     outcome.actions = actions
     return outcome, actions
@@ -161,26 +162,3 @@ def notice_of(alert: AlertState, transition: str, host: str, window: float) -> A
         host=host,
         transition=transition,
     )
-
-
-async def run_hooks(
-    store: EngineStore, hooks: HookRunner, actions: Sequence[Mapping[str, Any]], now: float
-) -> None:
-    """Run the hooks of ``actions`` and audit each outcome."""
-    for a in actions:
-        if not hooks.matching(a["action"]):
-            continue
-        outcomes = await hooks.run(a)
-        entries = [
-            AuditEntry(
-                actor="hook",
-                action=f"hook:{a['action']}",
-                ip=a["ip"],
-                pool=a["pool"],
-                subuser=a["subuser"],
-                reason="ok" if o.get("ok") else o.get("error") or f"exit {o.get('returncode')}",
-                detail=o,
-            )
-            for o in outcomes
-        ]
-        await store.audit(entries, now)
