@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from opsconsole.core.provider_policy import ProvidersConfig
 from opsconsole.core.stats import Thresholds
+
+if TYPE_CHECKING:
+    from opsconsole.core.mta import MtaConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class MonitorConfig:
     renotify_delta: float = 0.05
     stale_after: float = 900.0
     lease_ttl: float = 30.0
+    restore_holdoff: float = 1800.0  # after an operator restore: alert, do not remove again
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
@@ -55,6 +60,9 @@ class MemberConfig:
     ip: str
     weight: float = 100.0
     daily_cap: int | None = None
+    transport: str | None = None  # Postfix master.cf transport bound to this IP
+    vmta: str | None = None  # PowerMTA virtual-mta
+    source: str | None = None  # KumoMTA egress source
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +153,4 @@ class EngineConfig:
     actions: tuple[HookConfig, ...] = ()
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     providers: ProvidersConfig = field(default_factory=ProvidersConfig)
+    mta: MtaConfig | None = None  # [mta]: decisions applied to the MTA through the journal

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.alerts import AlertState, Transition
 from opsconsole.core.config import RetentionConfig
+from opsconsole.core.engine.journal import JournalEntry, JournalPort
 from opsconsole.core.notify.dispatcher import OutboxPort
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.sources.base import ParseStats
@@ -105,6 +106,7 @@ class Changes:
     # Provider suspensions to record / (ip, provider) to lift (storage/providers.py)
     suspensions: list[Any] = field(default_factory=list)
     resumed: list[tuple[str, str]] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)  # hooks, MTA applies to run
 
 
 class ReaderStore(Protocol):
@@ -239,3 +241,5 @@ class EngineStore(ReaderStore, LeaseStore, CheckStore, ControlStore, Maintenance
         a running engine), or None. An engine that writes on regardless writes into an
         unlinked file and loses everything silently."""
         ...
+
+    def journal(self) -> JournalPort: ...

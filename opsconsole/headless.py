@@ -111,6 +111,7 @@ async def _run(settings, feed, once: bool) -> int:  # type: ignore[no-untyped-de
     try:
         if once:
             s = await runtime.tick(force_check=True)
+            await runtime.drain_journal()
             await runtime.drain_outbox()
             await runtime.close()
             if s.role != "leader":

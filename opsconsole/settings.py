@@ -69,6 +69,7 @@ class MonitorSettings(_Strict):
     renotify_delta: float = Field(0.05, ge=0)
     stale_after: Duration = 900.0  # a followed source silent this long raises source-stale
     lease_ttl: Duration = 30.0  # a leader that misses heartbeats this long is replaced
+    restore_holdoff: Duration = 1800.0  # after a restore by hand: alert, do not remove again
     thresholds: ThresholdSettings = ThresholdSettings()
 
     def policy_thresholds(self) -> Thresholds:
@@ -97,6 +98,9 @@ class PoolMemberSettings(_Strict):
     ip: str
     weight: float = Field(100, ge=0)
     daily_cap: int | None = Field(None, ge=0)
+    transport: str | None = None  # [mta] postfix: master.cf transport bound to this IP
+    vmta: str | None = None  # [mta] pmta: virtual-mta
+    source: str | None = None  # [mta] kumo: egress source
 
 
 class PoolSettings(_Strict):
@@ -364,6 +368,48 @@ class WebhookSettings(_Strict):
         return v
 
 
+class MtaPostfixSettings(_Strict):
+    pool_parameters: dict[str, str] = {}  # pool -> main.cf parameter, e.g. default_transport
+    config_dir: str | None = None
+    postconf: str = "postconf"
+    reload_command: list[str] = Field(["postfix", "reload"], min_length=1)
+    timeout: Duration = 30.0
+
+
+class MtaPmtaSettings(_Strict):
+    pools_file: str = "/etc/pmta/opsconsole-pools.conf"
+    pmta: str = "pmta"
+    reload_command: list[str] | None = None
+    own_vmtas: dict[str, str] = {}
+    timeout: Duration = 30.0
+
+
+class MtaKumoSettings(_Strict):
+    sources_file: str = "/opt/kumomta/etc/policy/opsconsole-sources.toml"
+    shaping_file: str = "/opt/kumomta/etc/policy/opsconsole-shaping.toml"
+    base_url: str = "http://127.0.0.1:8000"
+    provider_sites: dict[str, str] = {}
+    ehlo_domains: dict[str, str] = {}
+
+
+class MtaSettings(_Strict):
+    kind: Literal["postfix", "pmta", "kumo"]
+    min_interval: Duration = Field(10.0, ge=0)
+    path: str | None = None  # PATH for the MTA commands (e.g. "/usr/sbin:/usr/bin")
+    postfix: MtaPostfixSettings = MtaPostfixSettings()
+    pmta: MtaPmtaSettings = MtaPmtaSettings()
+    kumo: MtaKumoSettings = MtaKumoSettings()
+
+    @model_validator(mode="after")
+    def _has_target(self) -> MtaSettings:
+        if self.kind == "postfix" and not self.postfix.pool_parameters:
+            raise ValueError(
+                '[mta] kind = "postfix" needs [mta.postfix] pool_parameters '
+                '(e.g. { bulk = "default_transport" })'
+            )
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSCONSOLE_", env_nested_delimiter="__", extra="forbid"
@@ -382,6 +428,7 @@ class Settings(BaseSettings):
     tui: TuiSettings = TuiSettings()
     metrics: MetricsSettings = MetricsSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    mta: MtaSettings | None = None
     host: str = Field(default_factory=lambda: os.uname().nodename)
 
     @model_validator(mode="before")

@@ -26,6 +26,7 @@ from opsconsole.core.config import (
 
 if TYPE_CHECKING:
     from opsconsole.core.engine.loop import EngineRuntime
+    from opsconsole.core.mta import MtaConfig
     from opsconsole.core.views import ConsoleStore
     from opsconsole.settings import NotifySettings, Settings
 
@@ -44,6 +45,7 @@ def engine_config(settings: Settings) -> EngineConfig:
             renotify_delta=m.renotify_delta,
             stale_after=m.stale_after,
             lease_ttl=m.lease_ttl,
+            restore_holdoff=m.restore_holdoff,
             thresholds=m.policy_thresholds(),
         ),
         sources=tuple(
@@ -51,7 +53,13 @@ def engine_config(settings: Settings) -> EngineConfig:
             for s in settings.sources
         ),
         pools=tuple(
-            PoolConfig(p.name, tuple(MemberConfig(x.ip, x.weight, x.daily_cap) for x in p.members))
+            PoolConfig(
+                p.name,
+                tuple(
+                    MemberConfig(x.ip, x.weight, x.daily_cap, x.transport, x.vmta, x.source)
+                    for x in p.members
+                ),
+            )
             for p in settings.pools
         ),
         warmup=WarmupConfig(
@@ -67,6 +75,49 @@ def engine_config(settings: Settings) -> EngineConfig:
         alerts=AlertGroupConfig(settings.alerts.group_threshold, settings.alerts.group_by),
         actions=tuple(HookConfig(tuple(a.on), tuple(a.run), a.timeout) for a in settings.actions),
         retention=RetentionConfig(r.buckets, r.samples, r.audit),
+        mta=mta_config(settings),
+    )
+
+
+def mta_config(settings: Settings) -> MtaConfig | None:
+    """``[mta]`` as the adapters' frozen config; pool members' handles come from the pools."""
+    from opsconsole.core.mta import KumoConfig, MtaConfig, PmtaConfig, PostfixConfig
+
+    t = settings.mta
+    if t is None:
+        return None
+    sources = {x.ip: x.source for p in settings.pools for x in p.members if x.source}
+    env = None
+    if t.path is not None:
+        import os
+
+        env = {**os.environ, "PATH": t.path}
+    return MtaConfig(
+        kind=t.kind,
+        postfix=PostfixConfig(
+            pool_parameters=dict(t.postfix.pool_parameters),
+            config_dir=t.postfix.config_dir,
+            postconf=t.postfix.postconf,
+            reload_command=tuple(t.postfix.reload_command),
+            timeout=t.postfix.timeout,
+        ),
+        pmta=PmtaConfig(
+            pools_file=t.pmta.pools_file,
+            pmta=t.pmta.pmta,
+            reload_command=tuple(t.pmta.reload_command) if t.pmta.reload_command else None,
+            own_vmtas=dict(t.pmta.own_vmtas),
+            timeout=t.pmta.timeout,
+        ),
+        kumo=KumoConfig(
+            sources_file=t.kumo.sources_file,
+            shaping_file=t.kumo.shaping_file,
+            base_url=t.kumo.base_url,
+            provider_sites=dict(t.kumo.provider_sites),
+            sources=sources,
+            ehlo_domains=dict(t.kumo.ehlo_domains),
+        ),
+        min_interval=t.min_interval,
+        env=env,
     )
 
 

@@ -31,6 +31,7 @@ from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
 from opsconsole.storage import audit, checkpoints, control_queue, lease, reads, retention
+from opsconsole.storage import journal as journal_rows
 from opsconsole.storage.db import serialized_begin
 from opsconsole.storage.engine_store import (
     ALERTS,
@@ -72,6 +73,7 @@ async def write_changes(conn: AsyncConnection, changes: Changes, now: float) -> 
     await save_all(conn, ALERTS, changes.alerts)
     await add_transitions(conn, changes.transitions)
     await provider_writes(conn, changes.suspensions, changes.resumed)
+    await journal_rows.add(conn, changes.journal, now)
     for e in changes.audits:
         await audit.record(
             conn, at=now, actor=e.actor, action=e.action, ip=e.ip, pool=e.pool,
@@ -252,6 +254,9 @@ class SqlStore:
         from opsconsole.storage.esp import EspStore
 
         return EspStore(self.engine, clock)
+
+    def journal(self) -> journal_rows.JournalStore:
+        return journal_rows.JournalStore(self.engine)
 
     # -- operator commands -----------------------------------------------------------------
 

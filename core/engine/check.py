@@ -2,8 +2,8 @@
 
 The decision and everything it changes (members, plans, alerts and their history, audit
 entries, outbox rows) commit in one transaction through :class:`CheckStore.commit`.
-Action hooks run after the commit, concurrently and bounded by their timeouts, and their
-outcomes are audited too.
+Action hooks and MTA applies are journal rows in that same transaction; the journal runner
+(core.engine.journal) runs them off the loop and audits each outcome.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import AlertGroupConfig, EngineConfig
 from opsconsole.core.engine import provider_check
-from opsconsole.core.engine.hooks import HookRunner
+from opsconsole.core.engine.journal import entries_for
 from opsconsole.core.notify import grouping
 from opsconsole.core.notify.kinds import recipients_for
 from opsconsole.core.notify.payload import AlertNotice, iso_millis, webhook_body
-from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineStore, Fence, Notice
+from opsconsole.core.ports import AuditEntry, Changes, CheckStore, Fence, Notice
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -117,6 +117,7 @@ async def run_check(
         notifiers, to_notify, config.host, cfg.window, now, pools=pools,
         providers=providers, group=config.alerts,
     )  # fmt: skip
+    changes.journal = entries_for(config.actions, config.mta is not None, actions)
     outcome.enqueued = await store.commit(changes, now, fence)
     outcome.actions = actions
     return outcome, actions
@@ -221,26 +222,3 @@ def notice_of(alert: AlertState, transition: str, host: str, window: float) -> A
         transition=transition,
         provider=alert.provider,
     )
-
-
-async def run_hooks(
-    store: EngineStore, hooks: HookRunner, actions: Sequence[Mapping[str, Any]], now: float
-) -> None:
-    """Run the hooks of ``actions`` and audit each outcome."""
-    for a in actions:
-        if not hooks.matching(a["action"]):
-            continue
-        outcomes = await hooks.run(a)
-        entries = [
-            AuditEntry(
-                actor="hook",
-                action=f"hook:{a['action']}",
-                ip=a["ip"],
-                pool=a["pool"],
-                subuser=a["subuser"],
-                reason="ok" if o.get("ok") else o.get("error") or f"exit {o.get('returncode')}",
-                detail=o,
-            )
-            for o in outcomes
-        ]
-        await store.audit(entries, now)

@@ -8,17 +8,17 @@ transaction, and a command is applied exactly once (claimed by a conditional upd
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from opsconsole.core.config import EngineConfig
-from opsconsole.core.engine.check import run_hooks
 from opsconsole.core.engine.handlers import VERBS
-from opsconsole.core.engine.hooks import HookRunner
+from opsconsole.core.engine.journal import entries_for, runner_for
 from opsconsole.core.errors import UsageError
-from opsconsole.core.ports import EngineStore, Fence
+from opsconsole.core.ports import Changes, EngineStore, Fence
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,27 @@ async def execute(
             )
     else:
         await apply_pending(store, config, clock, only=cid)
+        await run_journal_here(store, config, clock, wait)
         row = await store.get(cid)
     assert row is not None
     if row["error"]:
         return CommandResult(False, row["error"], cid)
     return CommandResult(True, row["result"] or "done", cid)
+
+
+async def run_journal_here(
+    store: EngineStore, config: EngineConfig, clock: Callable[[], float], timeout: float
+) -> None:
+    """No engine runs: this process runs the command's hooks and MTA apply itself."""
+    from opsconsole.core.notify.sender import make_client
+
+    client = make_client() if config.mta is not None and config.mta.kind == "kumo" else None
+    try:
+        runner = runner_for(config, store, f"cli:{os.getpid()}", clock, lambda: True, dict, client)
+        await runner.drain(timeout)
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
 async def apply_pending(
@@ -84,10 +100,11 @@ async def apply_pending(
                     continue
                 verb = VERBS[row["verb"]]
                 result, actions = await verb.handler(tx, config, row["actor"], row["args"], now)
+                journal = entries_for(config.actions, config.mta is not None, actions)
+                if journal:  # hooks and MTA applies commit with the command
+                    await tx.write(Changes(journal=journal), now)
                 await tx.finish(result)
         except (ValueError, UsageError) as e:
             await store.fail(row["id"], str(e), now)
         applied += 1
-        if actions and config.actions:
-            await run_hooks(store, HookRunner(config.actions), actions, now)
     return applied

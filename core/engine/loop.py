@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from opsconsole.core.config import EngineConfig
-from opsconsole.core.engine.check import run_check, run_hooks
+from opsconsole.core.engine.check import run_check
 from opsconsole.core.engine.control import apply_pending
-from opsconsole.core.engine.hooks import HookRunner
+from opsconsole.core.engine.journal import JournalRunner, runner_for
 from opsconsole.core.engine.reader import SourceReader, SourceSpec
 from opsconsole.core.errors import first_line
 from opsconsole.core.events import system_clock
@@ -101,9 +101,9 @@ class EngineRuntime:
         self._dispatcher: Dispatcher | None = None
         self._client: Any = None
         self._dispatch_task: asyncio.Task[None] | None = None
-        self._hooks = HookRunner(config.actions)
         self.notifiers: dict[str, Any] = {}
         self.fence: Fence | None = None  # the lease as held; None while following
+        self.journal: JournalRunner | None = None  # hooks and MTA applies, off the loop
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -113,6 +113,11 @@ class EngineRuntime:
         self._client = make_client()
         self.notifiers = build_notifiers(self.config.notify, self._client)
         self._dispatcher = Dispatcher(self.store.outbox(), self.notifiers, self.clock)
+        self.journal = runner_for(
+            self.config, self.store, self.holder, self.clock,
+            lambda: self.role == "leader", lambda: self.notifiers, self._client,
+        )  # fmt: skip
+        await self.journal.start()
         for service in self.services:
             await service.start()
         self._opened = True
@@ -185,6 +190,8 @@ class EngineRuntime:
                 await task
 
     async def close(self) -> None:
+        if self.journal is not None:
+            await self.journal.close()
         if self._dispatch_task is not None:
             # A send in flight gets a moment to finish; then the dispatcher is cancelled and
             # gives its unfinished rows back to the outbox at once.
@@ -301,7 +308,9 @@ class EngineRuntime:
         return summary
 
     async def check(self, now: float, summary: TickSummary) -> None:
-        outcome, actions = await run_check(self.store, self.config, now, self.notifiers, self.fence)
+        outcome, _actions = await run_check(
+            self.store, self.config, now, self.notifiers, self.fence
+        )
         summary.checked = True
         summary.actions = outcome.actions
         summary.alerts_opened = outcome.alerts_opened
@@ -310,7 +319,8 @@ class EngineRuntime:
         await self.store.record_check(self.holder, now, self.events_per_s)
         if outcome.enqueued and self._dispatcher is not None:
             self._dispatcher.wake()
-        await run_hooks(self.store, self._hooks, actions, now)
+        if self.journal is not None:
+            self.journal.wake()
         for service in self.services:
             await service.after_check(now)
         if self.on_action is not None:
@@ -333,6 +343,11 @@ class EngineRuntime:
             return int(await asyncio.wait_for(self._dispatcher.run_once(), timeout))
         except TimeoutError:
             return 0
+
+    async def drain_journal(self, timeout: float = 60.0) -> None:
+        """Run the due hooks and MTA applies now (``--once``), bounded."""
+        if self.journal is not None:
+            await self.journal.drain(timeout)
 
     def _track_rate(self, now: float, events: int) -> None:
         self._rate_window.append((now, events))

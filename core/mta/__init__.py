@@ -7,6 +7,7 @@ executes it with rollback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,6 +59,8 @@ class MtaConfig:
     postfix: PostfixConfig = field(default_factory=PostfixConfig)
     pmta: PmtaConfig = field(default_factory=PmtaConfig)
     kumo: KumoConfig = field(default_factory=KumoConfig)
+    min_interval: float = 10.0  # seconds between two applies by the engine
+    env: Mapping[str, str] | None = None  # commands' environment (None: the engine's)
 
 
 def build_adapter(config: MtaConfig, runner: Runner) -> Adapter:

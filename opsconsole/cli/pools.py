@@ -107,3 +107,23 @@ def weight(
     ctx: typer.Context, pool: str, ip: str, w: Annotated[float, typer.Argument(min=0, metavar="W")]
 ) -> None:
     run_command(ctx, "pool.weight", {"pool": pool, "ip": ip, "weight": w})
+
+
+@pools_app.command(
+    "apply",
+    help=(
+        "Write the pools' desired state to the MTA ([mta]); --dry-run prints the plan.\n\n\b\n"
+        "Example:\n  opsconsole pools apply --dry-run"
+    ),
+)
+def apply(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only print the plan.")] = False,
+) -> None:
+    from opsconsole.cli.mta import apply_pools, plan_lines
+
+    if dry_run:
+        for line in read(ctx, plan_lines):
+            typer.echo(line)
+        return
+    typer.echo(read(ctx, apply_pools))

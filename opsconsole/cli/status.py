@@ -29,7 +29,12 @@ def register(app: typer.Typer) -> None:
 async def collect(store: ReadStore, config: EngineConfig, database: str) -> dict[str, Any]:
     from opsconsole.core.views import status as status_view
 
-    return await status_view(store, config, database)
+    data = await status_view(store, config, database)
+    journal = getattr(store, "journal", None)
+    if journal is not None:  # hooks and MTA applies not done yet, or given up on
+        j = journal()
+        data["journal"] = {"counts": await j.counts(), "open": await j.open_rows()}
+    return data
 
 
 def status(
@@ -72,3 +77,15 @@ def status(
         n.add_row(x["name"], x["endpoint"], str(x["pending"]), str(x["retrying"]), str(x["failed"]),
                   x["last_sent_at"] or "-", x["last_error"] or "", style=style)  # fmt: skip
     c.print(n)
+    journal = data.get("journal")
+    if journal and journal["open"]:
+        j = Table(title="Journal (hooks, MTA applies)", title_justify="left")
+        for h in ("id", "kind", "what", "state", "attempts", "last error"):
+            j.add_column(h)
+        for r in journal["open"]:
+            p = r["payload"]
+            what = f"{p.get('action', '')} {p.get('ip', '')}".strip() or p.get("reason", "")
+            style = "red" if r["state"] == "failed" else "yellow"
+            j.add_row(str(r["id"]), r["kind"], what, r["state"], str(r["attempts"]),
+                      r["last_error"] or "", style=style)  # fmt: skip
+        c.print(j)
