@@ -44,6 +44,7 @@ from opsconsole.storage.engine_store import (
     upsert,
 )
 from opsconsole.storage.outbox import OutboxStore
+from opsconsole.storage.reputation import ReputationStore
 from opsconsole.storage.tables import Command, Pool, table_of
 
 _POOLS = table_of(Pool)
@@ -209,6 +210,9 @@ class SqlStore:
 
     def outbox(self) -> OutboxStore:
         return OutboxStore(self.engine)
+
+    def reputation(self) -> ReputationStore:
+        return ReputationStore(self.engine)
 
     # -- operator commands -----------------------------------------------------------------
 
