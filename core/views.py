@@ -21,6 +21,7 @@ from opsconsole.core.notify.payload import iso_millis
 from opsconsole.core.notify.sender import named
 from opsconsole.core.ports import EngineStore, Key, Row
 from opsconsole.core.redact import redact_url
+from opsconsole.core.reputation.report import reputation_sections
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Thresholds, WindowStats, severity
 from opsconsole.core.warmup import PlanState
@@ -238,6 +239,7 @@ async def build_report(
         },
         "ingest": {"sources": [source_row(s) for s in sources]},
         "providers": await provider_views.providers_section(store, config, lo, hi, now),
+        **await reputation_sections(store),
     }
 
 

@@ -102,6 +102,13 @@ def render(report: dict[str, Any]) -> str:
         "Malformed lines per source.",
         [(_labels(source=s["name"]), s["malformed"]) for s in report["ingest"]["sources"]],
     )
+    metric(
+        "dnsbl_listed",
+        "gauge",
+        "1 when the IP is listed on the DNSBL zone (one series per checked ip and zone).",
+        [(_labels(ip=r["ip"], zone=r["zone"]), 1 if r["listed"] else 0)
+         for r in report.get("reputation", [])],
+    )  # fmt: skip
     return "\n".join(out) + "\n"
 
 

@@ -410,6 +410,60 @@ class MtaSettings(_Strict):
         return self
 
 
+class ReputationZoneSettings(_Strict):
+    """A custom DNSBL zone (``[[reputation.custom_zones]]``) or overrides of a catalogue zone
+    (``[reputation.zone.NAME]``)."""
+
+    name: str = ""
+    label: str = ""
+    lookup_url: str = ""
+    on_listed: Literal["alert", "deprioritize", "remove"] | None = None
+    severity: SeverityName | None = None
+    codes: dict[str, str] = {}  # "127.0.0.2" = "meaning"
+
+
+class ReputationSettings(_Strict):
+    """``[reputation]``: DNSBL checks and Microsoft SNDS. Absent: no query ever leaves."""
+
+    interval: Duration = 3600.0
+    zones: list[str] = ["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net"]
+    custom_zones: list[ReputationZoneSettings] = []
+    zone: dict[str, ReputationZoneSettings] = {}
+    dqs_key: SecretStr | None = None
+    nameservers: list[str] | None = None  # None: the system resolvers (production only)
+    concurrency: int = Field(8, ge=1, le=256)
+    rate: float = Field(5.0, gt=0)  # queries per second per zone
+    timeout: Duration = 3.0  # per DNS lookup
+    deadline: Duration = 60.0  # a whole run (DNSBL + SNDS), never longer
+    snds_key: SecretStr | None = None
+    snds_url: str = "https://sendersupport.olc.protection.outlook.com/snds/"
+    snds_interval: Duration = 86400.0
+
+    @model_validator(mode="after")
+    def _zones_known(self) -> ReputationSettings:
+        from opsconsole.core.reputation.zones import BUILTIN_ZONES
+
+        custom = {z.name for z in self.custom_zones}
+        if any(not z.name or not z.lookup_url for z in self.custom_zones):
+            raise ValueError("reputation.custom_zones entries need name and lookup_url")
+        unknown = [
+            n for n in [*self.zones, *self.zone] if n not in BUILTIN_ZONES and n not in custom
+        ]
+        if unknown:
+            raise ValueError(
+                f"reputation.zones: unknown zone(s) {', '.join(unknown)}; known: "
+                f"{', '.join(BUILTIN_ZONES)} (or define them in [[reputation.custom_zones]])"
+            )
+        for spec in self.nameservers or []:
+            from opsconsole.core.dns import parse_nameserver
+
+            try:
+                parse_nameserver(spec)
+            except ValueError:
+                raise ValueError(f"reputation.nameservers: bad server {spec!r}") from None
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OPSCONSOLE_", env_nested_delimiter="__", extra="forbid"
@@ -429,6 +483,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     webhooks: WebhookSettings = WebhookSettings()
     mta: MtaSettings | None = None
+    reputation: ReputationSettings | None = None
     host: str = Field(default_factory=lambda: os.uname().nodename)
 
     @model_validator(mode="before")

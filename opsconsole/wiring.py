@@ -25,8 +25,9 @@ from opsconsole.core.config import (
 )
 
 if TYPE_CHECKING:
-    from opsconsole.core.engine.loop import EngineRuntime
+    from opsconsole.core.engine.loop import EngineRuntime, Service
     from opsconsole.core.mta import MtaConfig
+    from opsconsole.core.reputation.job import ReputationConfig
     from opsconsole.core.views import ConsoleStore
     from opsconsole.settings import NotifySettings, Settings
 
@@ -176,7 +177,12 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
 
     config = engine_config(settings)
     exporter = MetricsExporter(store, config, settings.metrics.textfile, settings.metrics.listen)
-    services: list[Any] = [exporter, *webhook_services(settings, store, kwargs.get("clock"))]
+    clock = kwargs.get("clock")
+    services: list[Any] = [
+        exporter,
+        *webhook_services(settings, store, clock),
+        *reputation_services(settings, config, store, clock),
+    ]
     return EngineRuntime(config, store, services=services, **kwargs)
 
 
@@ -225,3 +231,55 @@ def webhook_services(settings: Settings, store: Any, clock: Any = None) -> list[
             sns_origin=settings.webhooks.sns_test_origin,
         )
     ]
+
+
+def reputation_config(settings: Settings) -> ReputationConfig | None:
+    """``[reputation]`` as plain config; None when the section is absent (checks off)."""
+    from opsconsole.core.reputation.dnsbl import DnsblConfig
+    from opsconsole.core.reputation.job import ReputationConfig
+    from opsconsole.core.reputation.snds import SndsConfig
+    from opsconsole.core.reputation.zones import Code, Zone, ZoneOverride, build_zones
+
+    r = settings.reputation
+    if r is None:
+        return None
+    extra = tuple(
+        Zone(z.name, z.label or z.name, z.lookup_url,
+             {k: Code(v, z.severity or "warning") for k, v in z.codes.items()},
+             on_listed=z.on_listed or "alert", unknown=Code("listed", z.severity or "warning"))
+        for z in r.custom_zones
+    )  # fmt: skip
+    overrides = {n: ZoneOverride(o.on_listed, o.severity) for n, o in r.zone.items()}
+    dqs = r.dqs_key.get_secret_value() if r.dqs_key else None
+    zones = build_zones(r.zones, extra=extra, overrides=overrides, dqs_key=dqs)
+    snds = (
+        SndsConfig(r.snds_key.get_secret_value(), r.snds_url, min(30.0, r.deadline))
+        if r.snds_key
+        else None
+    )
+    return ReputationConfig(
+        zones=zones,
+        nameservers=tuple(r.nameservers) if r.nameservers is not None else None,
+        interval=r.interval,
+        timeout=r.timeout,
+        deadline=r.deadline,
+        dnsbl=DnsblConfig(
+            concurrency=r.concurrency, per_zone_rate=r.rate, burst=r.rate, deadline=r.deadline
+        ),
+        snds=snds,
+        snds_interval=r.snds_interval,
+    )
+
+
+def reputation_services(
+    settings: Settings, config: EngineConfig, store: ConsoleStore, clock: Any = None
+) -> list[Service]:
+    """The reputation job when ``[reputation]`` is configured, else nothing."""
+    rep = reputation_config(settings)
+    if rep is None:
+        return []
+    from opsconsole.core.events import system_clock
+    from opsconsole.core.reputation.job import ReputationService
+
+    port = store.reputation()  # type: ignore[attr-defined]  # SqlStore's reputation store
+    return [ReputationService(config, rep, store, port, clock or system_clock)]

@@ -51,6 +51,7 @@ from opsconsole.storage.engine_store import (
 from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
+from opsconsole.storage.reputation import ReputationStore
 from opsconsole.storage.tables import Command, Pool, table_of
 
 
@@ -257,6 +258,9 @@ class SqlStore:
 
     def journal(self) -> journal_rows.JournalStore:
         return journal_rows.JournalStore(self.engine)
+
+    def reputation(self) -> ReputationStore:
+        return ReputationStore(self.engine)
 
     # -- operator commands -----------------------------------------------------------------
 
