@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -62,6 +70,21 @@ class MonitorSettings(_Strict):
     stale_after: Duration = 900.0  # a followed source silent this long raises source-stale
     lease_ttl: Duration = 30.0  # a leader that misses heartbeats this long is replaced
     thresholds: ThresholdSettings = ThresholdSettings()
+
+    @field_validator("check_interval", "lease_ttl")
+    @classmethod
+    def _at_least_a_second(cls, v: float) -> float:
+        # 0 spins the loop (check_interval) or lets every engine lead (lease_ttl)
+        if v < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _at_least_a_minute(cls, v: float) -> float:
+        if v < 60:
+            raise ValueError("must be at least 1m (buckets are per minute)")
+        return v
 
     def policy_thresholds(self) -> Thresholds:
         t = self.thresholds
@@ -117,6 +140,12 @@ class NotifySettings(_Strict):
     min_severity: SeverityName = "info"
     timeout: Duration = 10.0
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: SecretStr) -> SecretStr:
+        check_http_url(v.get_secret_value())
+        return v
+
     @property
     def label(self) -> str:
         return self.name or self.kind
@@ -142,6 +171,29 @@ class TuiSettings(_Strict):
 class MetricsSettings(_Strict):
     textfile: str | None = None  # node_exporter textfile path
     listen: str | None = None  # "127.0.0.1:9109" to serve /metrics
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        host, sep, port = v.rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host.strip("[]")):
+            raise ValueError(f"must be HOST:PORT or PORT (port 0-65535), not {v!r}")
+        return v
+
+
+def check_http_url(url: str) -> None:
+    """ValueError (never showing the URL's secret) unless ``url`` is http(s)://host[:port]."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port outside 0-65535)
+    except ValueError:
+        raise ValueError("not a valid URL (bad port: 0-65535)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
 
 
 def _opt_duration(v: Any) -> float | None:
