@@ -36,6 +36,7 @@ class Column:
     name: str
     drop: int = 0
     right: bool = False  # numbers
+    fold: bool = False  # never dropped, but may wrap on a narrow terminal (names)
 
 
 def clean(value: Any) -> str:
@@ -115,7 +116,7 @@ def rich_table(
     for i in keep:
         c = columns[i]
         table.add_column(
-            c.name, no_wrap=c.drop == 0 or wide, overflow="fold",
+            c.name, no_wrap=(c.drop == 0 and not c.fold) or wide, overflow="fold",
             justify="right" if c.right else "left",
         )  # fmt: skip
     for r in body:

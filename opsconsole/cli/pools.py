@@ -61,7 +61,7 @@ def list_(
         for p in pools for m in p["members"]
     ]  # fmt: skip
     print_table(
-        "Pools", [Column("pool"), Column("ip"), Column("weight", right=True),
+        "Pools", [Column("pool", fold=True), Column("ip"), Column("weight", right=True),
                   Column("base", drop=1, right=True), Column("state"),
                   Column("capacity/day", drop=2, right=True)], rows,
         pools if fmt == "json" else None, fmt=fmt, wide=wide,
