@@ -30,9 +30,7 @@ AT = time.time() - 120
 
 def run(db: str, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "80", "OPSCONSOLE_DB": db}
-    return subprocess.run(
-        [*EXE, *args], capture_output=True, text=True, timeout=60, env=env, **kw
-    )  # type: ignore[call-overload]
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, timeout=60, env=env, **kw)  # type: ignore[call-overload]
 
 
 async def _seed_alert(url: str) -> None:
