@@ -49,3 +49,26 @@ def ip_standing(
 
 
 UNPOOLED = "unpooled"
+
+
+HEALTHY, DEGRADED, UNHEALTHY = "HEALTHY", "DEGRADED", "UNHEALTHY"
+
+
+def verdict(status: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The one health verdict of a ``core.views.status`` dict: (state, reasons), the
+    reasons worst first, each a phrase an operator reads first in ``status``."""
+    reasons: list[str] = []
+    eng = status.get("engine") or {}
+    if not eng.get("holder") or eng.get("role") == "none":
+        reasons.append("no engine holds the lease")
+    for n in status.get("notifiers") or []:
+        if n.get("failed"):
+            reasons.append(f"notifier {n['name']} failing ({n['failed']} failed)")
+        elif n.get("retrying"):
+            reasons.append(f"notifier {n['name']} retrying ({n['retrying']} retrying)")
+    for s in status.get("sources") or []:
+        if s.get("error"):
+            reasons.append(f"source {s['name']}: {s['error']}")
+        elif s.get("stale"):
+            reasons.append(f"source {s['name']} stale (no event for {s['age_seconds']:.0f}s)")
+    return (DEGRADED if reasons else HEALTHY), reasons

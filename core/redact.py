@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
+
+# ``scheme://user:password@`` anywhere in a text (a driver's error, a log line)
+_USERINFO = re.compile(r"(?P<pre>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):[^\s@'\"]*@")
+
+
+def scrub(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _USERINFO.sub(lambda m: f"{m.group('pre')}:***@", text)
+
+
+def redact_text(text: str, url: str) -> str:
+    """``text`` (an error about ``url``) with ``url``'s password and the URL itself hidden."""
+    out = scrub(text)
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        out = out.replace(password, "***")
+    if url and "://" in url and not url.startswith("sqlite"):
+        out = out.replace(url, redact_url(url))
+    return out
 
 
 def redact_url(url: str) -> str:
     """Keep scheme and host so an operator can tell which endpoint; hide path and creds."""
     if not url or set(url) == {"*"}:
         return url
+    if "://" not in url:
+        return scrub(url) if "@" not in url else "***"
     try:
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""

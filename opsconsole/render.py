@@ -99,7 +99,7 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
 def _header(report: dict[str, Any]) -> str:
     e = report["engine"]
     return (
-        f"Report {report['since']} .. {report['until']} ({report['window_seconds']} s);"
+        f"Report {report['since']} .. {report['until']} UTC ({report['window_seconds']} s);"
         f" engine: {e['role']}, last check {e['last_check_at'] or 'never'}"
     )
 
@@ -119,12 +119,14 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 def to_table(report: dict[str, Any], width: int | None = None) -> str:
-    """The tables as plain text (for a file or a pipe)."""
-    from rich.console import Console
+    """The tables as plain aligned text (for a file or a pipe): nothing cut, no boxes."""
+    from opsconsole.output import Column, clean, plain
 
-    console = Console(file=io.StringIO(), width=width or 120, force_terminal=False)
-    print_tables(report, console)
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    out = [clean(_header(report)) + "\n"]
+    for title, headers, rows in _sections(report):
+        out.append(f"\n{title}\n")
+        out.append(plain([Column(h) for h in headers], rows) if rows else "(none)\n")
+    return "".join(out)
 
 
 NUMERIC_OR_KEY = frozenset(

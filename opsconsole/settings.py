@@ -72,6 +72,21 @@ class MonitorSettings(_Strict):
     restore_holdoff: Duration = 1800.0  # after a restore by hand: alert, do not remove again
     thresholds: ThresholdSettings = ThresholdSettings()
 
+    @field_validator("check_interval", "lease_ttl")
+    @classmethod
+    def _at_least_a_second(cls, v: float) -> float:
+        # 0 spins the loop (check_interval) or lets every engine lead (lease_ttl)
+        if v < 1:
+            raise ValueError("must be at least 1s")
+        return v
+
+    @field_validator("window")
+    @classmethod
+    def _at_least_a_minute(cls, v: float) -> float:
+        if v < 60:
+            raise ValueError("must be at least 1m (buckets are per minute)")
+        return v
+
     def policy_thresholds(self) -> Thresholds:
         t = self.thresholds
         return Thresholds(
@@ -214,27 +229,25 @@ class NotifySettings(_Strict):
             raise ValueError(f"{'from' if k == 'sender' else k}: required for a {kind} notifier")
         if kind == "email" and data.get("tls") == "none" and data.get("password"):
             raise ValueError("password: refusing to send a password without TLS (tls = none)")
-        for k in ("url", "api_url"):
-            v = data.get(k)
-            if isinstance(v, str) and v:
-                _check_url(k, v)
         return data
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            check_http_url(v.get_secret_value())
+        return v
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str | None) -> str | None:
+        if v:
+            check_http_url(v)
+        return v
 
     @property
     def label(self) -> str:
         return self.name or self.kind
-
-
-def _check_url(key: str, value: str) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        u = urlsplit(value)
-        u.port  # noqa: B018  (raises on a port out of range)
-    except ValueError:
-        raise ValueError(f"{key}: not a valid URL ({redact_url(value)})") from None
-    if u.scheme not in ("http", "https") or not u.hostname:
-        raise ValueError(f"{key}: must be an http(s) URL ({redact_url(value)})")
 
 
 class ActionSettings(_Strict):
@@ -257,6 +270,29 @@ class TuiSettings(_Strict):
 class MetricsSettings(_Strict):
     textfile: str | None = None  # node_exporter textfile path
     listen: str | None = None  # "127.0.0.1:9109" to serve /metrics
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        host, sep, port = v.rpartition(":")
+        if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host.strip("[]")):
+            raise ValueError(f"must be HOST:PORT or PORT (port 0-65535), not {v!r}")
+        return v
+
+
+def check_http_url(url: str) -> None:
+    """ValueError (never showing the URL's secret) unless ``url`` is http(s)://host[:port]."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port outside 0-65535)
+    except ValueError:
+        raise ValueError("not a valid URL (bad port: 0-65535)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
 
 
 def _opt_duration(v: Any) -> float | None:

@@ -76,10 +76,23 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
     cur.close()
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, *, create: bool = True) -> AsyncEngine:
+    """``create=False``: a SQLite file that does not exist is a DatabaseError and nothing
+    (no folder, no file) is made: a read-only command never creates a database."""
+    if "://" not in url:
+        raise DatabaseError(
+            f"not a database URL: {redact.redact_url(url)!r}"
+            " (use sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST/DB)"
+        )
     path = sqlite_path(url)
     if path is not None:
-        _prepare_sqlite_file(path)
+        if create:
+            _prepare_sqlite_file(path)
+        elif not path.is_file():
+            raise DatabaseError(
+                f"no database at {path}: nothing has been ingested there"
+                " (check --db; ingest or the engine creates it)"
+            )
     try:
         engine = create_async_engine(url, pool_pre_ping=path is None)
     except Exception as e:  # unknown dialect, missing driver
@@ -132,9 +145,9 @@ def migrate(conn: Connection) -> int:
     return current_version(conn)
 
 
-async def open_database(url: str) -> AsyncEngine:
+async def open_database(url: str, *, create: bool = True) -> AsyncEngine:
     """Engine with the schema migrated to the current version; DatabaseError otherwise."""
-    engine = make_engine(url)
+    engine = make_engine(url, create=create)
     try:
         async with engine.connect() as conn:
             # Check-then-create under the write lock: processes opening a new database at

@@ -119,6 +119,19 @@ class SqlTx:
         if not await self.pool_exists(name):
             await self.conn.execute(_POOLS.insert().values(name=name, created_at=now))
 
+    async def pool_members(self, pool: str) -> list[MemberState]:
+        return await load(self.conn, MemberState, MEMBERS, MEMBERS.c.pool == pool)
+
+    async def delete_member(self, pool: str, ip: str) -> None:
+        q = MEMBERS.delete().where(MEMBERS.c.pool == pool, MEMBERS.c.ip == ip)
+        await self.conn.execute(q)
+
+    async def delete_pool(self, name: str) -> None:
+        await self.conn.execute(_POOLS.delete().where(_POOLS.c.name == name))
+
+    async def delete_plan(self, ip: str) -> None:
+        await self.conn.execute(PLANS.delete().where(PLANS.c.ip == ip))
+
     async def alert(self, alert_id: str) -> AlertState | None:
         return await load_alert(self.conn, alert_id)
 
@@ -348,8 +361,9 @@ class SqlStore:
         await retention.analyze(self.engine)
 
 
-async def open_store(url: str) -> SqlStore:
-    """The database at ``url``, migrated, behind the engine's ports (DatabaseError if not)."""
+async def open_store(url: str, *, create: bool = True) -> SqlStore:
+    """The database at ``url``, migrated, behind the engine's ports (DatabaseError if not).
+    ``create=False`` (read-only commands): a missing SQLite file is an error, not created."""
     from opsconsole.storage.db import open_database
 
-    return SqlStore(await open_database(url))
+    return SqlStore(await open_database(url, create=create))

@@ -73,6 +73,8 @@ async def warmup_start(
     if name not in schedules:
         raise ValueError(f"unknown schedule {name!r} (have: {', '.join(sorted(schedules))})")
     pool = args.get("pool")
+    if pool:
+        await _known_pool(tx, pool, args)
     plan = warmup.start_plan(ip, schedules[name], pool, now)
     changes = Changes(plans=[plan])
     if pool:
@@ -134,7 +136,47 @@ async def warmup_rollback(
     return await _plan_op(tx, args, now, lambda p: warmup.rollback(p, now, actor=actor))
 
 
+async def warmup_cancel(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    """Drop an IP's plan; its warming memberships leave their pools (audited)."""
+    plan = await _plan(tx, args["ip"])
+    gone = [m for m in await tx.members_of(plan.ip) if m.state == "warming"]
+    for m in gone:
+        await tx.delete_member(m.pool, m.ip)
+    await tx.delete_plan(plan.ip)
+    reason = args.get("reason") or f"by {actor}"
+    await _audit(tx, actor, "cancel_warmup", now, ip=plan.ip, pool=plan.pool or "",
+                 reason=f"{reason} (was {warmup.stage_label(plan)}, {plan.state})")  # fmt: skip
+    left = f"; left {', '.join(m.pool for m in gone)}" if gone else ""
+    return f"warmup of {plan.ip} cancelled{left}", []
+
+
 # --- pools --------------------------------------------------------------------------------
+
+
+async def _known_pool(tx: ControlTx, pool: str, args: Args) -> None:
+    """A pool that does not exist is refused unless ``create`` (a typo never makes one)."""
+    if not args.get("create") and not await tx.pool_exists(pool):
+        raise ValueError(f"no pool {pool!r} (add --create to create it)")
+
+
+async def pool_delete(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    pool = args["pool"]
+    if not await tx.pool_exists(pool):
+        raise ValueError(f"no pool {pool!r}")
+    members = await tx.pool_members(pool)
+    if members and not args.get("force"):
+        raise ValueError(f"pool {pool} has {len(members)} member(s): remove them or add --force")
+    for m in members:
+        await tx.delete_member(pool, m.ip)
+    await tx.delete_pool(pool)
+    ips = ", ".join(m.ip for m in members)
+    await _audit(tx, actor, "pool_delete", now, pool=pool,
+                 reason=f"members: {ips}" if ips else "empty")  # fmt: skip
+    return f"pool {pool} deleted" + (f" with {len(members)} member(s)" if members else ""), []
 
 
 async def pool_add(
@@ -144,6 +186,7 @@ async def pool_add(
     weight = float(args.get("weight") or 100)
     if await tx.member(pool, ip) is not None:
         raise ValueError(f"{ip} is already in pool {pool}")
+    await _known_pool(tx, pool, args)
     await tx.ensure_pool(pool, now)
     m = MemberState(pool=pool, ip=ip, base_weight=weight, weight=weight,
                     daily_cap=args.get("daily_cap"), state_reason=f"added by {actor}",
@@ -242,6 +285,9 @@ async def alert_silence(
 ) -> Result:
     ip, subuser = args["ip"], args.get("subuser") or ""
     seconds = float(args["seconds"])
+    if args.get("rule") and args["rule"] not in alerts.RULES:
+        known = ", ".join(sorted(alerts.RULES))
+        raise ValueError(f"unknown alert rule {args['rule']!r} (known: {known})")
     rules = [args["rule"]] if args.get("rule") else list(alerts.RULES)
     for rule in rules:
         await tx.silence(alerts.dedup_key(rule, ip, subuser), now + seconds, actor, now)
@@ -265,15 +311,17 @@ async def alert_unsilence(
 
 # verb -> required arguments and what it does (optional arguments in comments)
 VERBS: dict[str, Verb] = {
-    "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool
+    "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool, create
     "warmup.pause": Verb(("ip",), warmup_pause),  # reason
     "warmup.resume": Verb(("ip",), warmup_resume),
     "warmup.advance": Verb(("ip",), warmup_advance),
     "warmup.rollback": Verb(("ip",), warmup_rollback),
-    "pool.add": Verb(("pool", "ip"), pool_add),  # weight, daily_cap
+    "warmup.cancel": Verb(("ip",), warmup_cancel),  # reason
+    "pool.add": Verb(("pool", "ip"), pool_add),  # weight, daily_cap, create
     "pool.remove": Verb(("pool", "ip"), pool_remove),  # reason
     "pool.restore": Verb(("pool", "ip"), pool_restore),
     "pool.weight": Verb(("pool", "ip", "weight"), pool_weight),
+    "pool.delete": Verb(("pool",), pool_delete),  # force
     "alert.ack": Verb(("id",), alert_ack),  # note
     "alert.resolve": Verb(("id",), alert_resolve),  # note
     "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule

@@ -20,7 +20,10 @@ T = TypeVar("T")
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> NoReturn:
     """Print ``opsconsole: message`` on stderr and exit with ``code``; never a traceback."""
-    sys.stderr.write(f"opsconsole: {message}\n")
+    from opsconsole.core.redact import scrub
+
+    line = " ".join(scrub(message).splitlines()) or "failed"
+    sys.stderr.write(f"opsconsole: {line}\n")
     raise typer.Exit(int(code))
 
 
@@ -76,11 +79,35 @@ def parse_time(value: str, option: str) -> float:
 
     try:
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.timestamp()
+    except (ValueError, OverflowError):
+        fail(
+            f"{option}: not a duration nor an ISO 8601 time: {value!r}"
+            " (e.g. 1h or 2026-03-02T10:00:00Z)"
+        )
+
+
+def parse_since(value: str, option: str, now: float) -> float:
+    """``--since``: a relative duration (``1h``: one hour ago, like ``--window 1h``) or an
+    ISO 8601 time or date (UTC when no offset) -> unix seconds; exit 2 when neither."""
+    from opsconsole.core.durations import parse_duration
+
+    try:
+        return now - parse_duration(value)
     except ValueError:
-        fail(f"{option}: not an ISO 8601 time or date: {value!r} (e.g. 2026-03-02T10:00:00Z)")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+        return parse_time(value, option)
+
+
+def check_ip(value: str, what: str = "IP") -> str:
+    """The IP in canonical form; exit 2 when ``value`` is not an IPv4/IPv6 address."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        fail(f"not an IP address: {value!r} ({what})")
 
 
 def parse_window(value: str, option: str = "--window") -> float:

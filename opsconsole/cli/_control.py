@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from opsconsole.cli._common import fail, run_async
 from opsconsole.errors import ExitCode
+from opsconsole.output import Column
 
 if TYPE_CHECKING:
     from opsconsole.core.engine.control import CommandResult
@@ -57,7 +59,7 @@ def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
         from opsconsole.storage.store import open_store
         from opsconsole.wiring import engine_config
 
-        store = await open_store(settings.db)
+        store = await open_store(settings.db, create=False)  # reading creates nothing
         try:
             return await fn(store, engine_config(settings), *args)
         finally:
@@ -66,23 +68,39 @@ def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
     return run_async(go)
 
 
-def print_table(title: str, headers: list[str], rows: list[list[str]], as_json: Any = None) -> None:
+# The options every list/show command takes (one spelling everywhere).
+FormatOpt = Annotated[str, typer.Option("--format", help="table, json or csv.", metavar="FORMAT")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Deprecated: --format json.", hidden=True)]
+WideOpt = Annotated[bool, typer.Option("--wide", help="On a terminal: show every column.")]
+
+
+def print_table(
+    title: str,
+    headers: Sequence[str | Column],
+    rows: Sequence[Sequence[Any]],
+    as_json: Any = None,
+    *,
+    fmt: str = "table",
+    wide: bool = False,
+    titled: bool = False,
+) -> None:
+    """Every list prints through here (opsconsole.output): plain columns in a pipe, a
+    fitted Rich table on a terminal, json or csv on request. ``as_json`` (the JSON form)
+    given means json, for callers of the old signature."""
+    from opsconsole import output
+
+    cols = [h if isinstance(h, Column) else Column(h) for h in headers]
     if as_json is not None:
-        import json
+        fmt = "json"
+    output.emit(title, cols, rows, fmt=fmt, data=as_json, wide=wide, titled=titled)
 
-        typer.echo(json.dumps(as_json, indent=2, default=str))
-        return
-    from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=title, title_justify="left")
-    for h in headers:
-        if h in ("ip", "id"):
-            table.add_column(h, no_wrap=True, min_width=15 if h == "ip" else 12)
-        else:
-            table.add_column(h)
-    for r in rows:
-        table.add_row(*r)
-    Console().print(table)
-    if not rows:
-        typer.echo("(none)")
+def check_format(
+    fmt: str, as_json: bool = False, allowed: Sequence[str] = ("table", "json", "csv")
+) -> str:
+    """The effective format: ``--json`` (deprecated) means json; exit 2 on an unknown one."""
+    if as_json:  # deprecated alias, kept for scripts
+        return "json"
+    if fmt not in allowed:
+        fail(f"--format must be one of {', '.join(allowed)}, not {fmt!r}")
+    return fmt

@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opsconsole.cli._common import fail, parse_window
-from opsconsole.cli._control import operator, print_table, read, run_command
+from opsconsole.cli._control import (
+    FormatOpt,
+    JsonOpt,
+    WideOpt,
+    check_format,
+    operator,
+    print_table,
+    read,
+    run_command,
+)
+from opsconsole.output import Column
 
 if TYPE_CHECKING:
     from opsconsole.core.views import ReadStore
@@ -39,10 +49,13 @@ def list_(
     state: Annotated[
         str, typer.Option(help="firing, acknowledged, resolved, open or all.")
     ] = "open",
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     from opsconsole.core.views import alert_row
 
+    fmt = check_format(fmt, as_json)
     if state not in STATES:
         fail(f"--state must be one of {', '.join(STATES)}, not {state!r}")
 
@@ -55,7 +68,16 @@ def list_(
     rows = read(ctx, fetch)
     print_table(
         "Alerts",
-        ["id", "severity", "state", "title", "ip", "subuser", "opened", "acked by"],
+        [
+            Column("id"),
+            Column("severity"),
+            Column("state"),
+            Column("title", drop=1),
+            Column("ip"),
+            Column("subuser", drop=3),
+            Column("opened (UTC)"),
+            Column("acked by", drop=2),
+        ],
         [
             [
                 a["id"],
@@ -69,7 +91,9 @@ def list_(
             ]
             for a in rows
         ],
-        rows if as_json else None,
+        rows if fmt == "json" else None,
+        fmt=fmt,
+        wide=wide,
     )
 
 
@@ -131,6 +155,12 @@ def silence(
         return
     if not for_:
         fail("--for is required to silence an IP")
+    from opsconsole.cli._common import check_ip
+    from opsconsole.core.alerts import RULES
+
+    ip = check_ip(ip)
+    if rule is not None and rule not in RULES:
+        fail(f"--rule: unknown alert rule {rule!r} (known: {', '.join(sorted(RULES))})")
     seconds = parse_window(for_, "--for")
     run_command(
         ctx, "alert.silence", {"ip": ip, "subuser": subuser, "seconds": seconds, "rule": rule}

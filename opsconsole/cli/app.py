@@ -7,7 +7,7 @@ themselves through ``register(app)``. Nothing here imports Textual except the TU
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -27,16 +27,34 @@ Examples:
 
 app = typer.Typer(
     help=HELP,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("opsconsole")
+        except PackageNotFoundError:
+            v = "unknown"
+        typer.echo(f"opsconsole {v}")
+        raise typer.Exit(0)
+
+
 @app.callback(invoke_without_command=True)
 def root(
     ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
     config: Annotated[
         str | None, typer.Option("--config", "-c", help="TOML config file.", metavar="FILE")
     ] = None,
@@ -124,7 +142,66 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
-def main() -> None:
+def _plain_metavars(command: Any) -> None:
+    """Help without Python type names (``<list[str]>``, ``<float range>``): every value
+    option and argument without a metavar gets its name in capitals."""
+    for p in getattr(command, "params", []):
+        if not hasattr(p, "opts") or p.opts == [p.name]:  # an argument: its name says it
+            p.display_type_rich = lambda ctx=None: None
+        if getattr(p, "metavar", "") is not None or getattr(p, "is_flag", False):
+            continue
+        if getattr(p, "count", False):
+            continue
+        name = (p.name or "value").upper().removesuffix("_")
+        p.metavar = name + ("..." if p.nargs == -1 else "")
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def build_command() -> Any:
+    command = typer.main.get_command(app)
+    _plain_metavars(command)
+    return command
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on ``argv``; the exit code. A usage error is ONE line on stderr (what
+    is wrong, and where help is), exit 2: no box, no three-line click banner."""
     import sys
 
-    app(args=hoist_global_options(sys.argv[1:]), prog_name="opsconsole")
+    from typer._click import exceptions as cx  # typer >= 0.2x vendors click here
+
+    command = build_command()
+    try:
+        rv = command.main(
+            args=hoist_global_options(argv), prog_name="opsconsole", standalone_mode=False
+        )
+    except cx.NoArgsIsHelpError as e:
+        e.show()
+        return e.exit_code
+    except cx.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else "opsconsole"
+        msg = " ".join(e.format_message().split())
+        sys.stderr.write(f"opsconsole: {msg} (see '{where} --help')\n")
+        return 2
+    except typer.Abort:
+        sys.stderr.write("opsconsole: aborted\n")
+        return 130
+    except cx.ClickException as e:
+        sys.stderr.write(f"opsconsole: {' '.join(e.format_message().split())}\n")
+        return e.exit_code
+    except typer.Exit as e:
+        return e.exit_code
+    except BrokenPipeError:  # `| head`: the reader left; not an error of ours
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    import contextlib
+    import sys
+
+    code = run(sys.argv[1:])
+    with contextlib.suppress(BrokenPipeError):
+        sys.stdout.flush()
+    raise SystemExit(code)

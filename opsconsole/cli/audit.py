@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsconsole.cli._common import parse_time
-from opsconsole.cli._control import print_table, read
+from opsconsole.cli._common import parse_since
+from opsconsole.cli._control import FormatOpt, JsonOpt, WideOpt, check_format, print_table, read
+from opsconsole.output import Column
 
 if TYPE_CHECKING:
     from opsconsole.core.views import ReadStore
@@ -24,14 +25,22 @@ def register(app: typer.Typer) -> None:
 
 def audit_cmd(
     ctx: typer.Context,
-    since: Annotated[str | None, typer.Option(help="ISO 8601 time or date.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="1h (ago) like --window, or an ISO 8601 time (UTC).", metavar="TIME"),
+    ] = None,
     ip: Annotated[str | None, typer.Option(help="Only this IP.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many entries.")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
+    import time
+
     from opsconsole.core.views import iso
 
-    t_since = parse_time(since, "--since") if since else None
+    fmt = check_format(fmt, as_json)
+    t_since = parse_since(since, "--since", time.time()) if since else None
 
     async def fetch(store: ReadStore, config: object) -> list[dict[str, Any]]:
         return await store.audit_entries(since=t_since, ip=ip, limit=limit)
@@ -40,7 +49,8 @@ def audit_cmd(
     for r in rows:
         r["at"] = iso(r["at"])
     print_table(
-        "Audit", ["at", "who", "action", "ip", "pool", "reason"],
+        "Audit", [Column("at (UTC)"), Column("who", drop=3), Column("action"), Column("ip"),
+                  Column("pool", drop=2), Column("reason", drop=1)],
         [[r["at"] or "", r["actor"], r["action"], r["ip"], r["pool"], r["reason"]] for r in rows],
-        rows if as_json else None,
+        rows if fmt == "json" else None, fmt=fmt, wide=wide,
     )  # fmt: skip

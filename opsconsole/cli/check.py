@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from opsconsole.cli._common import fail, parse_window
+from opsconsole.cli._control import FormatOpt, JsonOpt, WideOpt
 
 if TYPE_CHECKING:
     from opsconsole.core.config import EngineConfig
@@ -33,11 +34,15 @@ def check(
     ip: Annotated[str, typer.Argument(help="Sending IP.")],
     subuser: Annotated[str | None, typer.Option(help="Only this subuser (vmta, tenant).")] = None,
     window: Annotated[str | None, typer.Option(help="An extra window, e.g. 6h.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     import ipaddress
 
-    from opsconsole.cli._control import read
+    from opsconsole.cli._control import check_format, read
+
+    fmt = check_format(fmt, as_json)
     from opsconsole.core.views import DEFAULT_WINDOWS, ip_windows
 
     try:
@@ -52,30 +57,24 @@ def check(
         return await ip_windows(store, config, ip, time.time(), windows, subuser)
 
     rows = read(ctx, fetch)
-    if as_json:
+    if fmt == "json":
         typer.echo(json.dumps({"ip": ip, "subuser": subuser, "windows": rows}, indent=2))
         return
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
+    from opsconsole.cli._control import print_table
+    from opsconsole.output import Column
     from opsconsole.render import pct
-    from opsconsole.styles import SEVERITY_STYLE
 
-    # Fits 80 columns over SSH with nothing cut (delivered = sent - bounced is in --json).
-    table = Table(
-        title=f"{ip}" + (f" (subuser {subuser})" if subuser else ""), title_justify="left",
-        box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+    # Fits 80 columns with nothing cut (delivered = sent - bounced is in --format json).
+    names = ("window", "sent", "bounced", "hard", "soft", "defer", "cmpl", "bounce", "cmpl %")
+    print_table(
+        f"{ip}" + (f" (subuser {subuser})" if subuser else ""),
+        [Column(n, right=n != "window") for n in names] + [Column("severity")],
+        [
+            [r["window"], str(r["sent"]), str(r["bounced"]), str(r["hard_bounced"]),
+             str(r["soft_bounced"]), str(r["deferred"]), str(r["complaints"]),
+             pct(r["bounce_rate"]), pct(r["complaint_rate"]), r["severity"]]
+            for r in rows
+        ],
+        fmt=fmt,
+        wide=wide,
     )  # fmt: skip
-    for h in ("window", "sent", "bounced", "hard", "soft", "defer", "cmpl", "bounce",
-              "cmpl %", "severity"):  # fmt: skip
-        table.add_column(h, justify="left" if h in ("window", "severity") else "right",
-                         no_wrap=True)  # fmt: skip
-    for r in rows:
-        table.add_row(
-            r["window"], str(r["sent"]), str(r["bounced"]),
-            str(r["hard_bounced"]), str(r["soft_bounced"]), str(r["deferred"]),
-            str(r["complaints"]), pct(r["bounce_rate"]), pct(r["complaint_rate"]),
-            r["severity"], style=SEVERITY_STYLE.get(r["severity"], ""),
-        )  # fmt: skip
-    Console().print(table)

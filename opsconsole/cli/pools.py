@@ -6,7 +6,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsconsole.cli._control import print_table, read, run_command
+from opsconsole.cli._common import check_ip
+from opsconsole.cli._control import (
+    FormatOpt,
+    JsonOpt,
+    WideOpt,
+    check_format,
+    print_table,
+    read,
+    run_command,
+)
+from opsconsole.output import Column
 
 if TYPE_CHECKING:
     from opsconsole.core.views import ReadStore
@@ -33,9 +43,13 @@ def register(app: typer.Typer) -> None:
 )
 def list_(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     from opsconsole.core.views import pools_section
+
+    fmt = check_format(fmt, as_json)
 
     async def fetch(store: ReadStore, config: object) -> list[dict[str, Any]]:
         return pools_section(await store.members(), await store.plans())
@@ -47,15 +61,17 @@ def list_(
         for p in pools for m in p["members"]
     ]  # fmt: skip
     print_table(
-        "Pools", ["pool", "ip", "weight", "base", "state", "capacity/day"], rows,
-        pools if as_json else None,
+        "Pools", [Column("pool", fold=True), Column("ip"), Column("weight", right=True),
+                  Column("base", drop=1, right=True), Column("state"),
+                  Column("capacity/day", drop=2, right=True)], rows,
+        pools if fmt == "json" else None, fmt=fmt, wide=wide,
     )  # fmt: skip
 
 
 @pools_app.command(
     "add",
     help=(
-        "Add an IP to a pool (the pool is created if new).\n\n\b\nExample:\n"
+        "Add an IP to a pool (a new pool needs --create).\n\n\b\nExample:\n"
         "  opsconsole pools add bulk 203.0.113.9 --weight 50 --daily-cap 100000"
     ),
 )
@@ -65,8 +81,10 @@ def add(
     ip: str,
     weight: Annotated[float, typer.Option(min=0, help="Base weight.")] = 100,
     daily_cap: Annotated[int | None, typer.Option(min=0, help="Daily cap, for capacity.")] = None,
+    create: Annotated[bool, typer.Option("--create", help="Create POOL if it is new.")] = False,
 ) -> None:
-    run_command(ctx, "pool.add", {"pool": pool, "ip": ip, "weight": weight, "daily_cap": daily_cap})
+    args = {"pool": pool, "ip": check_ip(ip), "weight": weight, "daily_cap": daily_cap}
+    run_command(ctx, "pool.add", {**args, "create": create})
 
 
 @pools_app.command(
@@ -127,3 +145,18 @@ def apply(
             typer.echo(line)
         return
     typer.echo(read(ctx, apply_pools))
+
+
+@pools_app.command(
+    "delete",
+    help=(
+        "Delete a pool (refused while it has members, unless --force).\n\n\b\nExample:\n"
+        "  opsconsole pools delete old-bulk"
+    ),
+)
+def delete(
+    ctx: typer.Context,
+    pool: str,
+    force: Annotated[bool, typer.Option("--force", help="Delete it with its members.")] = False,
+) -> None:
+    run_command(ctx, "pool.delete", {"pool": pool, "force": force})

@@ -38,12 +38,18 @@ def report(
         str | None, typer.Option(help="Length, e.g. 1h or 24h; relative to now unless --since.")
     ] = None,
     output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write to FILE (mode 0600).")
+        str | None,
+        typer.Option("--output", "-o", help="Write to FILE (mode 0600).", metavar="FILE"),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Deprecated: --format json.", hidden=True)
+    ] = False,
 ) -> None:
     from opsconsole.cli._common import settings_from
     from opsconsole.render import FORMATS
 
+    if as_json:
+        fmt = "json"
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     t_since = parse_time(since, "--since") if since else None
@@ -73,7 +79,7 @@ async def _report(
     from opsconsole.storage.store import open_store
     from opsconsole.wiring import engine_config
 
-    store = await open_store(settings.db)
+    store = await open_store(settings.db, create=False)  # a report creates no database
     try:
         config = engine_config(settings)
         data = await build_report(store, config, since=since, until=until, window=window)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from opsconsole.cli._control import read
+from opsconsole.cli._control import FormatOpt, JsonOpt, WideOpt, print_table, read
 
 if TYPE_CHECKING:
     from opsconsole.core.config import EngineConfig
@@ -39,53 +39,69 @@ async def collect(store: ReadStore, config: EngineConfig, database: str) -> dict
 
 def status(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     from opsconsole.cli._common import settings_from
+    from opsconsole.cli._control import check_format
+    from opsconsole.core.health import verdict
+    from opsconsole.output import Column, clean
 
+    fmt = check_format(fmt, as_json)
     data = read(ctx, collect, settings_from(ctx).db)
-    if as_json:
+    if fmt == "json":
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    c = Console()
+    state, reasons = verdict(data)
     e = data["engine"]
-    role = e["role"]
-    colour = {"leader": "green", "none": "yellow"}.get(role, "white")
-    c.print(f"database  {data['database']}")
-    c.print(
-        f"engine    [{colour}]{role}[/]"
-        + (f" {e['holder']}, heartbeat {e['heartbeat_age_seconds']}s ago" if e["holder"] else "")
-    )
-    c.print(f"last check {e['last_check_at'] or 'never'}, every {e['check_interval_seconds']:g}s")
-    t = Table(title="Sources", title_justify="left")
-    for h in ("name", "format", "last event", "age", "lines", "malformed", "error"):
-        t.add_column(h)
-    for s in data["sources"]:
-        age = "-" if s["age_seconds"] is None else f"{s['age_seconds']:.0f}s"
-        style = "red" if s["error"] else ("yellow" if s["stale"] else "")
-        t.add_row(s["name"], s["format"], s["last_event_at"] or "-", age, str(s["lines"]),
-                  str(s["malformed"]), s["error"] or "", style=style)  # fmt: skip
-    c.print(t)
-    n = Table(title="Notifiers", title_justify="left")
-    for h in ("name", "endpoint", "pending", "retrying", "failed", "last sent", "last error"):
-        n.add_column(h)
-    for x in data["notifiers"]:
-        style = "red" if x["failed"] else ("yellow" if x["retrying"] else "")
-        n.add_row(x["name"], x["endpoint"], str(x["pending"]), str(x["retrying"]), str(x["failed"]),
-                  x["last_sent_at"] or "-", x["last_error"] or "", style=style)  # fmt: skip
-    c.print(n)
+    if fmt == "table":  # what is wrong comes first
+        typer.echo(f"{state}: {'; '.join(clean(r) for r in reasons)}" if reasons else state)
+        holder = (
+            f" {e['holder']}, heartbeat {e['heartbeat_age_seconds']}s ago" if e["holder"] else ""
+        )
+        typer.echo(f"database    {clean(data['database'])}")
+        typer.echo(f"engine      {e['role']}{clean(holder)}")
+        typer.echo(
+            f"last check  {e['last_check_at'] or 'never'} (UTC),"
+            f" every {e['check_interval_seconds']:g}s\n"
+        )
+    sources = [
+        [s["name"], s["format"], s["last_event_at"] or "-",
+         "-" if s["age_seconds"] is None else f"{s['age_seconds']:.0f}s", str(s["lines"]),
+         str(s["malformed"]), s["error"] or ""]
+        for s in data["sources"]
+    ]  # fmt: skip
+    print_table(
+        "Sources",
+        [Column("name"), Column("format", drop=2), Column("last event (UTC)"),
+         Column("age", right=True), Column("lines", right=True),
+         Column("malformed", right=True, drop=3), Column("error", drop=1)],
+        sources, fmt=fmt, wide=wide, titled=fmt == "table",
+    )  # fmt: skip
+    notifiers = [
+        [x["name"], x["endpoint"], str(x["pending"]), str(x["retrying"]), str(x["failed"]),
+         x["last_sent_at"] or "-", x["last_error"] or ""]
+        for x in data["notifiers"]
+    ]  # fmt: skip
+    print_table(
+        "Notifiers",
+        [Column("name"), Column("endpoint", drop=2), Column("pending", right=True),
+         Column("retrying", right=True), Column("failed", right=True),
+         Column("last sent (UTC)"), Column("last error", drop=1)],
+        notifiers, fmt=fmt, wide=wide, titled=fmt == "table",
+    )  # fmt: skip
     journal = data.get("journal")
     if journal and journal["open"]:
-        j = Table(title="Journal (hooks, MTA applies)", title_justify="left")
-        for h in ("id", "kind", "what", "state", "attempts", "last error"):
-            j.add_column(h)
+        rows = []
         for r in journal["open"]:
             p = r["payload"]
             what = f"{p.get('action', '')} {p.get('ip', '')}".strip() or p.get("reason", "")
-            style = "red" if r["state"] == "failed" else "yellow"
-            j.add_row(str(r["id"]), r["kind"], what, r["state"], str(r["attempts"]),
-                      r["last_error"] or "", style=style)  # fmt: skip
-        c.print(j)
+            rows.append([str(r["id"]), r["kind"], what, r["state"], str(r["attempts"]),
+                         r["last_error"] or ""])  # fmt: skip
+        print_table(
+            "Journal (hooks, MTA applies)",
+            [Column("id"), Column("kind"), Column("what", drop=2), Column("state"),
+             Column("attempts", right=True), Column("last error", drop=1)],
+            rows, fmt=fmt, wide=wide, titled=fmt == "table",
+        )  # fmt: skip

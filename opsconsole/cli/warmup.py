@@ -7,7 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from opsconsole.cli._control import print_table, read, run_command
+from opsconsole.cli._common import check_ip
+from opsconsole.cli._control import (
+    FormatOpt,
+    JsonOpt,
+    WideOpt,
+    check_format,
+    print_table,
+    read,
+    run_command,
+)
+from opsconsole.output import Column
 
 if TYPE_CHECKING:
     from opsconsole.core.config import EngineConfig
@@ -35,9 +45,13 @@ def register(app: typer.Typer) -> None:
 )
 def list_(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     from opsconsole.core.views import build_report
+
+    fmt = check_format(fmt, as_json)
 
     async def fetch(store: ReadStore, config: EngineConfig) -> list[dict[str, Any]]:
         return list((await build_report(store, config))["warmups"])
@@ -51,9 +65,21 @@ def list_(
     ]  # fmt: skip
     print_table(
         "Warmups",
-        ["ip", "pool", "schedule", "stage", "day", "sent/quota", "state", "reason", "next change"],
+        [
+            Column("ip"),
+            Column("pool", drop=3),
+            Column("schedule", drop=4),
+            Column("stage"),
+            Column("day", right=True),
+            Column("sent/quota"),
+            Column("state"),
+            Column("reason", drop=1),
+            Column("next change (UTC)"),
+        ],
         rows,
-        plans if as_json else None,
+        plans if fmt == "json" else None,
+        fmt=fmt,
+        wide=wide,
     )
 
 
@@ -71,8 +97,10 @@ def start(
         str | None, typer.Option(help="six-week, daily-40 or a custom one.")
     ] = None,
     pool: Annotated[str | None, typer.Option(help="Pool the IP warms in.")] = None,
+    create: Annotated[bool, typer.Option("--create", help="Create --pool if it is new.")] = False,
 ) -> None:
-    run_command(ctx, "warmup.start", {"ip": ip, "schedule": schedule, "pool": pool})
+    args = {"ip": check_ip(ip), "schedule": schedule, "pool": pool, "create": create}
+    run_command(ctx, "warmup.start", args)
 
 
 @warmup_app.command(
@@ -132,7 +160,9 @@ def history(
     ctx: typer.Context,
     ip: str,
     days: Annotated[int, typer.Option(min=1, max=365, help="How many days back.")] = 7,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    fmt: FormatOpt = "table",
+    wide: WideOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     from opsconsole.core.notify.payload import iso_millis
     from opsconsole.core.views import iso
@@ -149,16 +179,35 @@ def history(
         entries = await store.audit_entries(since=today - days * 86400, ip=ip)
         return out, entries
 
+    fmt = check_format(fmt, as_json)
+    ip = check_ip(ip)
     per_day, entries = read(ctx, fetch)
-    if as_json:
+    if fmt == "json":
         print_table("", [], [], {"ip": ip, "days": per_day, "actions": entries})
         return
     print_table(
-        f"{ip}: last {days} days", ["day", "sent", "bounced", "bounce", "complaints"],
+        f"{ip}: last {days} days (UTC)", ["day", "sent", "bounced", "bounce", "complaints"],
         [[r["day"], str(r["sent"]), str(r["bounced"]), pct(r["bounce_rate"]),
-          str(r["complaints"])] for r in per_day],
+          str(r["complaints"])] for r in per_day], fmt=fmt, wide=wide, titled=fmt == "table",
     )  # fmt: skip
     print_table(
-        "Actions", ["at", "who", "action", "reason"],
+        "Actions", [Column("at (UTC)"), Column("who", drop=2), Column("action"),
+                    Column("reason", drop=1)],
         [[iso(e["at"]) or "", e["actor"], e["action"], e["reason"]] for e in entries],
+        fmt=fmt, wide=wide, titled=fmt == "table",
     )  # fmt: skip
+
+
+@warmup_app.command(
+    "cancel",
+    help=(
+        "Cancel an IP's plan (audited); it leaves the pools it was warming in.\n\n\b\n"
+        "Example:\n  opsconsole warmup cancel 198.51.100.20 --reason 'IP returned'"
+    ),
+)
+def cancel(
+    ctx: typer.Context,
+    ip: str,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
+) -> None:
+    run_command(ctx, "warmup.cancel", {"ip": check_ip(ip), "reason": reason})

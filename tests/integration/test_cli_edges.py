@@ -41,9 +41,9 @@ def test_export_over_an_existing_open_file_makes_it_private(tmp_path: Path) -> N
     out = tmp_path / "report.json"
     out.write_text("old")
     out.chmod(0o644)
-    r = run(
-        "--db", f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "report", "-f", "json", "-o", str(out)
-    )
+    db = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+    assert run("--db", db, "pools", "add", "p", "192.0.2.1", "--create").returncode == 0
+    r = run("--db", db, "report", "-f", "json", "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert os.stat(out).st_mode & 0o777 == 0o600
     assert out.read_text().startswith("{")
@@ -52,7 +52,7 @@ def test_export_over_an_existing_open_file_makes_it_private(tmp_path: Path) -> N
 def test_locked_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     db = f"sqlite+aiosqlite:///{path}"
-    assert run("--db", db, "pools", "add", "bulk", "192.0.2.1").returncode == 0
+    assert run("--db", db, "pools", "add", "bulk", "192.0.2.1", "--create").returncode == 0
     lock = sqlite3.connect(path, timeout=1, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:

@@ -227,7 +227,10 @@ def truth_per_ip(truth: Truth) -> dict[str, tuple[int, int, int]]:
 def busy_setup(tmp_path: Path) -> tuple[Path, str, Path, Truth]:
     db_path = tmp_path / "busy.db"
     db = f"sqlite+aiosqlite:///{db_path}"
-    assert run("--db", db, "report", "--format", "json").returncode == 0  # schema in place
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    # schema in place (a read-only report no longer creates the database: ingest does)
+    assert run("--db", db, "ingest", str(empty), "--format", "jsonl").returncode == 0
     src = tmp_path / "acct.jsonl"
     now = time.time()
     truth = write_file("jsonl", str(src), generate_events(None, 20_000, now - 7200, now, seed=4))
