@@ -79,6 +79,8 @@ class ReadStore(Protocol):
 
     async def outbox_stats(self) -> dict[str, NotifierStats]: ...
 
+    async def silences(self, now: float) -> list[Row]: ...
+
 
 class ConsoleStore(EngineStore, ReadStore, Protocol):
     """What the live console holds: the engine's ports and the read model's."""
@@ -238,6 +240,8 @@ async def build_report(
             "complaints": unattributed.complaints,
         },
         "ingest": {"sources": [source_row(s) for s in sources]},
+        "silences": await silences(store, now),
+        "alerting": alerting_section(config),
         "providers": await provider_views.providers_section(store, config, lo, hi, now),
         **await reputation_sections(store),
     }
@@ -449,3 +453,28 @@ async def status(
                               "failed": 0, "last_error": None, "last_sent_at": None})  # fmt: skip
     return {"database": redact_url(database), "engine": eng, "sources": sources,
             "notifiers": notifiers}  # fmt: skip
+
+
+# -- silences and the notification rules -----------------------------------------------------
+
+
+def silence_row(r: Mapping[str, Any]) -> dict[str, Any]:
+    rule, _, rest = str(r["key"]).partition("|")
+    ip, _, subuser = rest.partition("|")
+    return {"key": r["key"], "ip": ip, "subuser": subuser or None, "rule": rule,
+            "until": iso(r["until"]), "actor": r["actor"]}  # fmt: skip
+
+
+async def silences(store: ReadStore, now: float) -> list[dict[str, Any]]:
+    """Silences in force, soonest expiry first."""
+    return [silence_row(r) for r in await store.silences(now)]
+
+
+def alerting_section(config: EngineConfig) -> dict[str, Any]:
+    """The storm-control and inhibition rules in force, for the report and the console."""
+    g = config.alerts
+    return {
+        "group_threshold": g.group_threshold,
+        "group_by": g.group_by,
+        "inhibit": sorted(name for name, n in named(config.notify).items() if n.inhibit),
+    }

@@ -349,6 +349,11 @@ class SqlStore:
     ) -> list[Row]:
         return await audit.entries(self.engine, since, ip, limit)
 
+    async def silences(self, now: float) -> list[Row]:
+        from opsconsole.storage.notify import NotifyStore
+
+        return await NotifyStore(self.engine).silences(now)
+
     async def outbox_stats(self) -> dict[str, NotifierStats]:
         return await OutboxStore(self.engine).stats()
 

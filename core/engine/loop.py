@@ -27,6 +27,7 @@ from opsconsole.core.engine.check import run_check
 from opsconsole.core.engine.control import apply_pending
 from opsconsole.core.engine.journal import JournalRunner, runner_for
 from opsconsole.core.engine.reader import SourceReader, SourceSpec
+from opsconsole.core.engine.resend import ActiveResender
 from opsconsole.core.errors import first_line
 from opsconsole.core.events import system_clock
 from opsconsole.core.notify.dispatcher import Dispatcher
@@ -103,6 +104,7 @@ class EngineRuntime:
         self._dispatch_task: asyncio.Task[None] | None = None
         self.notifiers: dict[str, Any] = {}
         self.fence: Fence | None = None  # the lease as held; None while following
+        self._resender = ActiveResender()  # Alertmanager's periodic re-post of open alerts
         self.journal: JournalRunner | None = None  # hooks and MTA applies, off the loop
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -321,6 +323,12 @@ class EngineRuntime:
             self._dispatcher.wake()
         if self.journal is not None:
             self.journal.wake()
+        if self._resender.wanted(self.notifiers):
+            state = await self.store.engine_state(now)
+            await self._resender.run(
+                self.notifiers, state.open_alerts.values(), self.config.host,
+                self.config.monitor.window, now,
+            )  # fmt: skip
         for service in self.services:
             await service.after_check(now)
         if self.on_action is not None:

@@ -170,19 +170,10 @@ def silence(
 def _silence_list(ctx: typer.Context, fmt: str) -> None:
     import time
 
-    from opsconsole.core.notify.payload import iso_millis
-
     async def fetch(store: Any, config: object) -> list[dict[str, Any]]:
-        from opsconsole.storage.notify import NotifyStore
+        from opsconsole.core.views import silences
 
-        rows = await NotifyStore(store.engine).silences(time.time())
-        out = []
-        for r in rows:
-            rule, _, rest = r["key"].partition("|")
-            ip, _, subuser = rest.partition("|")
-            out.append({"key": r["key"], "ip": ip, "subuser": subuser or None, "rule": rule,
-                        "until": iso_millis(r["until"]), "actor": r["actor"]})  # fmt: skip
-        return out
+        return await silences(store, time.time())
 
     rows = read(ctx, fetch)
     print_table(

@@ -225,7 +225,7 @@ async def test_live_refresh_keeps_cursor_and_shows_trend(app_factory, engine: As
                 "INSERT INTO bucket (ip, subuser, minute, delivered, bounced, hard, soft, deferred,"
                 " complaints) VALUES ('10.9.9.9', '', 1772445600, 50, 50, 50, 0, 0, 0),"
                 f" ('{ip}', '{subuser}', 1772445540, 0, 300, 300, 0, 0, 0)"
-                " ON CONFLICT (ip, subuser, minute) DO UPDATE SET bounced = bounced + 300"
+                " ON CONFLICT (ip, subuser, provider, minute) DO UPDATE SET bounced = bounced + 300"
             )
         await wait_for(pilot, lambda: table.row_count == 25)
         await wait_for(pilot, lambda: table.get_row_index("10.9.9.9|") == 0)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from textual.app import ComposeResult
+from textual.widgets import Static
+
 from opsconsole.core.views import Snapshot
 from opsconsole.tui.cells import ALERT_SEVERITY_STYLE, STATE_STYLE, age, parse_iso
 from opsconsole.tui.panels.base import Column, Panel, Spec
@@ -23,6 +26,16 @@ class AlertsPanel(Panel):
         Column("title", "title", 38),
     )
     DEFAULT_SORT = ("opened", True)
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        # What is held back: silences in force and the storm/inhibition rules.
+        yield Static("", id="alerts-footer", markup=False)
+
+    def apply(self, snap: Snapshot, pattern: Any) -> Any:
+        stats = super().apply(snap, pattern)
+        self.query_one("#alerts-footer", Static).update(footer(snap.report))
+        return stats
 
     def items(self, snap: Snapshot) -> Iterable[tuple[str, dict[str, Any]]]:
         for item in snap.report["alerts"]:
@@ -50,3 +63,22 @@ class AlertsPanel(Panel):
              item["acknowledged_by"] or ""),
             (item["title"], "dim" if state == "resolved" else "", item["title"]),
         )  # fmt: skip
+
+
+def footer(report: dict[str, Any]) -> str:
+    """One line: the silences in force (soonest first) and the grouping rule."""
+    parts = []
+    sil = report.get("silences") or []
+    if sil:
+        shown = ", ".join(
+            f"{s['ip']} ({s['rule']}) until {str(s['until'])[11:16]}Z" for s in sil[:3]
+        )
+        more = f" +{len(sil) - 3}" if len(sil) > 3 else ""
+        parts.append(f"silenced: {shown}{more}")
+    rules = report.get("alerting")
+    if rules:
+        text = f"storm: >{rules['group_threshold']} per {rules['group_by']} grouped"
+        if rules["inhibit"]:
+            text += f"; inhibit: {', '.join(rules['inhibit'])}"
+        parts.append(text)
+    return "  ·  ".join(parts)
