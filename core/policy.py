@@ -103,6 +103,7 @@ class Observation:
     value: float | None
     sent: int
     context: Mapping[str, Any] = field(default_factory=dict)
+    provider: str = ""  # '' for IP-wide readings; a provider-scoped one names it
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import BOUNCE_RATE, COMPLAINT_RATE, SIGNATURE, AlertState
 from opsconsole.core.durations import format_duration
+from opsconsole.core.policy import Observation
 from opsconsole.core.providers import OTHER, ProviderPolicy
 from opsconsole.core.stats import (
     Severity,
@@ -73,19 +74,8 @@ class Suspension:
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderObservation:
-    rule: str
-    ip: str
-    provider: str
-    breach: Severity
-    value: float | None
-    sent: int
-    context: Mapping[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class ProviderDecision:
-    observations: tuple[ProviderObservation, ...] = ()
+    observations: tuple[Observation, ...] = ()
     actions: tuple[Action, ...] = ()
     suspend: tuple[Suspension, ...] = ()
     resume: tuple[ProvKey, ...] = ()
@@ -115,7 +105,7 @@ def evaluate(
     if not config.enabled:
         return ProviderDecision()
     w = format_duration(window)
-    obs: list[ProviderObservation] = []
+    obs: list[Observation] = []
     actions: list[Action] = []
     suspend: list[Suspension] = []
     resume: list[ProvKey] = []
@@ -166,7 +156,7 @@ def evaluate(
             ctx: dict[str, object] = {"window": w, "provider": prov}
             if until is not None:
                 ctx["suspended_until"] = format_duration(max(0.0, until - now)) + " from now"
-            obs.append(ProviderObservation(rule, ip, prov, fn(st, t), value, st.sent, ctx))
+            obs.append(Observation(rule, ip, "", fn(st, t), value, st.sent, ctx, prov))
             seen.add(f"{rule}|{ip}||{prov}")
 
     sw = format_duration(config.signature_window)
@@ -180,7 +170,7 @@ def evaluate(
             breach = Severity.OK
         ctx = {"window": sw, "provider": prov, "signature": sig, "hits": n, "meaning": meaning}
         rule_key = f"{SIGNATURE}:{sig}"
-        obs.append(ProviderObservation(rule_key, ip, prov, breach, float(n), n, ctx))
+        obs.append(Observation(rule_key, ip, "", breach, float(n), n, ctx, prov))
         seen.add(f"{rule_key}|{ip}||{prov}")
 
     # Open provider alerts with no reading this check: a quiet signature is healthy; a rate
@@ -190,10 +180,9 @@ def evaluate(
             continue
         healthy = a.rule.startswith(SIGNATURE)
         obs.append(
-            ProviderObservation(
-                a.rule, a.ip, a.provider,
-                Severity.OK if healthy else Severity.INSUFFICIENT, None, 0,
-                {"window": sw if healthy else w, "provider": a.provider},
+            Observation(
+                a.rule, a.ip, "", Severity.OK if healthy else Severity.INSUFFICIENT, None, 0,
+                {"window": sw if healthy else w, "provider": a.provider}, a.provider,
             )
         )  # fmt: skip
     return ProviderDecision(tuple(obs), tuple(actions), tuple(suspend), tuple(resume), sevs)

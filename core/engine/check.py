@@ -75,13 +75,10 @@ async def run_check(
     changes = Changes()
     to_notify: list[tuple[AlertState, str]] = []
     providers: dict[str, str] = {}  # alert id -> provider, when the observation names one
-    # One loop for the IP-wide and the provider-scoped readings: (observation, provider).
-    readings: list[tuple[Any, str]] = [
-        (obs, str((obs.context or {}).get("provider") or "")) for obs in observations
-    ]
-    readings += [(pobs, pobs.provider) for pobs in pdec.observations]
-    for obs, provider in readings:
-        subuser = getattr(obs, "subuser", "")
+    # One loop for the IP-wide and the provider-scoped readings.
+    for obs in (*observations, *pdec.observations):
+        provider = obs.provider or str((obs.context or {}).get("provider") or "")
+        subuser = obs.subuser
         key = alert_rules.dedup_key(obs.rule, obs.ip, subuser, provider)
         existing = state.open_alerts.get(key)
         if existing is None and obs.breach < Severity.WARNING:
