@@ -100,7 +100,7 @@ def remove(
     ip: str,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
 ) -> None:
-    run_command(ctx, "pool.remove", {"pool": pool, "ip": ip, "reason": reason})
+    run_command(ctx, "pool.remove", {"pool": pool, "ip": check_ip(ip), "reason": reason})
 
 
 @pools_app.command(
@@ -111,7 +111,7 @@ def remove(
     ),
 )
 def restore(ctx: typer.Context, pool: str, ip: str) -> None:
-    run_command(ctx, "pool.restore", {"pool": pool, "ip": ip})
+    run_command(ctx, "pool.restore", {"pool": pool, "ip": check_ip(ip)})
 
 
 @pools_app.command(
@@ -124,7 +124,7 @@ def restore(ctx: typer.Context, pool: str, ip: str) -> None:
 def weight(
     ctx: typer.Context, pool: str, ip: str, w: Annotated[float, typer.Argument(min=0, metavar="W")]
 ) -> None:
-    run_command(ctx, "pool.weight", {"pool": pool, "ip": ip, "weight": w})
+    run_command(ctx, "pool.weight", {"pool": pool, "ip": check_ip(ip), "weight": w})
 
 
 @pools_app.command(

@@ -115,7 +115,7 @@ def pause(
     ip: str,
     reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "",
 ) -> None:
-    run_command(ctx, "warmup.pause", {"ip": ip, "reason": reason})
+    run_command(ctx, "warmup.pause", {"ip": check_ip(ip), "reason": reason})
 
 
 @warmup_app.command(
@@ -125,7 +125,7 @@ def pause(
     ),
 )
 def resume(ctx: typer.Context, ip: str) -> None:
-    run_command(ctx, "warmup.resume", {"ip": ip})
+    run_command(ctx, "warmup.resume", {"ip": check_ip(ip)})
 
 
 @warmup_app.command(
@@ -136,7 +136,7 @@ def resume(ctx: typer.Context, ip: str) -> None:
     ),
 )
 def advance(ctx: typer.Context, ip: str) -> None:
-    run_command(ctx, "warmup.advance", {"ip": ip})
+    run_command(ctx, "warmup.advance", {"ip": check_ip(ip)})
 
 
 @warmup_app.command(
@@ -146,7 +146,7 @@ def advance(ctx: typer.Context, ip: str) -> None:
     ),
 )
 def rollback(ctx: typer.Context, ip: str) -> None:
-    run_command(ctx, "warmup.rollback", {"ip": ip})
+    run_command(ctx, "warmup.rollback", {"ip": check_ip(ip)})
 
 
 @warmup_app.command(
