@@ -122,11 +122,13 @@ class BatchAggregate:
             self._samples_by_ip[ip] = k + 1
             self.samples.append(ev)
 
+    # Rows in key order: concurrent writers (hosts of a fleet, two readers of one file) then
+    # lock the same bucket rows in the same order, so PostgreSQL never sees a deadlock.
     def rows(self) -> list[tuple[str, str, str, int, int, int, int, int, int, int]]:
-        return [(*k, *c) for k, c in self.buckets.items()]  # type: ignore[misc]
+        return [(*k, *c) for k, c in sorted(self.buckets.items())]  # type: ignore[misc]
 
     def hit_rows(self) -> list[tuple[str, str, str, int, int]]:
-        return [(*k, c) for k, c in self.signature_hits.items()]
+        return [(*k, c) for k, c in sorted(self.signature_hits.items())]
 
 
 _COLUMN = {Kind.DELIVERED: DELIVERED, Kind.DEFERRED: DEFERRED, Kind.COMPLAINED: COMPLAINTS}

@@ -49,8 +49,9 @@ def run_command(
     typer.echo(result.message)
 
 
-def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
-    """Run ``fn(store, config, *args)`` against the database and return its value."""
+def read(ctx: typer.Context, fn: Any, *args: Any, create: bool = False) -> Any:
+    """Run ``fn(store, config, *args)`` against the database and return its value. Only
+    commands that act (``create=True``: pools apply, mta release) may create it."""
     from opsconsole.cli._common import settings_from
 
     settings = settings_from(ctx)
@@ -59,7 +60,7 @@ def read(ctx: typer.Context, fn: Any, *args: Any) -> Any:
         from opsconsole.storage.store import open_store
         from opsconsole.wiring import engine_config
 
-        store = await open_store(settings.db, create=False)  # reading creates nothing
+        store = await open_store(settings.db, create=create)  # reading creates nothing
         try:
             return await fn(store, engine_config(settings), *args)
         finally:

@@ -75,7 +75,7 @@ async def apply_pools(store: Any, config: EngineConfig) -> str:
 
 @mta_app.command("plan", help="Exactly which commands, files and API calls an apply would run.")
 def plan(ctx: typer.Context) -> None:
-    for line in read(ctx, plan_lines):
+    for line in read(ctx, plan_lines, create=True):
         typer.echo(line)
 
 
@@ -147,5 +147,5 @@ async def _release(store: Any, config: EngineConfig) -> list[str]:
 
 @mta_app.command("release", help="Put back what the MTA had before opsconsole's first write.")
 def release(ctx: typer.Context) -> None:
-    for line in read(ctx, _release):
+    for line in read(ctx, _release, create=True):
         typer.echo(line)

@@ -141,10 +141,10 @@ def apply(
     from opsconsole.cli.mta import apply_pools, plan_lines
 
     if dry_run:
-        for line in read(ctx, plan_lines):
+        for line in read(ctx, plan_lines, create=True):
             typer.echo(line)
         return
-    typer.echo(read(ctx, apply_pools))
+    typer.echo(read(ctx, apply_pools, create=True))
 
 
 @pools_app.command(

@@ -92,12 +92,15 @@ def _ensure_postconf() -> str:
 
 
 def postfix_dir(tmp: Path) -> tuple[str, Path]:
-    """(path of postconf, a config dir holding copies of the installed main.cf/master.cf)."""
+    """(path of postconf, a config dir holding Postfix's distributed main.cf/master.cf).
+
+    The distributed files first: /etc/postfix is whatever the machine (or a Postfix test
+    bed running in the same session) made of it, and must not leak into these tests."""
     postconf = _ensure_postconf()
     conf = tmp / "postfix-conf"
     conf.mkdir()
     for name in ("main.cf", "master.cf"):
-        for src in (Path("/etc/postfix") / name, Path("/usr/share/postfix") / f"{name}.dist"):
+        for src in (Path("/usr/share/postfix") / f"{name}.dist", Path("/etc/postfix") / name):
             if src.exists():
                 shutil.copyfile(src, conf / name)
                 break
