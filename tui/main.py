@@ -22,6 +22,7 @@ from opsconsole.core.views import Snapshot
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
+from opsconsole.tui.overview import Overview
 from opsconsole.tui.palette import OpsCommands
 from opsconsole.tui.panels.alerts import AlertsPanel
 from opsconsole.tui.panels.base import Panel, sort_letters
@@ -144,6 +145,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield Overview(id="overview")
         with TabbedContent(id="tabs", initial="ips"):
             for n, (name, cls) in enumerate(PANELS, 1):
                 with TabPane(f"{n} {cls.TITLE}", id=name):
@@ -155,7 +157,11 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one(Overview).fit(self.app.size.width)
         self.focus_panel()
+
+    def on_resize(self, event: Any) -> None:
+        self.query_one(Overview).fit(event.size.width)
 
     # -- panels --------------------------------------------------------------------------
 
@@ -194,6 +200,9 @@ class MainScreen(Screen[None]):
             return
         self._stale.discard(name)
         self.panel(name).apply(self.snapshot, self.pattern)
+        overview = self.query_one(Overview)
+        if overview.has_class("wide"):
+            overview.show(self.snapshot)
         self.applied += 1
         self._update_tab_labels(self.snapshot)
         self._update_row_info()
