@@ -19,16 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from opsconsole.core.views import Snapshot
+from opsconsole.settings import default_config_path
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
-from opsconsole.tui.overview import Overview
+from opsconsole.tui.overview import WIDE, Overview
 from opsconsole.tui.palette import OpsCommands
 from opsconsole.tui.panels.alerts import AlertsPanel
 from opsconsole.tui.panels.base import Panel, sort_letters
 from opsconsole.tui.panels.ips import IpsPanel
 from opsconsole.tui.panels.pools import PoolsPanel
 from opsconsole.tui.panels.warmups import WarmupsPanel
+from opsconsole.tui.welcome import Welcome, is_empty, next_steps
 
 if TYPE_CHECKING:
     from opsconsole.tui.app import OpsApp
@@ -76,10 +78,10 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
         Binding("enter", "detail", "Detail", id="detail"),
-        Binding("p", "toggle_warmup", "Pause/resume", id="warmup"),
+        Binding("p", "toggle_warmup", "Pause", id="warmup"),
         Binding("a", "ack", "Ack", id="ack"),
         Binding("r", "resolve", "Resolve", id="resolve"),
-        Binding("x", "toggle_member", "Remove/restore", id="member"),
+        Binding("x", "toggle_member", "Remove", id="member"),
         Binding("e", "export", "Export", id="export"),
         Binding("space", "freeze", "Freeze", id="freeze"),
         *(
@@ -146,6 +148,7 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Overview(id="overview")
+        yield Welcome(id="welcome")
         with TabbedContent(id="tabs", initial="ips"):
             for n, (name, cls) in enumerate(PANELS, 1):
                 with TabPane(f"{n} {cls.TITLE}", id=name):
@@ -157,11 +160,17 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(Overview).fit(self.app.size.width)
+        self._fit(self.app.size.width)
         self.focus_panel()
 
     def on_resize(self, event: Any) -> None:
-        self.query_one(Overview).fit(event.size.width)
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        self.query_one(Overview).fit(width)
+        # The footer's docked "^p Palette" overlapped the keys below 120 columns and left a
+        # stray letter after it; there, ^p is in the help (?) instead.
+        self.query_one(Footer).show_command_palette = width >= WIDE
 
     # -- panels --------------------------------------------------------------------------
 
@@ -200,12 +209,21 @@ class MainScreen(Screen[None]):
             return
         self._stale.discard(name)
         self.panel(name).apply(self.snapshot, self.pattern)
+        self._welcome(self.snapshot)
         overview = self.query_one(Overview)
         if overview.has_class("wide"):
             overview.show(self.snapshot)
         self.applied += 1
         self._update_tab_labels(self.snapshot)
         self._update_row_info()
+
+    def _welcome(self, snap: Snapshot) -> None:
+        box = self.query_one(Welcome)
+        empty = is_empty(snap.report)
+        if empty and not box.has_class("shown"):
+            settings = self.ops.settings
+            box.update(next_steps(default_config_path(), bool(settings.sources)))
+        box.set_class(empty, "shown")
 
     def on_screen_resume(self) -> None:
         if not self.ops.frozen:
