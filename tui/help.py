@@ -7,6 +7,7 @@ of cutting it; it scrolls when taller than the screen.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -28,20 +29,34 @@ class KeyHelp:
     note: str = ""
 
 
-def legend() -> Text:
-    """One line per severity in its own colour, then the states that have colours."""
-    t = Text()
-    t.append("Colours  ", "bold")
-    for n, (sev, meaning) in enumerate(SEVERITY_MEANING.items()):
-        t.append("  " if n else "")
-        t.append(f"■ {sev}", SEVERITY_STYLE[sev])
-        t.append(f" {meaning}", "dim")
-    t.append("\nStates   ", "bold")
-    for n, state in enumerate(("active", "warming", "deprioritized", "paused", "removed")):
-        t.append("  " if n else "")
-        t.append(state, STATE_STYLE[state])
-    t.append("   trend ↑ worse ↓ better than the window before", "dim")
+def legend() -> Table:
+    """Each severity in its own colour with what it means (two per line), then the states."""
+    t = Table(box=None, show_header=False, expand=True, padding=(0, 1), pad_edge=False)
+    t.add_column("a", no_wrap=True)
+    t.add_column("b", ratio=1, overflow="fold")
+    t.add_column("c", no_wrap=True)
+    t.add_column("d", ratio=1, overflow="fold")
+    items = [(Text(f"■ {sev}", SEVERITY_STYLE[sev]), Text(meaning, "dim"))
+             for sev, meaning in SEVERITY_MEANING.items()]  # fmt: skip
+    states = Text()
+    for state in ("active", "warming", "deprioritized", "paused", "removed"):
+        states.append(state, STATE_STYLE[state])
+        states.append(" ")
+    items.append((Text("states", "bold"), states))
+    items.append((Text("trend", "bold"), Text("↑ worse ↓ better: latest 15m vs the 15m before")))
+    for i in range(0, len(items), 2):
+        left = items[i]
+        right = items[i + 1] if i + 1 < len(items) else (Text(""), Text(""))
+        t.add_row(*left, *right)
     return t
+
+
+def _plain(table: Table) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
 
 
 class HelpScreen(ModalScreen[None]):
@@ -53,6 +68,7 @@ class HelpScreen(ModalScreen[None]):
     }
     HelpScreen VerticalScroll { height: auto; max-height: 1fr; }
     HelpScreen .title { text-style: bold; }
+    HelpScreen .footnote { color: $text-muted; }
     """
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
@@ -68,17 +84,17 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Keys  (escape closes)", classes="title")
+            if self.footnote:
+                yield Static(self.footnote, markup=False, classes="footnote")
             with VerticalScroll(id="help-body"):
                 yield Static(self._table(), id="help-keys")
                 yield Static(legend(), id="help-legend")
-                if self.footnote:
-                    yield Static(self.footnote, markup=False)
 
     def _table(self) -> Table:
         table = Table(box=None, show_header=False, expand=True, padding=(0, 1), pad_edge=False)
-        table.add_column("key", no_wrap=True, style="bold")
-        table.add_column("action", ratio=3, overflow="fold")
-        table.add_column("note", ratio=1, overflow="fold", style="dim")
+        table.add_column("key", max_width=16, overflow="fold", style="bold")
+        table.add_column("action", ratio=4, overflow="fold")
+        table.add_column("note", no_wrap=True, style="dim")
         for e in self.entries:
             style = "" if e.enabled else "dim"
             table.add_row(Text(e.keys, style), Text(e.description, style), e.note)
@@ -90,4 +106,4 @@ class HelpScreen(ModalScreen[None]):
     def text(self) -> str:
         """Everything the screen lists, as plain text (tests, screen readers)."""
         keys = "\n".join(f"{e.keys}\t{e.description}\t{e.note}" for e in self.entries)
-        return f"{keys}\n{legend().plain}"
+        return f"{keys}\n{_plain(legend())}"

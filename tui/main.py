@@ -299,7 +299,7 @@ class MainScreen(Screen[None]):
                     keys = " ".join(by_id.pop(f"sort_{ch}", [""])[0] for ch in SORT_LETTERS)
                     out.append(KeyHelp(keys, SORT_HELP + " (or click it)"))
                 continue
-            note = "on the Alerts panel" if b.action in ALERT_ACTIONS else ""
+            note = "Alerts panel (4)" if b.action in ALERT_ACTIONS else ""
             text = self.LONG_HELP.get(b.id, b.description)
             out.append(KeyHelp(" ".join(by_id.pop(b.id)), text, state[b.id], note))
         out.extend(app_keys)
