@@ -21,9 +21,11 @@ ROWS = 6  # lines per box
 
 
 def _table(*widths: int | None) -> Table:
+    """Fixed widths for short values; the rest share what is left (boxes are ~28 wide at
+    120 columns), cut with an ellipsis rather than wrapped."""
     t = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False, expand=True)
     for w in widths:
-        t.add_column(no_wrap=True, overflow="ellipsis", width=w, ratio=None if w else 1)
+        t.add_column(no_wrap=True, overflow="ellipsis", min_width=w, max_width=w)
     return t
 
 
@@ -42,7 +44,7 @@ def _box(title: str, table: Table, shown: int, total: int, empty: str) -> Render
 
 def worst_ips(snap: Snapshot, rows: int = ROWS) -> RenderableType:
     judged = [r for r in snap.report["ips"] if r["severity"] not in ("ok", "insufficient")]
-    t = _table(15, 7, None)
+    t = _table(15, 6, None)
     for r in judged[:rows]:
         sev = SEVERITY_STYLE.get(r["severity"], "")
         status = r["status"] or ""
@@ -54,7 +56,7 @@ def worst_ips(snap: Snapshot, rows: int = ROWS) -> RenderableType:
 
 def moving_warmups(snap: Snapshot, rows: int = ROWS) -> RenderableType:
     moving = [w for w in snap.report["warmups"] if w["sent_today"] > 0 or w["state"] == "warming"]
-    t = _table(15, 4, None)
+    t = _table(15, 3, None)
     for w in moving[:rows]:
         sent, quota = w["sent_today"], w["daily_quota"]
         t.add_row(w["ip"], f"{w['stage']}/{w['stages_total']}",
@@ -69,7 +71,7 @@ def pools_with_removed(snap: Snapshot, rows: int = ROWS) -> RenderableType:
         for m in p["members"]
         if m["state"] == "removed"
     ]
-    t = _table(10, 15, None)
+    t = _table(None, 15, 7)
     for pool, m in hits[:rows]:
         t.add_row(pool, m["ip"], Text("removed", STATE_STYLE["removed"]))
     return _box(
@@ -99,7 +101,7 @@ class Overview(Horizontal):
     DEFAULT_CSS = f"""
     Overview {{ height: {ROWS + 4}; display: none; }}
     Overview.wide {{ display: block; }}
-    Overview > Static {{ width: 1fr; height: 100%; border: round $primary-darken-2; padding: 0 1; }}
+    Overview > Static {{ width: 1fr; height: 100%; border: round $primary-darken-2; padding: 0 0; }}
     """
 
     def compose(self):  # type: ignore[no-untyped-def]

@@ -115,9 +115,9 @@ async def test_overview_only_when_wide(app_factory: Callable[..., OpsApp]) -> No
         parts = {k: plain(v) for k, v in overview_parts(app.snapshot).items()}  # type: ignore[arg-type]
         assert parts["ips"].splitlines()[:2] == [
             "Worst IPs · 5",
-            "203.0.113.13     16.84%   removed",
+            "203.0.113.13      16.84%   removed",
         ]
-        assert parts["pools"].splitlines()[1] == "bulk        203.0.113.13     removed"
+        assert parts["pools"].splitlines()[1] == "bulk    203.0.113.13           removed"
         assert parts["alerts"].splitlines()[0] == "Open alerts · 4"
         assert parts["warmups"].splitlines()[0] == "Warmups today · 3"
 
