@@ -81,6 +81,8 @@ class ReadStore(Protocol):
 
     async def silences(self, now: float) -> list[Row]: ...
 
+    async def alert_history(self, alert_id: str) -> tuple[list[Row], list[Row]]: ...
+
 
 class ConsoleStore(EngineStore, ReadStore, Protocol):
     """What the live console holds: the engine's ports and the read model's."""
@@ -478,3 +480,46 @@ def alerting_section(config: EngineConfig) -> dict[str, Any]:
         "group_by": g.group_by,
         "inhibit": sorted(name for name, n in named(config.notify).items() if n.inhibit),
     }
+
+
+def window_trend(
+    series: Sequence[tuple[int, int]], slots: int = 3
+) -> tuple[float | None, float | None]:
+    """Bounce rate of the window before and of the latest window, each ``slots`` sparkline
+    slots wide (3 x 5m = 15m vs the 15m before, for a 1h window): the trend arrow compares
+    these, not two refreshes a second apart. None where nothing was sent."""
+
+    def rate_of(part: Sequence[tuple[int, int]]) -> float | None:
+        sent = sum(s for s, _ in part)
+        return None if sent <= 0 else sum(b for _, b in part) / sent
+
+    if len(series) < 2 * slots:
+        return None, None
+    return rate_of(series[-2 * slots : -slots]), rate_of(series[-slots:])
+
+
+@dataclass
+class AlertDetail:
+    alert: dict[str, Any] | None  # alert_row shape; None when the id is unknown
+    transitions: list[dict[str, Any]]  # at, transition, actor, severity, value, note
+    notifications: list[dict[str, Any]]  # created_at, notifier, attempts, outcome, error
+
+
+def notification_outcome(n: Mapping[str, Any]) -> str:
+    """``sent``, ``retrying`` (failed, another attempt due) or ``pending`` (not tried yet)."""
+    if n["sent_at"] is not None:
+        return "sent"
+    return "retrying" if n["attempts"] else "pending"
+
+
+async def alert_detail(store: ReadStore, alert_id: str) -> AlertDetail:
+    """One alert with its history of transitions and the notifications sent for it."""
+    found = [a for a in await store.alerts(limit=5000) if a["id"] == alert_id]
+    events, sent = await store.alert_history(alert_id)
+    notes = [
+        {"created_at": n["created_at"], "notifier": n["notifier"], "attempts": n["attempts"],
+         "sent_at": n["sent_at"], "outcome": notification_outcome(n),
+         "error": n["last_error"] or ""}
+        for n in sent
+    ]  # fmt: skip
+    return AlertDetail(alert_row(found[0]) if found else None, events, notes)

@@ -3,11 +3,14 @@
 The simulator's live feed appends real PowerMTA accounting lines to a file in a demo
 folder, and the engine tails that file like any configured source, so a new user sees
 the whole path (parse, buckets, policy, alerts) move within a minute. The demo keeps its
-own database and starts fresh each run, unless ``--db`` names one.
+own database and starts fresh each run, unless ``--db`` names one. Each demo process has
+its own folder (``demo/<pid>``), so a second ``make run`` never wipes the database of a demo
+that is still open; folders of demos that have exited are removed.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -41,12 +44,38 @@ def demo_dir() -> Path:
     return user_data_path("opsconsole", appauthor=False) / "demo"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale_demos(root: Path, keep: int) -> None:
+    """Remove the folders of demos whose process is gone (and the pre-per-process files)."""
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.is_dir() and child.name.isdigit():
+            if int(child.name) != keep and not _alive(int(child.name)):
+                shutil.rmtree(child, ignore_errors=True)
+        elif child.is_file() and child.name in ("demo.db", "demo.db-wal", "demo.db-shm",
+                                                "acct-demo.csv"):  # fmt: skip
+            child.unlink(missing_ok=True)
+
+
 def prepare_demo(
     settings: Settings, explicit_db: str | None = None, *, seed: int = 7, rate: float = 40.0,
     now: float | None = None,
 ) -> tuple[Settings, DemoFeed]:  # fmt: skip
     """Settings for the demo scenario and the feed that writes its traffic."""
-    folder = demo_dir()
+    root = demo_dir()
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    clear_stale_demos(root, keep=os.getpid())
+    folder = root / str(os.getpid())
     if explicit_db is None and folder.exists():
         shutil.rmtree(folder)  # a fresh story each run
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -357,6 +357,11 @@ class SqlStore:
     async def outbox_stats(self) -> dict[str, NotifierStats]:
         return await OutboxStore(self.engine).stats()
 
+    async def alert_history(self, alert_id: str) -> tuple[list[Row], list[Row]]:
+        from opsconsole.storage.tui import alert_history
+
+        return await alert_history(self.engine, alert_id)
+
     # -- maintenance -----------------------------------------------------------------------
 
     async def prune(self, retention_config: RetentionConfig, now: float) -> dict[str, int]:

@@ -239,6 +239,7 @@ class OpsApp(App[int]):
             frozen=self.frozen,
             read_only=self.read_only,
             error="DB ERROR" if self.fetch_error else "",
+            window=self.snapshot.report["window_seconds"] if self.snapshot else None,
         )
 
     def update_status(self) -> None:

@@ -14,25 +14,12 @@ from rich.text import Text
 
 from opsconsole.core.sanitize import shown
 
+# re-exported for the panels: the palette itself lives in opsconsole.styles
+from opsconsole.styles import ALERT_SEVERITY_STYLE as ALERT_SEVERITY_STYLE
+from opsconsole.styles import STATE_STYLE as STATE_STYLE
+
 SPARK = "▁▂▃▄▅▆▇█"
 UP, DOWN, FLAT = "↑", "↓", "→"
-
-STATE_STYLE = {
-    "active": "green",
-    "completed": "green",
-    "warming": "cyan",
-    "deprioritized": "yellow",
-    "held": "yellow",
-    "paused": "magenta",
-    "removed": "red",
-    "failed": "red",
-    "unpooled": "dim",
-    "firing": "bold red",
-    "acknowledged": "yellow",
-    "resolved": "dim",
-}
-
-ALERT_SEVERITY_STYLE = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
 
 
 class Cell(Text):

@@ -24,6 +24,7 @@ class IpDetailScreen(Screen[None]):
     IpDetailScreen .heading { text-style: bold; padding-top: 1; }
     IpDetailScreen #title { text-style: bold reverse; padding: 0 1; }
     IpDetailScreen DataTable { height: auto; max-height: 14; }
+    IpDetailScreen #diag-full { color: $text-muted; padding: 0 0 0 2; }
     """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
@@ -38,6 +39,7 @@ class IpDetailScreen(Screen[None]):
         config: EngineConfig,
         clock: Callable[[], float],
         context: str = "",
+        refresh_every: float = 0.0,
     ) -> None:
         super().__init__()
         self.ip = ip
@@ -45,6 +47,9 @@ class IpDetailScreen(Screen[None]):
         self.config = config
         self.clock = clock
         self.context = context
+        self.refresh_every = refresh_every  # 0: no live refresh (f5 only)
+        self.diags: list[str] = []
+        self.loads = 0
 
     def compose(self) -> ComposeResult:
         yield Static(f"IP {self.ip}  {self.context}", id="title", markup=False)
@@ -53,6 +58,7 @@ class IpDetailScreen(Screen[None]):
             yield DataTable(id="windows", cursor_type="row", show_cursor=False)
             yield Static("Recent bounce diagnostics", classes="heading")
             yield DataTable(id="samples", cursor_type="row")
+            yield Static("", id="diag-full", markup=False)
             yield Static("Actions taken (audit)", classes="heading")
             yield DataTable(id="audit", cursor_type="row")
         yield Footer()
@@ -63,16 +69,29 @@ class IpDetailScreen(Screen[None]):
                       "cmpl", "bounce", "severity"):  # fmt: skip
             w.add_column(label, key=label)
         self.query_one("#samples", DataTable).add_columns(
-            "time", "subuser", "domain", "status", "diagnostic"
+            "time UTC", "subuser", "domain", "status", "diagnostic"
         )
-        self.query_one("#audit", DataTable).add_columns("time", "actor", "action", "pool", "reason")
+        self.query_one("#audit", DataTable).add_columns(
+            "time UTC", "actor", "action", "pool", "reason"
+        )
         self.action_reload()
+        if self.refresh_every > 0:
+            self.set_interval(max(0.5, self.refresh_every), self.action_reload)
 
     def action_reload(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="detail")
+        if self.app.screen is self:
+            self.run_worker(self._load(), exclusive=True, group="detail")
 
     async def _load(self) -> None:
         self._fill(await ip_detail(self.store, self.config, self.ip, self.clock()))
+        self.loads += 1
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted bounce's whole diagnostic, wrapped, under the table."""
+        if event.data_table.id == "samples":
+            row = event.cursor_row
+            text = self.diags[row] if 0 <= row < len(self.diags) else ""
+            self.query_one("#diag-full", Static).update(text)
 
     def _fill(self, detail: IpDetail) -> None:
         w = self.query_one("#windows", DataTable)
@@ -88,8 +107,10 @@ class IpDetailScreen(Screen[None]):
                     count(r["complaints"]), Text(pct(r["bounce_rate"]), style),
                     Text(r["severity"], style),
                 )  # fmt: skip
+            cursor = s_table.cursor_row
             s_table.clear()
             samples = detail.samples
+            self.diags = [shown(r["diag"]) for r in samples]
             for r in samples:
                 s_table.add_row(
                     clock_time(r["ts"]), Text(shown(r["subuser"]) or "-"),
@@ -99,6 +120,11 @@ class IpDetailScreen(Screen[None]):
                 )  # fmt: skip
             if not samples:
                 s_table.add_row("-", "-", "-", "-", Text("no bounces kept for this IP", "dim"))
+            else:
+                s_table.move_cursor(row=min(cursor, len(samples) - 1))
+                self.query_one("#diag-full", Static).update(
+                    self.diags[min(cursor, len(samples) - 1)]
+                )
             a_table.clear()
             entries = detail.audit
             for e in entries:

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from opsconsole.core.redact import redact_url, sqlite_path
+from opsconsole.styles import RED
 from opsconsole.tui.cells import age
 
 ROLE_STYLE = {
@@ -16,7 +17,7 @@ ROLE_STYLE = {
     "follower": "bold yellow",
     "starting": "dim",
     "no engine": "dim",
-    "failed": "bold red",
+    "failed": f"bold {RED}",
     "stopped": "dim",
 }
 
@@ -46,6 +47,18 @@ class Status:
     filter: str = ""
     read_only: bool = False
     error: str = ""
+    window: float | None = None  # seconds the numbers cover (the report's window)
+
+
+def window_label(seconds: float | None) -> str:
+    """``1h``, ``15m``, ``90s``, ``2d``: the window the panels' numbers cover."""
+    if not seconds:
+        return "-"
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size and s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"
 
 
 class StatusBar(Static):
@@ -72,11 +85,13 @@ class StatusBar(Static):
         t.append(db, "")
         t.append(" │ ", "dim")
         t.append(s.role, ROLE_STYLE.get(s.role, "bold"))
+        t.append(" │ ", "dim")
+        t.append(f"window {window_label(s.window)}", "bold")
         t.append(" │ check ", "dim")
         t.append("never" if s.last_check_age is None else f"{age(s.last_check_age)} ago")
         t.append(" │ ", "dim")
         t.append("-" if s.events_per_s is None else f"{s.events_per_s:.1f}")
         t.append(" ev/s", "dim")
         if s.error:
-            t.append(f" {s.error}", "bold red")
+            t.append(f" {s.error}", f"bold {RED}")
         self.update(t)

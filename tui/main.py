@@ -19,15 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from opsconsole.core.views import Snapshot
+from opsconsole.settings import default_config_path
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
+from opsconsole.tui.overview import WIDE, Overview
 from opsconsole.tui.palette import OpsCommands
 from opsconsole.tui.panels.alerts import AlertsPanel
-from opsconsole.tui.panels.base import Panel
+from opsconsole.tui.panels.base import Panel, sort_letters
 from opsconsole.tui.panels.ips import IpsPanel
 from opsconsole.tui.panels.pools import PoolsPanel
 from opsconsole.tui.panels.warmups import WarmupsPanel
+from opsconsole.tui.welcome import Welcome, is_empty, next_steps
 
 if TYPE_CHECKING:
     from opsconsole.tui.app import OpsApp
@@ -44,14 +47,28 @@ ALERT_ACTIONS = frozenset({"ack", "resolve"})
 APP_HELP = {"command_palette": "Command palette: every action by name", "quit": "Quit"}
 
 
+SORT_LETTERS = sorted(set().union(*(sort_letters(cls.COLUMNS) for _, cls in PANELS)))
+SORT_HELP = "Sort by the column whose letter is underlined in its header; again: reverse"
+
+
 def compile_filter(text: str) -> re.Pattern[str] | None:
-    """A case-insensitive regex; text that is not a valid regex matches literally."""
+    """A case-insensitive regex; text that is not a valid regex matches literally (and
+    ``filter_error`` says why)."""
     if not text:
         return None
     try:
         return re.compile(text, re.IGNORECASE)
     except re.error:
         return re.compile(re.escape(text), re.IGNORECASE)
+
+
+def filter_error(text: str) -> str:
+    """Why ``text`` is not a regex ("" when it is one)."""
+    try:
+        re.compile(text)
+    except re.error as e:
+        return f"not a regex ({e.msg}): matched as plain text"
+    return ""
 
 
 class MainScreen(Screen[None]):
@@ -61,13 +78,19 @@ class MainScreen(Screen[None]):
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", id="clear_filter"),
         Binding("enter", "detail", "Detail", id="detail"),
-        Binding("p", "toggle_warmup", "Pause/resume", id="warmup"),
+        Binding("p", "toggle_warmup", "Pause", id="warmup"),
         Binding("a", "ack", "Ack", id="ack"),
         Binding("r", "resolve", "Resolve", id="resolve"),
-        Binding("x", "toggle_member", "Remove/restore", id="member"),
+        Binding("x", "toggle_member", "Remove", id="member"),
         Binding("e", "export", "Export", id="export"),
         Binding("space", "freeze", "Freeze", id="freeze"),
-        Binding("s", "sort", "Sort", id="sort", show=False),
+        *(
+            Binding(ch.upper(), f"sort_by('{ch}')", "Sort", id=f"sort_{ch}", show=False)
+            for ch in SORT_LETTERS
+        ),
+        Binding("minus", "sort(True)", "Reverse sort", id="sort_reverse", show=False),
+        Binding("j", "cursor('down')", "Down", id="down", show=False),
+        Binding("k", "cursor('up')", "Up", id="up", show=False),
         Binding("tab", "next_panel", "Next panel", id="next_panel", show=False),
         Binding("shift+tab", "prev_panel", "Previous panel", id="prev_panel", show=False),
         Binding("1", "panel('ips')", "IPs panel", id="panel_ips", show=False),
@@ -81,20 +104,23 @@ class MainScreen(Screen[None]):
         "help": "This help, built from the active keys",
         "filter": "Filter rows: text or regex, on every panel",
         "clear_filter": "Clear the filter",
-        "detail": "Detail of the selected IP: 15m/1h/24h, bounce diagnostics, audit",
+        "detail": "Detail of the selected IP (15m/1h/24h, diagnostics, audit) or alert",
         "warmup": "Pause or resume the selected IP's warmup (asks to confirm)",
         "ack": "Acknowledge the selected alert (asks who, optional note)",
         "resolve": "Resolve the selected alert (with a note)",
         "member": "Remove or restore the selected IP in its pool (asks to confirm)",
         "export": "Export a report (format, path)",
         "freeze": "Freeze / unfreeze the live refresh",
-        "sort": "Sort by the next column",
+        "sort_reverse": "Reverse the sort of this panel",
+        "down": "Move down",
+        "up": "Move up",
+        **{f"sort_{ch}": SORT_HELP for ch in SORT_LETTERS},
         "next_panel": "Next panel",
         "prev_panel": "Previous panel",
         "quit": "Quit",
     }
     # Palette-only actions (no key): (title, help, action)
-    EXTRA_COMMANDS = (("Reverse sort", "flip the sort direction of this panel", "sort(True)"),)
+    EXTRA_COMMANDS: tuple[tuple[str, str, str], ...] = ()
     DEFAULT_CSS = """
     MainScreen TabbedContent { height: 1fr; }
     MainScreen TabPane { padding: 0; }
@@ -109,6 +135,7 @@ class MainScreen(Screen[None]):
         super().__init__(id="main")
         self.pattern: re.Pattern[str] | None = None
         self.filter_text = ""
+        self.filter_problem = ""
         self.snapshot: Snapshot | None = None
         self._stale: set[str] = {name for name, _ in PANELS}
         self._tab_labels: dict[str, str] = {}
@@ -120,6 +147,8 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield Overview(id="overview")
+        yield Welcome(id="welcome")
         with TabbedContent(id="tabs", initial="ips"):
             for n, (name, cls) in enumerate(PANELS, 1):
                 with TabPane(f"{n} {cls.TITLE}", id=name):
@@ -131,7 +160,17 @@ class MainScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.width)
         self.focus_panel()
+
+    def on_resize(self, event: Any) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        self.query_one(Overview).fit(width)
+        # The footer's docked "^p Palette" overlapped the keys below 120 columns and left a
+        # stray letter after it; there, ^p is in the help (?) instead.
+        self.query_one(Footer).show_command_palette = width >= WIDE
 
     # -- panels --------------------------------------------------------------------------
 
@@ -170,9 +209,21 @@ class MainScreen(Screen[None]):
             return
         self._stale.discard(name)
         self.panel(name).apply(self.snapshot, self.pattern)
+        self._welcome(self.snapshot)
+        overview = self.query_one(Overview)
+        if overview.has_class("wide"):
+            overview.show(self.snapshot)
         self.applied += 1
         self._update_tab_labels(self.snapshot)
         self._update_row_info()
+
+    def _welcome(self, snap: Snapshot) -> None:
+        box = self.query_one(Welcome)
+        empty = is_empty(snap.report)
+        if empty and not box.has_class("shown"):
+            settings = self.ops.settings
+            box.update(next_steps(default_config_path(), bool(settings.sources)))
+        box.set_class(empty, "shown")
 
     def on_screen_resume(self) -> None:
         if not self.ops.frozen:
@@ -197,6 +248,8 @@ class MainScreen(Screen[None]):
         parts = [f"{shown} of {p.total} rows" if self.pattern else f"{p.total} rows"]
         if self.pattern:
             parts.append(f"filter /{self.filter_text}/")
+            if self.filter_problem:
+                parts.append(self.filter_problem)
         if p.sort_column:
             label = next(c.label for c in p.COLUMNS if c.key == p.sort_column) or p.sort_column
             parts.append(f"sort {label} {'▼' if p.sort_reverse else '▲'}")
@@ -210,8 +263,17 @@ class MainScreen(Screen[None]):
         if action == "clear_filter":
             return bool(self.pattern) or self.query_one("#filter", Input).has_class("shown")
         if action in ALERT_ACTIONS and self.active_name != "alerts":
-            return None  # shown, disabled: these work on the Alerts panel
+            return None  # shown, disabled: these work on the Alerts panel (on_key says so)
         return True
+
+    def on_key(self, event: Any) -> None:
+        """A disabled alert key (outside the Alerts panel) says why instead of nothing."""
+        for ab in self.active_bindings.values():
+            b = ab.binding
+            if b.key == event.key and b.action in ALERT_ACTIONS and not ab.enabled:
+                event.stop()
+                self._selected_alert("acknowledged" if b.action == "ack" else "resolved")
+                return
 
     def key_help(self) -> list[KeyHelp]:
         """Every key of this screen that is active now (keymap applied, read-only ones gone),
@@ -232,7 +294,12 @@ class MainScreen(Screen[None]):
             b = entry
             if b.id not in by_id or (b.id == "clear_filter" and not state[b.id]):
                 continue
-            note = "" if state[b.id] else "on the Alerts panel"
+            if b.id.startswith("sort_") and b.id != "sort_reverse":
+                if b.id == f"sort_{SORT_LETTERS[0]}":
+                    keys = " ".join(by_id.pop(f"sort_{ch}", [""])[0] for ch in SORT_LETTERS)
+                    out.append(KeyHelp(keys, SORT_HELP + " (or click it)"))
+                continue
+            note = "Alerts panel (4)" if b.action in ALERT_ACTIONS else ""
             text = self.LONG_HELP.get(b.id, b.description)
             out.append(KeyHelp(" ".join(by_id.pop(b.id)), text, state[b.id], note))
         out.extend(app_keys)
@@ -270,9 +337,27 @@ class MainScreen(Screen[None]):
         self._step_panel(-1)
 
     def action_sort(self, reverse_only: bool = False) -> None:
-        label = self.panel().cycle_sort(reverse_only)
+        label = self.panel().sort_by(None, reverse_only=True)
         self._update_row_info()
         self.notify(f"sorted by {label}", timeout=2)
+
+    def action_sort_by(self, letter: str) -> None:
+        panel = self.panel()
+        column = panel.letters.get(letter)
+        if column is None:
+            keys = " ".join(k.upper() for k in panel.letters)
+            self.notify(f"no column {letter.upper()} on {panel.TITLE}: {keys}", timeout=3)
+            return
+        label = panel.sort_by(column)
+        self._update_row_info()
+        self.notify(f"sorted by {label}", timeout=2)
+
+    def action_cursor(self, direction: str) -> None:
+        table = self.panel().table
+        if direction == "down":
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
 
     def action_help(self) -> None:
         ro = "  Read-only: keys that change state are hidden." if self.ops.read_only else ""
@@ -312,6 +397,7 @@ class MainScreen(Screen[None]):
             return
         self.filter_text = text
         self.pattern = compile_filter(text)
+        self.filter_problem = filter_error(text) if text else ""
         self._stale = {name for name, _ in PANELS}
         self.apply_active()
         self.refresh_bindings()
@@ -331,15 +417,35 @@ class MainScreen(Screen[None]):
     def action_detail(self) -> None:
         from opsconsole.tui.detail import IpDetailScreen
 
+        if self.active_name == "alerts":
+            self._alert_detail()
+            return
         ip = self.panel().selected_ip()
         if not ip:
             self.notify("No IP on this row", severity="warning")
             return
         self.app.push_screen(
             IpDetailScreen(
-                ip, self.ops.store, self.ops.config, self.ops.clock, self._ip_context(ip)
+                ip,
+                self.ops.store,
+                self.ops.config,
+                self.ops.clock,
+                self._ip_context(ip),
+                refresh_every=self.ops.refresh_interval,
             )
         )
+
+    def _alert_detail(self) -> None:
+        from opsconsole.tui.alert_detail import AlertDetailScreen
+
+        alert = self.panel().selected()
+        if alert is None:
+            self.notify("No alert selected", severity="warning")
+            return
+        self.app.push_screen(
+            AlertDetailScreen(alert["id"], self.ops.store, self.ops.refresh_interval,
+                              alert["title"])
+        )  # fmt: skip
 
     def _ip_context(self, ip: str) -> str:
         snap = self.snapshot
@@ -404,9 +510,10 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ConfirmDialog(title, body, ok), done)
 
-    def _selected_alert(self) -> dict[str, Any] | None:
+    def _selected_alert(self, verb: str = "acknowledged") -> dict[str, Any] | None:
         if self.active_name != "alerts":
-            self.notify("Alerts are acknowledged on the Alerts panel (4)", severity="warning")
+            self.notify(f"Alerts are {verb} on the Alerts panel: press 4 first",
+                        severity="warning")  # fmt: skip
             return None
         alert = self.panel().selected()
         if alert is None:
@@ -429,7 +536,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(AckDialog(f"Acknowledge: {alert['title']}", _alert_line(alert)), done)
 
     def action_resolve(self) -> None:
-        alert = self._selected_alert()
+        alert = self._selected_alert("resolved")
         if alert is None:
             return
         if alert["state"] == "resolved":

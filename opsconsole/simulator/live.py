@@ -16,12 +16,14 @@ from opsconsole.simulator.truth import Truth
 LIVE_RAMP: tuple[float, float] = (10.0, 90.0)  # the bad IP's blocks climb over this span
 LIVE_RECOVER_AT = 100.0  # the recovering IP's blocks stop here
 
-# Engine settings that make the live story visible within a couple of minutes (short window,
-# frequent checks). A suggestion for the demo's config, not used here.
+# Engine settings that make the live story visible within a minute and steady for ten:
+# frequent checks; a rolling 10-minute window (a 1-minute one emptied at every minute
+# boundary: "0.00% ... 5 sent"); a sample of 100 before anything is judged, so one
+# complaint in 11 sends removes nothing. A suggestion for the demo's config, not used here.
 DEMO_MONITOR: dict[str, Any] = {
     "check_interval": "5s",
-    "window": "1m",
-    "min_sample": 10,
+    "window": "10m",
+    "min_sample": 100,
     "recover_checks": 3,
 }
 

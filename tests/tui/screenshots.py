@@ -76,6 +76,9 @@ SHOTS: tuple[tuple[str, tuple[int, int], Steps], ...] = (
     ("confirm-remove", (80, 24), _press("x", screen="ConfirmDialog")),
     ("help", (80, 24), _press("question_mark", screen="HelpScreen")),
     ("frozen-80x24", (80, 24), _press("space")),
+    ("overview-160x48", (160, 48), _loaded),
+    ("alert-detail-120x36", (120, 36), _press("4", "enter", screen="AlertDetailScreen")),
+    ("help-120x36", (120, 36), _press("question_mark", screen="HelpScreen")),
 )
 
 

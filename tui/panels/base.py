@@ -32,6 +32,20 @@ class Column:
     width: int | None = None  # fixed width; None = fit the first rows' content
     justify: str = "left"
     numeric: bool = False
+    letter: str | None = None  # sort key (shift+letter); None: picked from the label; "": none
+
+
+def sort_letters(columns: tuple[Column, ...]) -> dict[str, str]:
+    """letter -> column key: the explicit letters, then each labelled column's first free
+    letter of its label (k9s: shift+letter sorts by that column)."""
+    out: dict[str, str] = {c.letter.lower(): c.key for c in columns if c.letter}
+    for c in columns:
+        if c.letter is not None:
+            continue
+        free = [ch for ch in c.label.lower() if ch.isalpha() and ch not in out]
+        if free:
+            out[free[0]] = c.key
+    return out
 
 
 @dataclass
@@ -74,13 +88,25 @@ class Panel(Vertical):
         return self.query_one(OpsTable)
 
     def on_mount(self) -> None:
+        self.letters = sort_letters(self.COLUMNS)
         for c in self.COLUMNS:
             self.table.add_column(self._label(c), key=c.key, width=c.width)
 
-    def _label(self, c: Column) -> str:
-        if c.key != self.sort_column:
-            return c.label
-        return f"{c.label}{'▼' if self.sort_reverse else '▲'}"
+    def _label(self, c: Column) -> Text:
+        """The header: the sort letter underlined, and ▲/▼ on the sorted column."""
+        letter = next((k for k, v in self.letters.items() if v == c.key), None)
+        t = Text(c.label)
+        at = c.label.lower().find(letter) if letter else -1
+        if at >= 0:
+            t.stylize("underline", at, at + 1)
+        if c.key == self.sort_column:
+            t.append("▼" if self.sort_reverse else "▲")
+        return t
+
+    def on_data_table_header_selected(self, event: Any) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+        self.app.screen.refresh_bindings()
 
     # -- what subclasses provide ---------------------------------------------------------
 
@@ -170,19 +196,20 @@ class Panel(Vertical):
             return
         self.table.sort(self.sort_column, key=lambda c: c.sort_value, reverse=self.sort_reverse)
 
-    def cycle_sort(self, reverse_only: bool = False) -> str:
-        """Sort by the next column (numbers high first, text A-Z), or flip the direction."""
-        keys = [c.key for c in self.COLUMNS]
-        if reverse_only and self.sort_column:
+    def sort_by(self, column: str | None, reverse_only: bool = False) -> str:
+        """Sort by ``column`` (numbers high first, text A-Z); the same column again, or
+        ``reverse_only``, flips the direction."""
+        if reverse_only or column is None or column == self.sort_column:
+            if self.sort_column is None:
+                return "nothing: no column sorted"
             self.sort_reverse = not self.sort_reverse
         else:
-            at = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
-            new = self.COLUMNS[at % len(keys)]
+            new = next(c for c in self.COLUMNS if c.key == column)
             self.sort_column, self.sort_reverse = new.key, new.numeric
         table = self.table
         cursor = table.cursor_key()
         for c in self.COLUMNS:
-            table.columns[c.key].label = Text(self._label(c))  # type: ignore[index]
+            table.columns[c.key].label = self._label(c)  # type: ignore[index]
         table.refresh()
         self._sort()
         if cursor:

@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from opsconsole.core.views import Snapshot
-from opsconsole.styles import SEVERITY_STYLE
+from opsconsole.core.views import Snapshot, window_trend
+from opsconsole.styles import FALLING, RISING, SEVERITY_STYLE
 from opsconsole.tui.cells import STATE_STYLE, count, pct, sparkline, trend
 from opsconsole.tui.panels.base import Column, Panel, Spec
-
-_MISSING: Any = object()
 
 
 def row_key(item: dict[str, Any]) -> str:
@@ -22,11 +20,11 @@ class IpsPanel(Panel):
     TITLE = "IPs"
     COLUMNS = (
         Column("ip", "IP", 15),
-        Column("subuser", "subuser", 10),
+        Column("subuser", "subuser", 10, letter="u"),
         Column("bounce", "bounce", 7, "right", numeric=True),
-        Column("trend", "", 1),
-        Column("spark", "last window", 12),
-        Column("sent", "sent", 7, "right", numeric=True),
+        Column("trend", "", 1, letter=""),
+        Column("spark", "last window", 12, letter=""),
+        Column("sent", "sent", 7, "right", numeric=True, letter="s"),
         Column("status", "status", 13),
         Column("pool", "pool", 13),
         Column("complaints", "cmpl", 5, "right", numeric=True),
@@ -36,7 +34,6 @@ class IpsPanel(Panel):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._prev: dict[str, float | None] = {}
         self._trend: dict[str, str] = {}
 
     def items(self, snap: Snapshot) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -48,15 +45,12 @@ class IpsPanel(Panel):
                 yield row_key(item), item
 
     def fingerprint(self, key: str, item: dict[str, Any], snap: Snapshot) -> Any:
-        # Also records the trend against the previous refresh (called once per row and refresh).
-        rate = item["bounce_rate"]
-        prev = self._prev.get(key, _MISSING)
-        arrow = trend(None if prev is _MISSING else prev, rate)
-        if prev is _MISSING or prev is None:
-            arrow = " "
-        self._prev[key] = rate
-        self._trend[key] = arrow
+        # Also records the trend: the IP's latest 15m against the 15m before (views layer).
         series = snap.series.get(item["ip"])
+        arrow = " "
+        if item["subuser"] is None and series:
+            arrow = trend(*window_trend(series))
+        self._trend[key] = arrow
         values = tuple(v for k, v in item.items() if k not in ("subusers", "parent"))
         return (values, tuple(series) if series else (), arrow)
 
@@ -64,7 +58,7 @@ class IpsPanel(Panel):
         rate = item["bounce_rate"]
         sev = SEVERITY_STYLE.get(item["severity"], "")
         arrow = self._trend.get(key, " ")
-        arrow_style = {"↑": "bold red", "↓": "green"}.get(arrow, "dim")
+        arrow_style = {"↑": RISING, "↓": FALLING}.get(arrow, "dim")
         block = snap.report["thresholds"]["block"]
         status = item["status"] or ""
         # A subuser sorts with its IP (the IP's value, then the IP), and after it: the sort

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from opsconsole.core.views import Snapshot
+from opsconsole.styles import CYAN, RED
 from opsconsole.tui.cells import STATE_STYLE, parse_iso, progress, until
 from opsconsole.tui.panels.base import Column, Panel, Spec
 
@@ -44,7 +45,7 @@ class WarmupsPanel(Panel):
             (item["ip"], "", item["ip"]),
             (f"{item['stage']}/{item['stages_total']}", "", item["stage"]),
             (f"{item['day']}/{item.get('stage_days') or '?'}", "", item["day"]),
-            (bar, "bold red" if over else "cyan", sent / quota if quota else 0.0),
+            (bar, f"bold {RED}" if over else CYAN, sent / quota if quota else 0.0),
             (state, STATE_STYLE.get(state, ""), state),
             (until(None if nxt is None else nxt - snap.now), "", nxt or 0.0),
             (item.get("pool") or "-", "", item.get("pool") or ""),
