@@ -27,7 +27,7 @@ async def test_panels_and_tabs(app_factory) -> None:  # type: ignore[no-untyped-
         await loaded(pilot)
         main = app.main
         assert main.active_name == "ips"
-        assert main.panel().table.row_count == 24
+        assert main.panel().table.row_count == 17
         for key, name, rows in (("2", "warmups", 3), ("3", "pools", 10), ("4", "alerts", 5)):
             await pilot.press(key)
             await wait_for(pilot, lambda n=name: main.active_name == n)
@@ -203,10 +203,10 @@ async def test_freeze_stops_updates(app_factory, engine: AsyncEngine) -> None:  
         fetches = app.fetches
         await pilot.pause(1.0)
         assert app.fetches == fetches  # no polling while frozen
-        assert table.row_count == 24
+        assert table.row_count == 17
         await pilot.press("space")
         assert not app.frozen
-        await wait_for(pilot, lambda: table.row_count == 25)
+        await wait_for(pilot, lambda: table.row_count == 18)
         assert "FROZEN" not in str(app.main.query_one("#status").render())
 
 
@@ -215,7 +215,7 @@ async def test_live_refresh_keeps_cursor_and_shows_trend(app_factory, engine: As
     async with app.run_test(size=(120, 36)) as pilot:
         await loaded(pilot)
         table = app.main.panel().table
-        await pilot.press(*["down"] * 6)  # past 3 IPs, each followed by its subuser
+        await pilot.press(*["down"] * 3)  # past 3 IPs (one subuser each: one row each)
         key = table.cursor_key()
         assert key == "203.0.113.12|"
         ip, subuser = key.split("|")
@@ -227,7 +227,7 @@ async def test_live_refresh_keeps_cursor_and_shows_trend(app_factory, engine: As
                 f" ('{ip}', '{subuser}', 1772445540, 0, 300, 300, 0, 0, 0)"
                 " ON CONFLICT (ip, subuser, provider, minute) DO UPDATE SET bounced = bounced + 300"
             )
-        await wait_for(pilot, lambda: table.row_count == 25)
+        await wait_for(pilot, lambda: table.row_count == 18)
         await wait_for(pilot, lambda: table.get_row_index("10.9.9.9|") == 0)
         assert table.cursor_key() == key
         assert str(table.get_cell(key, "trend")) == "↑"
@@ -260,13 +260,13 @@ async def test_filter_narrows_rows_and_escape_clears(app_factory) -> None:  # ty
         await loaded(pilot)
         table = app.main.panel().table
         await pilot.press("slash", *"198.51")
-        await wait_for(pilot, lambda: table.row_count == 7)  # 3 IPs and their 4 subusers
+        await wait_for(pilot, lambda: table.row_count == 5)  # 3 IPs, 2 subusers of the third
         await pilot.press("enter")  # keep the filter, back to the table
         assert app.focused is table
         await pilot.press("3")  # applies on every panel
         await wait_for(pilot, lambda: app.main.panel().table.row_count == 3)
         await pilot.press("1", "escape")
-        await wait_for(pilot, lambda: table.row_count == 24)
+        await wait_for(pilot, lambda: table.row_count == 17)
 
 
 async def test_filter_regex(app_factory) -> None:  # type: ignore[no-untyped-def]
@@ -275,9 +275,9 @@ async def test_filter_regex(app_factory) -> None:  # type: ignore[no-untyped-def
         await loaded(pilot)
         table = app.main.panel().table
         await pilot.press("slash", *r"^203\.0\.113\.1[23] ")
-        await wait_for(pilot, lambda: table.row_count == 5)  # 2 IPs and their 3 subusers
+        await wait_for(pilot, lambda: table.row_count == 4)  # 2 IPs, 2 subusers of one
         await pilot.press("escape")
-        await wait_for(pilot, lambda: table.row_count == 24)
+        await wait_for(pilot, lambda: table.row_count == 17)
         await pilot.press("slash", *"[unclosed")  # not a regex: matched literally
         await wait_for(pilot, lambda: table.row_count == 0)
 
@@ -373,8 +373,8 @@ async def test_no_redraw_under_a_modal_or_for_hidden_panels(
             )
         fetches = app.fetches
         await wait_for(pilot, lambda: app.fetches >= fetches + 2)  # still polling
-        assert ips.table.row_count == 24  # but not redrawing under the help screen
+        assert ips.table.row_count == 17  # but not redrawing under the help screen
         await pilot.press("escape")
-        await wait_for(pilot, lambda: ips.table.row_count == 25)
+        await wait_for(pilot, lambda: ips.table.row_count == 18)
         await pilot.press("4")
         await wait_for(pilot, lambda: alerts.table.row_count == 5)

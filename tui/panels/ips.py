@@ -11,6 +11,8 @@ from opsconsole.styles import FALLING, RISING, SEVERITY_STYLE
 from opsconsole.tui.cells import STATE_STYLE, count, pct, sparkline, trend
 from opsconsole.tui.panels.base import Column, Panel, Spec
 
+_COUNTS = ("sent", "bounced", "deferred", "complaints")
+
 
 def row_key(item: dict[str, Any]) -> str:
     return f"{item['ip']}|{item.get('subuser') or ''}"
@@ -38,9 +40,15 @@ class IpsPanel(Panel):
 
     def items(self, snap: Snapshot) -> Iterable[tuple[str, dict[str, Any]]]:
         for row in snap.report["ips"]:
+            subs = row["subusers"]
+            if len(subs) == 1 and all(subs[0][k] == row[k] for k in _COUNTS):
+                # The IP's one subuser holds all of its traffic: one row, naming it.
+                ip_item = row | {"subuser": subs[0]["subuser"], "parent": None}
+                yield row_key(ip_item | {"subuser": None}), ip_item
+                continue
             ip_item = row | {"subuser": None, "parent": None}
             yield row_key(ip_item), ip_item
-            for su in row["subusers"]:
+            for su in subs:
                 item = row | su | {"parent": row}
                 yield row_key(item), item
 
@@ -72,11 +80,11 @@ class IpsPanel(Panel):
         sub = item["subuser"]
         head_rate = head["bounce_rate"]
         return (
-            (ip, "" if sub is None else "dim", by(ip)),
+            (ip, "" if item["parent"] is None else "dim", by(ip)),
             (sub or "-", "" if sub else "dim", by(head_rate or 0.0)),
             (pct(rate), sev, by(-1.0 if head_rate is None else head_rate)),
             (arrow, arrow_style, by(arrow)),
-            (sparkline(snap.series.get(ip, ()), block) if sub is None else "", sev or "",
+            (sparkline(snap.series.get(ip, ()), block) if item["parent"] is None else "", sev or "",
              by(head_rate or 0.0)),
             (count(item["sent"]), "", by(head["sent"])),
             (status, STATE_STYLE.get(status, ""), by(status)),
