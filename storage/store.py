@@ -48,6 +48,7 @@ from opsconsole.storage.engine_store import (
     save_all,
     upsert,
 )
+from opsconsole.storage.fleet import FleetStore
 from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
@@ -195,10 +196,11 @@ class SqlStore:
         checkpoint: SavedCheckpoint | None,
         expected: SavedCheckpoint | None,
         now: float,
+        host: str = "",
     ) -> None:
         await checkpoints.commit_batch(
             self.engine, source=source, fmt=fmt, source_path=source_path, agg=agg,
-            stats=stats, checkpoint=checkpoint, expected=expected, now=now,
+            stats=stats, checkpoint=checkpoint, expected=expected, now=now, host=host,
         )  # fmt: skip
 
     async def record_source_error(
@@ -274,6 +276,9 @@ class SqlStore:
 
     def reputation(self) -> ReputationStore:
         return ReputationStore(self.engine)
+
+    def fleet(self) -> FleetStore:
+        return FleetStore(self.engine)
 
     # -- operator commands -----------------------------------------------------------------
 
