@@ -46,6 +46,8 @@ class Status:
     filter: str = ""
     read_only: bool = False
     error: str = ""
+    hosts: int = 0  # hosts of the fleet on this database (report "hosts")
+    hosts_fresh: int = 0
 
 
 class StatusBar(Static):
@@ -77,6 +79,10 @@ class StatusBar(Static):
         t.append(" │ ", "dim")
         t.append("-" if s.events_per_s is None else f"{s.events_per_s:.1f}")
         t.append(" ev/s", "dim")
+        if s.hosts:
+            t.append(" │ hosts ", "dim")
+            stale = s.hosts - s.hosts_fresh
+            t.append(f"{s.hosts_fresh}/{s.hosts} fresh", "bold yellow" if stale else "")
         if s.error:
             t.append(f" {s.error}", "bold red")
         self.update(t)
