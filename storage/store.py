@@ -150,6 +150,12 @@ class SqlTx:
         )
 
 
+def _server_unavailable(sqlstate: str) -> bool:
+    """PostgreSQL's codes for "not now": connection exceptions (08), shutdown and start-up
+    (57P01-57P03), too many connections (53300)."""
+    return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03", "53300")
+
+
 class SqlStore:
     """``EngineStore`` on an ``AsyncEngine``."""
 
@@ -158,7 +164,15 @@ class SqlStore:
         dropped mid-query (a restart, a killed backend: an invalidated InterfaceError)."""
         if isinstance(e, OperationalError):
             return True
-        return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            # asyncpg raises the socket's own error when the route to the server is gone
+            # (a partition, a reset, a refused connect): the engine waits it out.
+            return True
+        if isinstance(e, DBAPIError):
+            if e.connection_invalidated:
+                return True
+            return _server_unavailable(getattr(e.orig, "sqlstate", None) or "")
+        return False
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
