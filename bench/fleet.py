@@ -100,8 +100,10 @@ def measure(backend: str, db: str, hosts: int, smoke: bool, repeat: int, tmp: Pa
     check, report, seen = asyncio.run(time_views(db, now + 1, repeat))
     if seen != hosts:
         raise RuntimeError(f"{backend}: the report lists {seen} hosts, not {hosts}")
-    return {"backend": backend, "hosts": hosts, "ips": hosts * ips, "events": events,
-            "ingest_s": secs, "eps": events / secs, "check_s": check, "report_s": report}  # fmt: skip
+    return {
+        "backend": backend, "hosts": hosts, "ips": hosts * ips, "events": events,
+        "ingest_s": secs, "eps": events / secs, "check_s": check, "report_s": report,
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,10 +144,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['backend']:9} {r['hosts']:>5} {r['ips']:>6} {r['events']:>8}"
               f" {r['eps']:>12,.0f} {fmt_ms(r['check_s']):>10} {fmt_ms(r['report_s']):>10}"
               f"   {growth}")  # fmt: skip
-        lite = next((x for x in results if x["backend"] == "sqlite" and x["hosts"] == r["hosts"]), None)
+        lite = next(
+            (x for x in results if x["backend"] == "sqlite" and x["hosts"] == r["hosts"]), None
+        )
         if r["backend"] == "postgres" and lite is not None:
-            for what, key, fmt in (("ingest ev/s", "eps", lambda v: f"{v:,.0f}/s"),
-                                   ("check", "check_s", fmt_ms), ("report", "report_s", fmt_ms)):  # fmt: skip
+            figures = (
+                ("ingest ev/s", "eps", lambda v: f"{v:,.0f}/s"),
+                ("check", "check_s", fmt_ms),
+                ("report", "report_s", fmt_ms),
+            )
+            for what, key, fmt in figures:
                 rows.append(Row(
                     f"fleet {r['hosts']} hosts pg {what}", fmt(r[key]), f"sqlite {fmt(lite[key])}",
                     f"x{r[key] / lite[key]:.2f}", "-", None, f"growth vs {sizes[0]}: {growth}",

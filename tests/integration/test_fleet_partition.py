@@ -94,9 +94,7 @@ def test_a_partitioned_leader_stops_before_another_starts(
         )
         assert a.alive(), a.describe()
         # A, a follower now, reads its own host's log: nothing lost, nothing twice.
-        hb.wait_until(
-            lambda: sum(hb.totals().values()) == written, 20, "every event counted once"
-        )
+        hb.wait_until(lambda: sum(hb.totals().values()) == written, 20, "every event counted once")
         assert counts(hb, IP1) == (1, 1) and counts(hb, IP2) == (1, 1)
         assert hb.leader_pid() == b.pid
 

@@ -115,7 +115,9 @@ def test_health_verdict_states_and_exit_codes() -> None:
     v = health.verdict(health.health_checks(stale, ["mta"], now, 600, 30))
     assert (v.state, v.exit_code) == ("degraded", 1)
     assert v.reasons == ("source:mta: stale: last event 900s ago",)
-    failing = good | {"notifiers": [{"name": "ops", "retrying": 0, "failed": 2, "last_error": "500"}]}
+    failing = good | {
+        "notifiers": [{"name": "ops", "retrying": 0, "failed": 2, "last_error": "500"}]
+    }
     v = health.verdict(health.health_checks(failing, ["mta"], now, 600, 30))
     assert v.reasons == ("notifier:ops: 2 notice(s) failed: 500",)
     down = good | {"engine": {"running": False, "holder": None, "heartbeat_age_seconds": None}}
