@@ -161,3 +161,9 @@ async def add_health(
         "checks": [c.as_dict() for c in checks],
     }
     return status
+
+
+async def hosts_of_ip(store: object, ip: str) -> list[str]:
+    """The hosts that read ``ip``, most recent first ([] without fleet rows)."""
+    f = fleet_of(store)
+    return [] if f is None else list((await f.ip_hosts()).get(ip, []))

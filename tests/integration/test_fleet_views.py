@@ -128,3 +128,38 @@ def test_health_verdict_states_and_exit_codes() -> None:
     assert {c.name: c.state for c in checks}["sources"] == "unconfigured"
     assert {c.name: c.state for c in checks}["notifiers"] == "unconfigured"
     assert health.verdict(checks).state == "healthy"
+
+
+def test_cli_host_options_and_status_exit_codes(tmp_path: Path, db_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    now = time.time()
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'db = "{db_url}"\n[monitor]\ncheck_interval = "1s"\n')
+
+    def run(*args: str, host: str = "cli") -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "OPSCONSOLE_HOST": host}
+        cmd = [sys.executable, "-m", "opsconsole", "--config", str(cfg), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+
+    for host, ips in HOSTS.items():
+        write_log(tmp_path / f"{host}.log", ips, now)
+        res = run("ingest", str(tmp_path / f"{host}.log"), "--format", "jsonl", host=host)
+        assert res.returncode == 0, res.stderr
+    rep = json.loads(run("report", "-f", "json", "--host", "mx1").stdout)
+    assert sorted(r["ip"] for r in rep["ips"]) == HOSTS["mx1"]
+    assert {r["host"] for r in rep["ips"]} == {"mx1"}
+    ok = run("check", "203.0.113.3", "--json", "--host", "mx2")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["hosts"] == ["mx2"]
+    wrong = run("check", "203.0.113.3", "--host", "mx1")
+    assert wrong.returncode == 1 and "not read by host 'mx1'" in wrong.stderr
+    st = run("status", "--format", "json", "--host", "mx3")
+    assert st.returncode == 2  # ingest by hand only: no engine leads, unhealthy
+    data = json.loads(st.stdout)
+    assert [s["host"] for s in data["sources"]] == ["mx3"]
+    assert data["health"]["state"] == "unhealthy"
+    assert {c["name"]: c["state"] for c in data["health"]["checks"]}["sources"] == "unconfigured"
+    gone = run("--db", "postgresql+asyncpg://nobody@127.0.0.1:1/none", "status")
+    assert gone.returncode == 3, gone.stderr
