@@ -283,8 +283,8 @@ def test_status_and_report_answer_while_a_writer_holds_the_lock(
         elapsed = time.monotonic() - started
     finally:
         lock.release()
-    # No engine runs: status answers "unhealthy" (exit 2, issue 13.5), not "unreachable" (3).
-    assert status.returncode == 2 and rep.returncode == 0, (status.stderr, rep.stderr)
+    # No engine ever ran: status answers "degraded" (exit 1, issue 13.5), not "unreachable" (3).
+    assert status.returncode == 1 and rep.returncode == 0, (status.stderr, rep.stderr)
     assert elapsed < 8, f"read commands waited {elapsed:.1f}s for the writer"
     got = sum(r["delivered"] for r in json.loads(rep.stdout)["ips"])
     assert got == sum(c.delivered for c in truth.per_ip.values())

@@ -143,7 +143,7 @@ async def test_health_and_ready(engine: tuple[Any, str, dict[str, int]]) -> None
         ready = await client.get(f"{base}/ready")
         assert ready.status_code == 503
         assert ready.text.splitlines()[0] == "unhealthy"
-        assert "engine:" in ready.text
+        assert "lease expired" in ready.text
         assert (await client.get(f"{base}/health")).status_code == 200  # still alive
 
 
