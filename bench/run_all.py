@@ -24,6 +24,7 @@ JOBS = (
     "tui_refresh",
     "startup",
     "memory_follow",
+    "fleet",
 )
 
 

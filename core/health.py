@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opsconsole.core import alerts as alert_rules
@@ -51,24 +52,129 @@ def ip_standing(
 UNPOOLED = "unpooled"
 
 
-HEALTHY, DEGRADED, UNHEALTHY = "HEALTHY", "DEGRADED", "UNHEALTHY"
+# --- the health verdict (issue 13.5): what `status` exits with and `/ready` answers ------
+
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+UNHEALTHY = "unhealthy"
+UNCONFIGURED = "unconfigured"
+_RANK = {HEALTHY: 0, UNCONFIGURED: 0, DEGRADED: 1, UNHEALTHY: 2}
+# `opsconsole status` exit codes (the monitoring-plugin convention): 3 = cannot tell.
+# 2 stays "usage error" for every command: anything not healthy is 1.
+EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 1}
+EXIT_UNREACHABLE = 3
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    name: str  # database, engine, source:NAME, notifier:NAME, sources, notifiers, fleet
+    state: str  # healthy, degraded, unhealthy, unconfigured
+    reason: str  # a phrase an operator reads first, naming its subject
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "state": self.state, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str  # healthy, degraded or unhealthy
+    reasons: tuple[str, ...]  # every check not healthy, worst first
+    checks: tuple[HealthCheck, ...]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.state]
+
+
+def health_checks(
+    status: Mapping[str, Any],
+    configured_sources: Iterable[str] | None = None,
+    *,
+    heartbeat_ttl: float | None = None,
+) -> list[HealthCheck]:
+    """Each check of a ``core.views.status`` result (the database answered, or there would
+    be none): the engine (a leader with a fresh heartbeat: none ever is degraded, a
+    leader's lease that expired is unhealthy), each configured source the leader follows
+    (fresh and readable; files once ingested by hand are not judged; None: every source
+    listed), each notifier (delivering: nothing failed or retrying) and, with a fleet,
+    each host's engine."""
+    out = [HealthCheck("database", HEALTHY, f"database {status.get('database', '')} answered")]
+    eng = status.get("engine") or {}
+    age = eng.get("heartbeat_age_seconds")
+    if not eng.get("holder"):
+        out.append(HealthCheck("engine", DEGRADED, "no engine holds the lease"))
+    elif not eng.get("running") or eng.get("role") == "none":
+        why = f"the leader's lease expired ({eng['holder']}, heartbeat {age}s ago)"
+        out.append(HealthCheck("engine", UNHEALTHY, why))
+    elif heartbeat_ttl is not None and age is not None and age > heartbeat_ttl:
+        out.append(HealthCheck("engine", DEGRADED, f"leader heartbeat {age}s ago"))
+    else:
+        why = f"leader {eng['holder']}, heartbeat {age}s ago"
+        out.append(HealthCheck("engine", HEALTHY, why))
+    by_name = {s["name"]: s for s in status.get("sources") or []}
+    names = list(by_name) if configured_sources is None else list(configured_sources)
+    if not names:
+        out.append(HealthCheck("sources", UNCONFIGURED, "no [[sources]] configured"))
+    for name in names:
+        s = by_name.get(name)
+        key = f"source:{name}"
+        if s is None:
+            out.append(HealthCheck(key, DEGRADED, f"source {name} never read"))
+        elif s.get("error"):
+            out.append(HealthCheck(key, DEGRADED, f"source {name}: {s['error']}"))
+        elif s.get("age_seconds") is None:
+            out.append(HealthCheck(key, DEGRADED, f"source {name}: no event read yet"))
+        elif s.get("stale"):
+            why = f"source {name} stale (no event for {s['age_seconds']:.0f}s)"
+            out.append(HealthCheck(key, DEGRADED, why))
+        else:
+            why = f"source {name}: last event {s['age_seconds']:.0f}s ago"
+            out.append(HealthCheck(key, HEALTHY, why))
+    notifiers = status.get("notifiers") or []
+    if not notifiers:
+        out.append(HealthCheck("notifiers", UNCONFIGURED, "no [[notify]] configured"))
+    for n in notifiers:
+        key = f"notifier:{n['name']}"
+        if n.get("failed"):
+            why = f"notifier {n['name']} failing ({n['failed']} failed)"
+            out.append(HealthCheck(key, DEGRADED, why))
+        elif n.get("retrying"):
+            why = f"notifier {n['name']} retrying ({n['retrying']} retrying)"
+            out.append(HealthCheck(key, DEGRADED, why))
+        else:
+            why = f"notifier {n['name']}: {n.get('pending', 0)} pending, none failing"
+            out.append(HealthCheck(key, HEALTHY, why))
+    hosts = status.get("hosts")
+    if hosts:
+        down = [h["host"] for h in hosts if not h.get("engine_running")]
+        stale = [h["host"] for h in hosts if h.get("engine_running") and not h.get("fresh")]
+        if down or stale:
+            parts = ([f"engine stopped on {', '.join(down)}"] if down else []) + (
+                [f"no fresh events from {', '.join(stale)}"] if stale else []
+            )
+            out.append(HealthCheck("fleet", DEGRADED, "; ".join(parts)))
+        else:
+            out.append(HealthCheck("fleet", HEALTHY, f"{len(hosts)} host(s) running and fresh"))
+    return out
+
+
+def evaluate(checks: Iterable[HealthCheck]) -> Verdict:
+    """The worst state of ``checks`` (unconfigured counts as healthy) and the reasons of
+    every check that is not healthy, worst first."""
+    cs = tuple(checks)
+    worst = max((_RANK[c.state] for c in cs), default=0)
+    state = {0: HEALTHY, 1: DEGRADED, 2: UNHEALTHY}[worst]
+    bad = sorted((c for c in cs if _RANK[c.state] > 0), key=lambda c: -_RANK[c.state])
+    return Verdict(state, tuple(c.reason for c in bad), cs)
 
 
 def verdict(status: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """The one health verdict of a ``core.views.status`` dict: (state, reasons), the
-    reasons worst first, each a phrase an operator reads first in ``status``."""
-    reasons: list[str] = []
-    eng = status.get("engine") or {}
-    if not eng.get("holder") or eng.get("role") == "none":
-        reasons.append("no engine holds the lease")
-    for n in status.get("notifiers") or []:
-        if n.get("failed"):
-            reasons.append(f"notifier {n['name']} failing ({n['failed']} failed)")
-        elif n.get("retrying"):
-            reasons.append(f"notifier {n['name']} retrying ({n['retrying']} retrying)")
-    for s in status.get("sources") or []:
-        if s.get("error"):
-            reasons.append(f"source {s['name']}: {s['error']}")
-        elif s.get("stale"):
-            reasons.append(f"source {s['name']} stale (no event for {s['age_seconds']:.0f}s)")
-    return (DEGRADED if reasons else HEALTHY), reasons
+    """The one health verdict of a ``core.views.status`` dict: (STATE, reasons), the
+    reasons worst first, each a phrase an operator reads first in ``status``. Derived from
+    :func:`health_checks` (the ``health`` the status view computed with the config, else
+    the checks of the dict alone)."""
+    h = status.get("health")
+    if h is not None:
+        return str(h["state"]).upper(), list(h["reasons"])
+    v = evaluate(health_checks(status))
+    return v.state.upper(), list(v.reasons)

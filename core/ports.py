@@ -125,9 +125,11 @@ class ReaderStore(Protocol):
         checkpoint: SavedCheckpoint | None,
         expected: SavedCheckpoint | None,
         now: float,
+        host: str = "",
     ) -> None:
         """Buckets, samples, counters and the checkpoint (moved from ``expected`` by
-        compare-and-swap) in one transaction; raises :class:`CheckpointConflict`."""
+        compare-and-swap) in one transaction; raises :class:`CheckpointConflict`. ``host``
+        (the reading host) is recorded for each IP and the source in the same transaction."""
         ...
 
     async def record_source_error(

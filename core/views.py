@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from opsconsole.core import provider_views, rotation, warmup
+from opsconsole.core import fleet, provider_views, rotation, warmup
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.health import UNPOOLED, ip_standing
 from opsconsole.core.notify.dispatcher import NotifierStats
@@ -198,8 +198,10 @@ async def build_report(
     until: float | None = None,
     window: float | None = None,
     now: float | None = None,
+    host: str | None = None,
 ) -> dict[str, Any]:
-    """The report over [since, until), or the rolling ``window`` (default: monitor.window)."""
+    """The report over [since, until), or the rolling ``window`` (default: monitor.window);
+    with ``host``, only what that host of the fleet reads."""
     now = time.time() if now is None else now
     m = config.monitor
     if since is not None or until is not None:
@@ -224,7 +226,7 @@ async def build_report(
 
     sent_today = await store.warmup_sent_today(plans, hi)
     auto_resume = config.warmup.auto_resume_after
-    return {
+    report = {
         "generated_at": iso(now),
         "since": iso(since),
         "until": iso(until),
@@ -247,6 +249,7 @@ async def build_report(
         "providers": await provider_views.providers_section(store, config, lo, hi, now),
         **await reputation_sections(store),
     }
+    return await fleet.add_fleet(report, store, config, now, sources, host)
 
 
 def source_row(s: Mapping[str, Any]) -> dict[str, Any]:
@@ -453,8 +456,9 @@ async def status(
         if not any(n["name"] == name for n in notifiers):
             notifiers.append({"name": name, "endpoint": url, "pending": 0, "retrying": 0,
                               "failed": 0, "last_error": None, "last_sent_at": None})  # fmt: skip
-    return {"database": redact_url(database), "engine": eng, "sources": sources,
+    data = {"database": redact_url(database), "engine": eng, "sources": sources,
             "notifiers": notifiers}  # fmt: skip
+    return await fleet.add_health(data, store, config, now)
 
 
 # -- silences and the notification rules -----------------------------------------------------

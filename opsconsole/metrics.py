@@ -3,12 +3,15 @@ atomically after each check) and, optionally, ``/metrics`` over HTTP on 127.0.0.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from opsconsole.core.errors import first_line
+from opsconsole.core.httpserve import HttpServer, Request, Response, ServerLimits, plain
 
 if TYPE_CHECKING:
     from opsconsole.core.config import EngineConfig
@@ -29,7 +32,14 @@ def _labels(**kv: Any) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def render(report: dict[str, Any]) -> str:
+def top_ips(report: dict[str, Any], n: int) -> set[str]:
+    """The ``n`` IPs with the most sent in the window (ties by address): only they get
+    per-IP series, so a hostile file or a huge fleet cannot blow up the label set."""
+    rows = sorted(report["ips"], key=lambda r: (-int(r["sent"]), r["ip"]))
+    return {r["ip"] for r in rows[: max(0, n)]}
+
+
+def render(report: dict[str, Any], top_n: int = 50) -> str:
     out: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
@@ -39,10 +49,13 @@ def render(report: dict[str, Any]) -> str:
 
     from opsconsole.render import ip_lines
 
-    key = [(_labels(ip=r["ip"], subuser=r["subuser"] or ""), r) for r in ip_lines(report)]
+    keep = top_ips(report, top_n)
+    lines = [r for r in ip_lines(report) if r["ip"] in keep]
+    key = [(_labels(ip=r["ip"], subuser=r["subuser"] or ""), r) for r in lines]
     metric(
-        "sent", "gauge", "Delivered plus bounced in the window.", [(k, r["sent"]) for k, r in key]
-    )
+        "sent", "gauge", "Delivered plus bounced in the window (top IPs by volume).",
+        [(k, r["sent"]) for k, r in key],
+    )  # fmt: skip
     metric("bounced", "gauge", "Bounced in the window.", [(k, r["bounced"]) for k, r in key])
     metric("deferred", "gauge", "Deferred in the window.", [(k, r["deferred"]) for k, r in key])
     metric(
@@ -60,6 +73,26 @@ def render(report: dict[str, Any]) -> str:
         "0 insufficient, 1 ok, 2 warning, 3 critical, 4 block.",
         [(k, SEVERITY_LEVEL[r["severity"]]) for k, r in key],
     )
+    # Aggregates over every IP (exported or not): bounded, and what fleet alerts use.
+    ips = report["ips"]
+    by_sev: dict[str, int] = dict.fromkeys(SEVERITY_LEVEL, 0)
+    for r in ips:
+        by_sev[r["severity"]] = by_sev.get(r["severity"], 0) + 1
+    metric(
+        "ips", "gauge", "IPs with traffic in the window, by severity.",
+        [(_labels(severity=sv), n) for sv, n in by_sev.items()],
+    )  # fmt: skip
+    metric(
+        "ips_exported", "gauge", "IPs with per-IP series here ([metrics] top_ips).",
+        [("", len(keep))],
+    )  # fmt: skip
+    for name, field_, help_ in (
+        ("window_sent", "sent", "Delivered plus bounced in the window, all IPs."),
+        ("window_bounced", "bounced", "Bounced in the window, all IPs."),
+        ("window_deferred", "deferred", "Deferred in the window, all IPs."),
+        ("window_complaints", "complaints", "Complaints in the window, all IPs."),
+    ):
+        metric(name, "gauge", help_, [("", sum(int(r[field_]) for r in ips))])
     members = [(p["name"], m) for p in report["pools"] for m in p["members"]]
     metric(
         "pool_weight",
@@ -96,12 +129,34 @@ def render(report: dict[str, Any]) -> str:
         "1 when an engine holds the lease.",
         [("", 1 if e["role"] == "leader" else 0)],
     )
+    sources = report["ingest"]["sources"]
+    src = [(_labels(source=s["name"], host=s.get("host") or ""), s) for s in sources]
     metric(
-        "source_malformed_lines",
-        "counter",
-        "Malformed lines per source.",
-        [(_labels(source=s["name"]), s["malformed"]) for s in report["ingest"]["sources"]],
-    )
+        "source_malformed_lines_total", "counter", "Malformed lines read per source.",
+        [(k, s["malformed"]) for k, s in src],
+    )  # fmt: skip
+    metric(
+        "source_lines_total", "counter", "Lines read per source.",
+        [(k, s["lines"]) for k, s in src],
+    )  # fmt: skip
+    metric(
+        "source_events_total", "counter", "Events counted per source.",
+        [(k, s["events"]) for k, s in src],
+    )  # fmt: skip
+    hosts = report.get("hosts", [])
+    metric(
+        "host_engine_running", "gauge", "1 while an engine on the host sends heartbeats.",
+        [(_labels(host=h["host"]), 1 if h["engine_running"] else 0) for h in hosts],
+    )  # fmt: skip
+    metric(
+        "host_fresh", "gauge", "1 while the host's engine runs and its events are fresh.",
+        [(_labels(host=h["host"]), 1 if h["fresh"] else 0) for h in hosts],
+    )  # fmt: skip
+    metric(
+        "host_heartbeat_age_seconds", "gauge", "Seconds since the host's engine last beat.",
+        [(_labels(host=h["host"]), h["heartbeat_age_seconds"]) for h in hosts
+         if h["heartbeat_age_seconds"] is not None],
+    )  # fmt: skip
     metric(
         "dnsbl_listed",
         "gauge",
@@ -135,43 +190,60 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
-class MetricsServer:
-    """Serves the last rendered text at ``/metrics``; nothing else."""
+# The listener serves three small GETs: tight limits (issue 18.7): a 200 KB request line
+# is a 431, a slow or idle client is dropped after 5 s, at most 64 connections at once.
+LIMITS = ServerLimits(
+    max_head=8 * 1024, max_body=0, max_connections=64, read_timeout=5.0, keep_alive=True
+)
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-    def __init__(self) -> None:
+
+class MetricsServer:
+    """``/metrics`` (the last rendered text), ``/health`` (liveness: 200 while the process
+    runs) and ``/ready`` (the ``core.health`` verdict: 200 healthy or degraded, 503
+    unhealthy or the database unreachable) on :class:`core.httpserve.HttpServer`."""
+
+    def __init__(self, ready: Callable[[], Awaitable[tuple[str, list[str]]]] | None = None) -> None:
         self.text = ""
-        self.server: asyncio.base_events.Server | None = None
+        self.ready = ready
+        self.http = HttpServer(self._handle, LIMITS)
+
+    @property
+    def server(self) -> Any:
+        """The listening ``asyncio.Server`` (its sockets name the bound address)."""
+        return self.http._server
 
     async def start(self, listen: str) -> tuple[str, int]:
         host, port = parse_listen(listen)
-        self.server = await asyncio.start_server(self._handle, host, port)
-        sock = self.server.sockets[0].getsockname()
-        return sock[0], sock[1]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
-                pass
-            parts = request.decode("latin-1").split()
-            ok = len(parts) >= 2 and parts[0] == "GET" and parts[1].split("?")[0] == "/metrics"
-            body = (self.text if ok else "not found\n").encode()
-            status = "200 OK" if ok else "404 Not Found"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
+        if host not in LOOPBACK:
+            log.warning(
+                "metrics listener bound to %s, beyond loopback: anyone who can reach this"
+                " host:port reads the fleet's IPs and health (no authentication)",
+                host,
             )
-            await writer.drain()
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+        await self.http.start(host, port)
+        return host, self.http.port
+
+    async def _handle(self, req: Request) -> Response:
+        if req.method not in ("GET", "HEAD"):
+            return plain(405)
+        if req.path == "/metrics":
+            return Response(200, self.text.encode(), "text/plain; version=0.0.4; charset=utf-8")
+        if req.path == "/health":
+            return plain(200, "ok")
+        if req.path == "/ready":
+            if self.ready is None:
+                return plain(200, "ok")
+            try:
+                state, reasons = await self.ready()
+            except Exception as e:  # the database is unreachable: not ready
+                return plain(503, f"unhealthy\ndatabase: {first_line(e)}")
+            body = "\n".join([state, *reasons])
+            return plain(503 if state == "unhealthy" else 200, body)
+        return plain(404)
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
+        await self.http.close()
 
 
 class MetricsExporter:
@@ -180,32 +252,49 @@ class MetricsExporter:
     (a second console on a host whose daemon already serves the port still runs)."""
 
     def __init__(
-        self, store: ReadStore, config: EngineConfig, textfile: str | None, listen: str | None
+        self,
+        store: ReadStore,
+        config: EngineConfig,
+        textfile: str | None,
+        listen: str | None,
+        top_n: int = 50,
+        database: str = "",
     ) -> None:
         self.store = store
         self.config = config
         self.textfile = textfile
         self.listen = listen
+        self.top_n = top_n
+        self.database = database
         self.server: MetricsServer | None = None
+
+    async def ready(self) -> tuple[str, list[str]]:
+        """The health verdict, read now (``/ready``)."""
+        import time
+
+        from opsconsole.core.views import status
+
+        data = await status(self.store, self.config, self.database, time.time())
+        return str(data["health"]["state"]), list(data["health"]["reasons"])
 
     async def start(self) -> None:
         if not self.listen:
             return
-        server = MetricsServer()
+        server = MetricsServer(self.ready)
         try:
             host, port = await server.start(self.listen)
         except (OSError, ValueError) as e:
             log.warning("metrics listener %s not started: %s", self.listen, e)
             return
         self.server = server
-        log.info("metrics on http://%s:%d/metrics", host, port)
+        log.info("metrics on http://%s:%d/metrics (and /health, /ready)", host, port)
 
     async def after_check(self, now: float) -> None:
         if not (self.textfile or self.server):
             return
         from opsconsole.core.views import build_report
 
-        text = render(await build_report(self.store, self.config, now=now))
+        text = render(await build_report(self.store, self.config, now=now), self.top_n)
         if self.server is not None:
             self.server.text = text
         if self.textfile:

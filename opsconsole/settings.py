@@ -269,7 +269,8 @@ class TuiSettings(_Strict):
 
 class MetricsSettings(_Strict):
     textfile: str | None = None  # node_exporter textfile path
-    listen: str | None = None  # "127.0.0.1:9109" to serve /metrics
+    listen: str | None = None  # "127.0.0.1:9109" to serve /metrics, /health, /ready
+    top_ips: int = Field(default=50, ge=0, le=10000)  # IPs with their own series (by volume)
 
     @field_validator("listen")
     @classmethod

@@ -176,7 +176,8 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
     from opsconsole.metrics import MetricsExporter
 
     config = engine_config(settings)
-    exporter = MetricsExporter(store, config, settings.metrics.textfile, settings.metrics.listen)
+    mset = settings.metrics
+    exporter = MetricsExporter(store, config, mset.textfile, mset.listen, mset.top_ips, settings.db)
     clock = kwargs.get("clock")
     services: list[Any] = [
         exporter,

@@ -15,6 +15,7 @@ from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.ports import CheckpointConflict, SavedCheckpoint
 from opsconsole.core.sources.base import MAX_SAMPLES, ParseStats
 from opsconsole.core.sources.tail import Checkpoint
+from opsconsole.storage import fleet
 from opsconsole.storage.sql import executemany, placeholders
 from opsconsole.storage.tables import IngestCounter, SourceCheckpoint, table_of
 
@@ -47,6 +48,7 @@ async def commit_batch(
     checkpoint: SavedCheckpoint | None,
     expected: SavedCheckpoint | None = None,
     now: float,
+    host: str = "",
 ) -> None:
     """Write one batch atomically. ``checkpoint`` is None for sources without a file.
 
@@ -66,6 +68,7 @@ async def commit_batch(
         await write_aggregate(
             conn, source=source, fmt=fmt, path=source_path, agg=agg, stats=stats, now=now
         )
+        await fleet.record_batch_hosts(conn, host, source, _ip_minutes(agg), now)
 
 
 async def write_aggregate(
@@ -83,6 +86,17 @@ async def write_aggregate(
     await _upsert_buckets(conn, agg)
     await _insert_samples(conn, agg, source)
     await _add_counters(conn, source, fmt, path, agg, stats, now)
+
+
+def _ip_minutes(agg: BatchAggregate) -> list[tuple[str, float]]:
+    """Each attributed IP of the batch with its newest event minute (bucket keys are
+    (ip, ..., minute))."""
+    seen: dict[str, float] = {}
+    for key in agg.buckets:
+        ip, minute = key[0], float(key[-1])
+        if ip and minute > seen.get(ip, -1.0):
+            seen[ip] = minute
+    return list(seen.items())
 
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:

@@ -48,6 +48,7 @@ from opsconsole.storage.engine_store import (
     save_all,
     upsert,
 )
+from opsconsole.storage.fleet import FleetStore
 from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
@@ -149,6 +150,12 @@ class SqlTx:
         )
 
 
+def _server_unavailable(sqlstate: str) -> bool:
+    """PostgreSQL's codes for "not now": connection exceptions (08), shutdown and start-up
+    (57P01-57P03), too many connections (53300)."""
+    return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03", "53300")
+
+
 class SqlStore:
     """``EngineStore`` on an ``AsyncEngine``."""
 
@@ -157,7 +164,15 @@ class SqlStore:
         dropped mid-query (a restart, a killed backend: an invalidated InterfaceError)."""
         if isinstance(e, OperationalError):
             return True
-        return isinstance(e, DBAPIError) and bool(e.connection_invalidated)
+        if isinstance(e, (ConnectionError, TimeoutError)):
+            # asyncpg raises the socket's own error when the route to the server is gone
+            # (a partition, a reset, a refused connect): the engine waits it out.
+            return True
+        if isinstance(e, DBAPIError):
+            if e.connection_invalidated:
+                return True
+            return _server_unavailable(getattr(e.orig, "sqlstate", None) or "")
+        return False
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -195,10 +210,11 @@ class SqlStore:
         checkpoint: SavedCheckpoint | None,
         expected: SavedCheckpoint | None,
         now: float,
+        host: str = "",
     ) -> None:
         await checkpoints.commit_batch(
             self.engine, source=source, fmt=fmt, source_path=source_path, agg=agg,
-            stats=stats, checkpoint=checkpoint, expected=expected, now=now,
+            stats=stats, checkpoint=checkpoint, expected=expected, now=now, host=host,
         )  # fmt: skip
 
     async def record_source_error(
@@ -274,6 +290,9 @@ class SqlStore:
 
     def reputation(self) -> ReputationStore:
         return ReputationStore(self.engine)
+
+    def fleet(self) -> FleetStore:
+        return FleetStore(self.engine)
 
     # -- operator commands -----------------------------------------------------------------
 

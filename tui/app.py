@@ -218,6 +218,7 @@ class OpsApp(App[int]):
 
     def status(self) -> Status:
         eng = self.snapshot.report["engine"] if self.snapshot else {}
+        hosts = self.snapshot.report.get("hosts", []) if self.snapshot else []
         rt = self.runtime
         if self.runtime_error:
             role = "failed"
@@ -238,6 +239,8 @@ class OpsApp(App[int]):
             events_per_s=eps,
             frozen=self.frozen,
             read_only=self.read_only,
+            hosts=len(hosts),
+            hosts_fresh=sum(1 for h in hosts if h.get("fresh")),
             error="DB ERROR" if self.fetch_error else "",
             window=self.snapshot.report["window_seconds"] if self.snapshot else None,
         )

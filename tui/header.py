@@ -48,6 +48,8 @@ class Status:
     read_only: bool = False
     error: str = ""
     window: float | None = None  # seconds the numbers cover (the report's window)
+    hosts: int = 0  # hosts of the fleet on this database (report "hosts")
+    hosts_fresh: int = 0
 
 
 def window_label(seconds: float | None) -> str:
@@ -92,6 +94,10 @@ class StatusBar(Static):
         t.append(" │ ", "dim")
         t.append("-" if s.events_per_s is None else f"{s.events_per_s:.1f}")
         t.append(" ev/s", "dim")
+        if s.hosts:
+            t.append(" │ hosts ", "dim")
+            stale = s.hosts - s.hosts_fresh
+            t.append(f"{s.hosts_fresh}/{s.hosts} fresh", "bold yellow" if stale else "")
         if s.error:
             t.append(f" {s.error}", f"bold {RED}")
         self.update(t)

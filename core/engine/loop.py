@@ -134,7 +134,7 @@ class EngineRuntime:
         for s in self.config.sources:
             reader = SourceReader(
                 self.store,
-                SourceSpec(s.name, s.format, s.path, s.ip_map, s.internal_relays),
+                SourceSpec(s.name, s.format, s.path, s.ip_map, s.internal_relays, self.config.host),
                 self.clock,
             )
             await reader.open()
@@ -146,6 +146,8 @@ class EngineRuntime:
         time, and stop reading at once if another engine took it."""
         if self._stop is not None and self._stop.is_set():
             return False
+        if self.fence is None:
+            return True  # a follower reading its own host's sources holds no lease
         now = self.clock()
         m = self.config.monitor
         if now - self._renewed_at >= m.lease_ttl / 3 and not await self._renew(now):
@@ -213,6 +215,10 @@ class EngineRuntime:
             self._client = None
         if self.role == "leader":
             await self.store.release(self.holder, self.clock())
+        fleet = getattr(self.store, "fleet", None)
+        if fleet is not None and self._opened:
+            with contextlib.suppress(Exception):
+                await fleet().stopped(self.holder, self.clock())
         self.role = "stopped"
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -274,16 +280,20 @@ class EngineRuntime:
             self.fence = None
         self._renewed_at = now
         summary = TickSummary(role=self.role)
+        await self._heartbeat(now)
         if not is_leader:
+            # A follower acts on nothing, but its host's logs are its own to read (a fleet
+            # on one database: every host reads its sources, one engine decides). Two
+            # readers of one file never count a line twice (checkpoints move by CAS).
+            if self.config.sources:
+                if not self.readers:
+                    await self._open_readers()
+                await self._poll_readers(summary)
             self._finish(summary)
             return summary
         if self.feed is not None:
             self.feed.write(now)
-        for r in self.readers:
-            added = await r.poll()
-            summary.lines += added.lines
-            summary.events += added.events
-            summary.malformed += added.malformed
+        await self._poll_readers(summary)
         self._track_rate(now, summary.events)
         if self.role != "leader" or (self._stop is not None and self._stop.is_set()):
             summary.role = self.role
@@ -308,6 +318,20 @@ class EngineRuntime:
             await self.maintain(now)
         self._finish(summary)
         return summary
+
+    async def _poll_readers(self, summary: TickSummary) -> None:
+        for r in self.readers:
+            added = await r.poll()
+            summary.lines += added.lines
+            summary.events += added.events
+            summary.malformed += added.malformed
+
+    async def _heartbeat(self, now: float) -> None:
+        """Every engine, leader or follower, says it is alive on its host each tick (the
+        fleet views show a host whose engine stopped). Stores without fleet rows skip it."""
+        fleet = getattr(self.store, "fleet", None)
+        if fleet is not None:
+            await fleet().heartbeat(self.holder, self.config.host, self.role, os.getpid(), now)
 
     async def check(self, now: float, summary: TickSummary) -> None:
         outcome, _actions = await run_check(

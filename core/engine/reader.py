@@ -35,6 +35,7 @@ class SourceSpec:
     path: str  # file or glob
     ip_map: Mapping[str, str] = field(default_factory=dict)
     internal_relays: tuple[str, ...] = ()
+    host: str = ""  # the host reading it (recorded with each batch: the fleet views)
 
 
 @dataclass
@@ -176,6 +177,7 @@ class SourceReader:
                     checkpoint=saved,
                     expected=self._saved.get(cp.path),
                     now=self.clock(),
+                    host=self.spec.host,
                 )
             except BaseException:
                 # The tailer and parser are already past this batch, and a cancelled commit

@@ -10,6 +10,7 @@ import typer
 
 from opsconsole.cli._common import fail, parse_window
 from opsconsole.cli._control import FormatOpt, JsonOpt, WideOpt
+from opsconsole.errors import ExitCode
 
 if TYPE_CHECKING:
     from opsconsole.core.config import EngineConfig
@@ -37,6 +38,9 @@ def check(
     fmt: FormatOpt = "table",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Fail unless this host of the fleet reads IP.")
+    ] = None,
 ) -> None:
     import ipaddress
 
@@ -53,12 +57,21 @@ def check(
     if window:
         windows.append((window, parse_window(window)))
 
-    async def fetch(store: ReadStore, config: EngineConfig) -> list[dict[str, Any]]:
-        return await ip_windows(store, config, ip, time.time(), windows, subuser)
+    async def fetch(store: ReadStore, config: EngineConfig) -> tuple[list[Any], list[str]]:
+        from opsconsole.core.fleet import hosts_of_ip
 
-    rows = read(ctx, fetch)
+        rows = await ip_windows(store, config, ip, time.time(), windows, subuser)
+        return rows, await hosts_of_ip(store, ip)
+
+    rows, hosts = read(ctx, fetch)
+    if host is not None and host not in hosts:
+        fail(
+            f"{ip} is not read by host {host!r} (read by: {', '.join(hosts) or 'no host'})",
+            ExitCode.RUNTIME,
+        )
     if fmt == "json":
-        typer.echo(json.dumps({"ip": ip, "subuser": subuser, "windows": rows}, indent=2))
+        out = {"ip": ip, "subuser": subuser, "hosts": hosts, "windows": rows}
+        typer.echo(json.dumps(out, indent=2))
         return
     from opsconsole.cli._control import print_table
     from opsconsole.output import Column
@@ -67,7 +80,8 @@ def check(
     # Fits 80 columns with nothing cut (delivered = sent - bounced is in --format json).
     names = ("window", "sent", "bounced", "hard", "soft", "defer", "cmpl", "bounce", "cmpl %")
     print_table(
-        f"{ip}" + (f" (subuser {subuser})" if subuser else ""),
+        f"{ip}" + (f" (subuser {subuser})" if subuser else "")
+        + (f" read by {', '.join(hosts)}" if hosts else ""),
         [Column(n, right=n != "window") for n in names] + [Column("severity")],
         [
             [r["window"], str(r["sent"]), str(r["bounced"]), str(r["hard_bounced"]),

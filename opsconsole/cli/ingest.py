@@ -89,7 +89,7 @@ def ingest(
             fail(f"no file matches {p}")
         specs.append((os.path.abspath(p), _format_of(p, fmt)))
     settings = settings_from(ctx)
-    code = run_async(_ingest, settings.db, specs, fmt, mapping, follow, interval)
+    code = run_async(_ingest, settings.db, specs, fmt, mapping, follow, interval, settings.host)
     raise typer.Exit(code)
 
 
@@ -137,7 +137,7 @@ def _format_of(spec: str, fmt: str) -> str:
     return found.pop()
 
 
-async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
+async def _ingest(db, paths, fmt, mapping, follow, interval, host="") -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import OperationalError
 
     from opsconsole.core.errors import first_line
@@ -146,7 +146,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
 
     engine = await open_database(db)
     try:
-        return await _run_readers(engine, paths, fmt, mapping, follow, interval)
+        return await _run_readers(engine, paths, fmt, mapping, follow, interval, host)
     except OperationalError as e:
         # Raw driver errors span lines (SQL, parameters); say what happened in one.
         reason = first_line(e)
@@ -158,7 +158,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval) -> int:  # type: ig
         await engine.dispose()
 
 
-async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  # type: ignore[no-untyped-def]
+async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -> int:  # type: ignore[no-untyped-def]
     from opsconsole.core.engine.reader import SourceReader, SourceSpec, Totals
     from opsconsole.storage.store import SqlStore
 
@@ -167,7 +167,7 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval) -> int:  #
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
-    readers = [SourceReader(store, SourceSpec(p, f, p, mapping)) for p, f in paths]
+    readers = [SourceReader(store, SourceSpec(p, f, p, mapping, host=host)) for p, f in paths]
     started = time.monotonic()
     try:
         for r in readers:

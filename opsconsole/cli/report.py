@@ -44,6 +44,9 @@ def report(
     as_json: Annotated[
         bool, typer.Option("--json", help="Deprecated: --format json.", hidden=True)
     ] = False,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Only what this host of the fleet reads.")
+    ] = None,
 ) -> None:
     from opsconsole.cli._common import settings_from
     from opsconsole.render import FORMATS
@@ -58,7 +61,7 @@ def report(
     if t_since is not None and t_until is not None and t_since >= t_until:
         fail("--since must be before --until")
     settings = settings_from(ctx)
-    text = run_async(_report, settings, fmt, t_since, t_until, win, output is None)
+    text = run_async(_report, settings, fmt, t_since, t_until, win, output is None, host)
     if output:
         write_private(output, text)
         sys.stderr.write(f"report written to {output}\n")
@@ -73,6 +76,7 @@ async def _report(
     until: float | None,
     window: float | None,
     to_stdout: bool,
+    host: str | None = None,
 ) -> str:
     from opsconsole.core.views import build_report
     from opsconsole.render import render
@@ -82,7 +86,7 @@ async def _report(
     store = await open_store(settings.db, create=False)  # a report creates no database
     try:
         config = engine_config(settings)
-        data = await build_report(store, config, since=since, until=until, window=window)
+        data = await build_report(store, config, since=since, until=until, window=window, host=host)
     finally:
         await store.close()
     if fmt == "table" and to_stdout and sys.stdout.isatty():

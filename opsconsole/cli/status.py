@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,7 +18,11 @@ HELP = """Engine role and heartbeat, last check, sources and their freshness, no
 \b
 Examples:
   opsconsole status
-  opsconsole status --json
+  opsconsole status --format json --host mx1
+
+Exit status: 0 healthy, 1 degraded, 2 unhealthy (the leader's lease expired),
+3 database unreachable. --format json lists every check (healthy, degraded,
+unhealthy, unconfigured) under "health".
 """
 
 
@@ -42,6 +46,9 @@ def status(
     fmt: FormatOpt = "table",
     wide: WideOpt = False,
     as_json: JsonOpt = False,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Only this host of the fleet's sources.")
+    ] = None,
 ) -> None:
     from opsconsole.cli._common import settings_from
     from opsconsole.cli._control import check_format
@@ -49,10 +56,16 @@ def status(
     from opsconsole.output import Column, clean
 
     fmt = check_format(fmt, as_json)
+    from opsconsole.core.health import EXIT_CODES
+
     data = read(ctx, collect, settings_from(ctx).db)
+    if host is not None:
+        data["sources"] = [s for s in data["sources"] if s.get("host") == host]
+        data["hosts"] = [h for h in data.get("hosts", []) if h["host"] == host]
+    code = EXIT_CODES[data["health"]["state"]]  # issue 13.5: monitoring pages on it
     if fmt == "json":
         typer.echo(json.dumps(data, indent=2, default=str))
-        return
+        raise typer.Exit(code)
     state, reasons = verdict(data)
     e = data["engine"]
     if fmt == "table":  # what is wrong comes first
@@ -105,3 +118,4 @@ def status(
              Column("attempts", right=True), Column("last error", drop=1)],
             rows, fmt=fmt, wide=wide, titled=fmt == "table",
         )  # fmt: skip
+    raise typer.Exit(code)

@@ -199,7 +199,10 @@ class Harness:
         return json.loads(self.cli("report", "--format", "json").stdout)
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.cli("status", "--json").stdout)
+        # status exits 0 healthy, 1 degraded or unhealthy (issue 13.5): both are answers.
+        res = self.cli("status", "--json", ok=False)
+        assert res.returncode in (0, 1), f"status exited {res.returncode}: {res.stderr}"
+        return dict(json.loads(res.stdout))
 
     def audit(self) -> list[dict[str, Any]]:
         return json.loads(self.cli("audit", "--json").stdout)

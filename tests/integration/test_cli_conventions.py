@@ -116,7 +116,7 @@ def test_read_only_commands_create_no_database(tmp_path: Path) -> None:
 def test_status_says_what_is_wrong_first(db: str) -> None:
     assert run("pools", "add", "p", "192.0.2.1", "--create", db=db).returncode == 0
     r = run("status", db=db)
-    assert r.returncode == 0
+    assert r.returncode == 1  # degraded (issue 13.5 exit codes)
     assert r.stdout.splitlines()[0] == "DEGRADED: no engine holds the lease"
 
 

@@ -36,7 +36,8 @@ IP_ROW_KEYS = {
     "deferral_rate", "severity",
 }  # fmt: skip
 # One row per IP (issue 10.3): the IP's totals and its subusers below it.
-JSON_IP_KEYS = (IP_ROW_KEYS - {"subuser"}) | {"subusers"}
+# ... and the fleet's host that read it last, and all hosts that did (issue 13.4).
+JSON_IP_KEYS = (IP_ROW_KEYS - {"subuser"}) | {"subusers", "host", "hosts"}
 SUBUSER_KEYS = IP_ROW_KEYS - {"ip", "pool", "status"}
 
 # A fixed window a day in the past (minute aligned), so classic syslog stamps without a

@@ -167,7 +167,8 @@ def test_secrets_never_printed_by_config_show_status_or_engine_logs(
 
     for extra in ((), ("--json",)):
         st = run(*args, "status", *extra, env=env)
-        assert st.returncode == 0, st.stderr
+        # --once left no live leader: unhealthy, exit 1 (issue 13.5), and still no secret
+        assert st.returncode == 1, st.stderr
         assert "127.0.0.1" in st.stdout  # endpoints are named by host
         assert_no_secret(st.stdout, st.stderr)
 
