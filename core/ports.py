@@ -61,6 +61,7 @@ class SavedCheckpoint:
 
     checkpoint: Checkpoint
     parser_state: Mapping[str, Any] = field(default_factory=dict)
+    host: str = ""  # whose position it is ('' for rows from before positions were per host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +113,9 @@ class Changes:
 class ReaderStore(Protocol):
     """The source reader's persistence: checkpoints and batches."""
 
-    async def load_checkpoints(self) -> dict[str, SavedCheckpoint]: ...
+    async def load_checkpoints(self, host: str = "") -> dict[str, SavedCheckpoint]:
+        """This host's positions by path (a row of no host stands in where it has none)."""
+        ...
 
     async def commit_batch(
         self,

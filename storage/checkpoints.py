@@ -22,19 +22,17 @@ from opsconsole.storage.tables import IngestCounter, SourceCheckpoint, table_of
 _CP = table_of(SourceCheckpoint)
 
 
-async def load_checkpoints(
-    engine: AsyncEngine, paths: list[str] | None = None
-) -> dict[str, SavedCheckpoint]:
-    """Saved positions by absolute path (all of them, or only ``paths``)."""
-    q = select(_CP)
-    if paths is not None:
-        q = q.where(_CP.c.path.in_(paths))
+async def load_checkpoints(engine: AsyncEngine, host: str = "") -> dict[str, SavedCheckpoint]:
+    """``host``'s saved positions by absolute path; a row of no host (written before
+    positions were per host) stands in where ``host`` has none of its own."""
+    q = select(_CP).where(_CP.c.host.in_([host, ""]))
     async with engine.connect() as conn:
         rows = (await conn.execute(q)).all()
-    return {
-        r.path: SavedCheckpoint(Checkpoint.from_row(r), json.loads(r.parser_state or "{}"))
-        for r in rows
-    }
+    out: dict[str, SavedCheckpoint] = {}
+    for r in sorted(rows, key=lambda r: r.host == host):  # this host's rows win
+        state = json.loads(r.parser_state or "{}")
+        out[r.path] = SavedCheckpoint(Checkpoint.from_row(r), state, r.host)
+    return out
 
 
 async def commit_batch(
@@ -60,7 +58,7 @@ async def commit_batch(
     """
     async with engine.begin() as conn:
         if checkpoint is not None:
-            await _move_checkpoint(conn, source, expected, checkpoint, now)
+            await _move_checkpoint(conn, source, expected, checkpoint, now, host)
         if agg.pending is not None:  # ESP payloads: only ids never stored before count
             from opsconsole.storage.esp import fold_pending
 
@@ -177,30 +175,32 @@ async def _move_checkpoint(
     expected: SavedCheckpoint | None,
     saved: SavedCheckpoint,
     now: float,
+    host: str = "",
 ) -> None:
     state = json.dumps(saved.parser_state)
     cp = saved.checkpoint
     if expected is None:
         sql = (
-            'INSERT INTO source_checkpoint (path, source, dev, inode, "offset", first_line_hash,'
-            f" parser_state, updated_at) VALUES ({placeholders(conn, 8)})"
-            " ON CONFLICT (path) DO NOTHING"
+            'INSERT INTO source_checkpoint (host, path, source, dev, inode, "offset",'
+            f" first_line_hash, parser_state, updated_at) VALUES ({placeholders(conn, 9)})"
+            " ON CONFLICT (host, path) DO NOTHING"
         )
         params: tuple[object, ...] = (
-            cp.path, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
+            host, cp.path, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
         )  # fmt: skip
     else:
-        marks = placeholders(conn, 11).split(", ")
+        # Moving a row of no host (from before positions were per host) claims it.
+        marks = placeholders(conn, 13).split(", ")
         sql = (
-            f"UPDATE source_checkpoint SET source = {marks[0]}, dev = {marks[1]},"
-            f' inode = {marks[2]}, "offset" = {marks[3]}, first_line_hash = {marks[4]},'
-            f" parser_state = {marks[5]}, updated_at = {marks[6]}"
-            f' WHERE path = {marks[7]} AND inode = {marks[8]} AND "offset" = {marks[9]}'
-            f" AND first_line_hash = {marks[10]}"
+            f"UPDATE source_checkpoint SET host = {marks[0]}, source = {marks[1]},"
+            f' dev = {marks[2]}, inode = {marks[3]}, "offset" = {marks[4]},'
+            f" first_line_hash = {marks[5]}, parser_state = {marks[6]}, updated_at = {marks[7]}"
+            f" WHERE host = {marks[8]} AND path = {marks[9]} AND inode = {marks[10]}"
+            f' AND "offset" = {marks[11]} AND first_line_hash = {marks[12]}'
         )
         params = (
-            source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
-            cp.path, expected.checkpoint.inode, expected.checkpoint.offset,
+            host, source, cp.dev, cp.inode, cp.offset, cp.first_line_hash, state, now,
+            expected.host, cp.path, expected.checkpoint.inode, expected.checkpoint.offset,
             expected.checkpoint.first_line_hash,
         )  # fmt: skip
     result = await conn.exec_driver_sql(sql, params)

@@ -196,8 +196,8 @@ class SqlStore:
 
     # -- reader --------------------------------------------------------------------------
 
-    async def load_checkpoints(self) -> dict[str, SavedCheckpoint]:
-        return await checkpoints.load_checkpoints(self.engine)
+    async def load_checkpoints(self, host: str = "") -> dict[str, SavedCheckpoint]:
+        return await checkpoints.load_checkpoints(self.engine, host)
 
     async def commit_batch(
         self,

@@ -58,10 +58,11 @@ class BounceSample(SQLModel, table=True):
 
 class SourceCheckpoint(SQLModel, table=True):
     """Where a file was read up to; committed in the same transaction as the buckets built
-    from it. Keyed by the file's absolute path alone, so ``opsconsole ingest`` and a
-    following engine share one position and a file is never counted twice."""
+    from it. Keyed by (host, absolute path), so ``opsconsole ingest`` and a following engine
+    on one host share one position, and the hosts of a fleet each have their own."""
 
     __tablename__ = "source_checkpoint"
+    host: str = Field(default="", primary_key=True)
     path: str = Field(primary_key=True)
     source: str = ""  # the source (name) that last read it
     dev: int = 0

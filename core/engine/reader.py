@@ -105,7 +105,7 @@ class SourceReader:
         self.keep_going: Callable[[], Awaitable[bool]] | None = None
 
     async def open(self) -> None:
-        self._saved = await self.store.load_checkpoints()
+        self._saved = await self.store.load_checkpoints(self.spec.host)
         checkpoints = {p: c.checkpoint for p, c in self._saved.items()}
         self._tailer = Tailer(self.spec.path, checkpoints, max_bytes=self.batch_bytes)
 
@@ -166,7 +166,7 @@ class SourceReader:
             else:
                 agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
-            saved = SavedCheckpoint(cp, parser.get_state())
+            saved = SavedCheckpoint(cp, parser.get_state(), self.spec.host)
             try:
                 await self.store.commit_batch(
                     source=self.spec.name,
