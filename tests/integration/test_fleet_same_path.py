@@ -28,7 +28,7 @@ def write(path: Path, ip: str, n: int) -> None:
         "".join(
             json.dumps({"ts": now - 100 + i / 10, "kind": "delivered", "ip": ip}) + "\n"
             for i in range(n)
-        )  # fmt: skip
+        )
     )
     os.replace(tmp, path)  # a different file (inode) at the same path, as on another host
 
