@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 
 from opsconsole.core.notify.common import (
+    NotifierBase,
     NotifierConfig,
-    accepts,
     check_status,
     epoch,
     one_line,
@@ -136,26 +136,18 @@ def resend_due(
     return due
 
 
-class AlertmanagerNotifier:
+class AlertmanagerNotifier(NotifierBase):
     """Posts a one-element array per notice; any 2xx is success."""
 
     kind = "alertmanager"
 
+    config: AlertmanagerConfig
+
     def __init__(self, config: AlertmanagerConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
+        super().__init__(config, safe_url(config.url))
         self.client = client
-        self.name = config.name
-        self.min_severity = config.min_severity
-        self.timeout = config.timeout
         self.resend_interval = config.resend_interval
-        self.endpoint = safe_url(config.url)
         self._url = config.url.rstrip("/") + PATH
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, endpoint={self.endpoint!r})"
-
-    def accepts(self, body: Mapping[str, Any]) -> bool:
-        return accepts(self.config, body)
 
     async def send(self, body: Mapping[str, Any]) -> None:
         await self.send_batch([body])

@@ -206,3 +206,23 @@ __all__ = [
     "scrub_secrets",
     "tag",
 ]
+
+
+class NotifierBase:
+    """What every notifier of these kinds shares: its config's name, threshold and timeout,
+    a redacted ``endpoint`` to show, and the config's filters (``accepts``)."""
+
+    kind = ""
+
+    def __init__(self, config: NotifierConfig, endpoint: str) -> None:
+        self.config = config
+        self.name = config.name
+        self.min_severity = config.min_severity
+        self.timeout = config.timeout
+        self.endpoint = endpoint  # safe to show: no secret in it
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, endpoint={self.endpoint!r})"
+
+    def accepts(self, body: Mapping[str, Any]) -> bool:
+        return accepts(self.config, body)

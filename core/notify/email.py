@@ -33,8 +33,8 @@ from typing import Any, Literal
 import aiosmtplib
 
 from opsconsole.core.notify.common import (
+    NotifierBase,
     NotifierConfig,
-    accepts,
     epoch,
     one_line,
     scrub_secrets,
@@ -186,26 +186,18 @@ def tls_context(config: EmailConfig) -> ssl.SSLContext:
     return ctx
 
 
-class EmailNotifier:
+class EmailNotifier(NotifierBase):
     """Sends each notice as one email to every address in ``to``."""
 
     kind = "email"
 
+    config: EmailConfig
+
     def __init__(self, config: EmailConfig) -> None:
-        self.config = config
-        self.name = config.name
-        self.min_severity = config.min_severity
-        self.timeout = config.timeout
-        self.endpoint = f"smtp://{config.host}:{config.effective_port}"  # safe to show
+        super().__init__(config, f"smtp://{config.host}:{config.effective_port}")
         # Recipients the relay refused on the last send that others accepted (address ->
         # SMTP code): a success for the outbox, worth a look by the operator.
         self.last_refused: dict[str, int] = {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, endpoint={self.endpoint!r})"
-
-    def accepts(self, body: Mapping[str, Any]) -> bool:
-        return accepts(self.config, body)
 
     def _secrets(self) -> list[str]:
         """The password and what AUTH PLAIN / LOGIN would put on the wire for it."""

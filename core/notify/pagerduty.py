@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from opsconsole.core.notify.common import (
+    NotifierBase,
     NotifierConfig,
-    accepts,
     check_status,
     one_line,
     post_json,
@@ -96,24 +96,16 @@ def event(config: PagerDutyConfig, body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-class PagerDutyNotifier:
+class PagerDutyNotifier(NotifierBase):
     """POSTs one event per notice; 202 is success."""
 
     kind = "pagerduty"
 
+    config: PagerDutyConfig
+
     def __init__(self, config: PagerDutyConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
+        super().__init__(config, safe_url(config.url))
         self.client = client
-        self.name = config.name
-        self.min_severity = config.min_severity
-        self.timeout = config.timeout
-        self.endpoint = safe_url(config.url)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, endpoint={self.endpoint!r})"
-
-    def accepts(self, body: Mapping[str, Any]) -> bool:
-        return accepts(self.config, body)
 
     async def send(self, body: Mapping[str, Any]) -> None:
         secrets = [self.config.routing_key]

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from opsconsole.core.notify.common import (
+    NotifierBase,
     NotifierConfig,
-    accepts,
     check_status,
     one_line,
     post_json,
@@ -100,25 +100,17 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-class TelegramNotifier:
+class TelegramNotifier(NotifierBase):
     """Sends each notice as one message; ``{"ok": true}`` with 200 is success."""
 
     kind = "telegram"
 
+    config: TelegramConfig
+
     def __init__(self, config: TelegramConfig, client: httpx.AsyncClient) -> None:
-        self.config = config
+        super().__init__(config, f"{safe_url(config.api_url)}/bot***")
         self.client = client
-        self.name = config.name
-        self.min_severity = config.min_severity
-        self.timeout = config.timeout
-        self.endpoint = f"{safe_url(config.api_url)}/bot***"
         self._url = f"{config.api_url.rstrip('/')}/bot{config.token}/sendMessage"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, endpoint={self.endpoint!r})"
-
-    def accepts(self, body: Mapping[str, Any]) -> bool:
-        return accepts(self.config, body)
 
     async def send(self, body: Mapping[str, Any]) -> None:
         secrets = [self._url, self.config.token]
