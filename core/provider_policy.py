@@ -57,6 +57,10 @@ class ProvidersConfig:
     signatures: tuple[Mapping[str, str], ...] = ()  # operator rows, signatures_from_config
     mx_rollup: bool = False
     metrics_top: int = 8  # providers named in the metrics label; the rest are ``other``
+    mx_nameservers: tuple[str, ...] | None = None  # None: the system resolvers
+    mx_cache_ttl: float = 86_400.0
+    mx_error_ttl: float = 300.0
+    mx_timeout: float = 3.0
 
     def thresholds(self, provider: str, base: Thresholds) -> Thresholds:
         pol = self.policies.get(provider)

@@ -34,6 +34,7 @@ from opsconsole.core.actions import ACTION_NAMES
 from opsconsole.core.durations import parse_duration
 from opsconsole.core.redact import redact_url
 from opsconsole.core.stats import Thresholds
+from opsconsole.provider_settings import ProvidersSection
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 SeverityName = Literal["info", "warning", "critical"]
@@ -521,6 +522,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     mta: MtaSettings | None = None
     reputation: ReputationSettings | None = None
+    providers: ProvidersSection = ProvidersSection()
     host: str = Field(default_factory=lambda: os.uname().nodename)
 
     @model_validator(mode="before")
@@ -614,6 +616,8 @@ def _line_of(path: Path | None, loc: tuple[Any, ...]) -> int | None:
     for i, line in enumerate(lines, 1):
         s = line.strip()
         if s.startswith(f"{key} ") or s.startswith(f"{key}=") or f"[{key}]" in s:
+            return i
+        if s.startswith("[") and s.rstrip("]").endswith(f".{key}"):  # [a.b.KEY] headers
             return i
         if f" {key} =" in s or f"{{ {key} =" in s or f", {key} =" in s:
             return i

@@ -23,6 +23,7 @@ from opsconsole.core.config import (
     WarmupConfig,
     WarmupDecl,
 )
+from opsconsole.provider_settings import provider_services, providers_config
 
 if TYPE_CHECKING:
     from opsconsole.core.engine.loop import EngineRuntime, Service
@@ -77,6 +78,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         actions=tuple(HookConfig(tuple(a.on), tuple(a.run), a.timeout) for a in settings.actions),
         retention=RetentionConfig(r.buckets, r.samples, r.audit),
         mta=mta_config(settings),
+        providers=providers_config(settings.providers),
     )
 
 
@@ -183,6 +185,7 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
         exporter,
         *webhook_services(settings, store, clock),
         *reputation_services(settings, config, store, clock),
+        *provider_services(config.providers, clock),
     ]
     return EngineRuntime(config, store, services=services, **kwargs)
 
