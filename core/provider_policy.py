@@ -127,16 +127,25 @@ def evaluate(
                 )
             )  # fmt: skip
 
+    # The IP as a whole (every provider, `other` and unknown included): a provider reading no
+    # worse than the IP's own is the IP-wide policy's to act on (an IP at 20% everywhere is
+    # removed, not suspended at each provider), so it neither suspends nor alerts there.
+    totals: dict[str, WindowStats] = {}
+    for (ip, _prov), st in stats.items():
+        totals[ip] = totals[ip] + st if ip in totals else st
+
     for (ip, prov), st in sorted(stats.items()):
         if not ip or not judged(prov):
             continue
         t = config.thresholds(prov, base)
         sev = severity(st, t)
         sevs[(ip, prov)] = sev
+        whole = totals[ip]
         active = suspensions.get((ip, prov))
         in_force = active is not None and now < active.until
         until: float | None = active.until if in_force and active else None
-        if sev == Severity.BLOCK and not in_force:
+        covered = Severity.OK < sev <= severity(whole, base)
+        if sev == Severity.BLOCK and not in_force and not covered:
             until = now + config.reenable_after
             reason = f"bounce {st.bounce_rate or 0:.2%} of {st.sent} sent at {prov} in {w}"
             if complaint_severity(st, t) > bounce_severity(st, t):
@@ -160,7 +169,10 @@ def evaluate(
             ctx: dict[str, object] = {"window": w, "provider": prov}
             if until is not None:
                 ctx["suspended_until"] = format_duration(max(0.0, until - now)) + " from now"
-            obs.append(Observation(rule, ip, "", fn(st, t), value, st.sent, ctx, prov))
+            breach = fn(st, t)
+            if Severity.OK < breach <= fn(whole, base):
+                breach = Severity.OK  # the IP-wide alert says it
+            obs.append(Observation(rule, ip, "", breach, value, st.sent, ctx, prov))
             seen.add(f"{rule}|{ip}||{prov}")
 
     sw = format_duration(config.signature_window)
@@ -168,7 +180,10 @@ def evaluate(
         if not ip or not judged(prov):
             continue
         kind, meaning = meaning_of(sig)
-        if n >= config.signature_threshold:
+        ip_total = totals.get(ip)
+        if ip_total is not None and severity(ip_total, base) == Severity.BLOCK:
+            breach = Severity.OK  # blocked as a whole: the IP-wide alert and action say it
+        elif n >= config.signature_threshold:
             breach = Severity.BLOCK if kind in ("block", "blocklist") else Severity.CRITICAL
         else:
             breach = Severity.OK
