@@ -23,7 +23,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from opsconsole.core.actions import Action
-from opsconsole.core.alerts import BOUNCE_RATE, COMPLAINT_RATE, SIGNATURE, AlertState
+from opsconsole.core.alerts import (
+    BOUNCE_RATE,
+    COMPLAINT_RATE,
+    SIGNATURE,
+    WARMUP_OVER_QUOTA,
+    AlertState,
+)
 from opsconsole.core.durations import format_duration
 from opsconsole.core.policy import Observation
 from opsconsole.core.providers import OTHER, ProviderPolicy
@@ -195,8 +201,8 @@ def evaluate(
     # Open provider alerts with no reading this check: a quiet signature is healthy; a rate
     # with no traffic (suspended) is neutral.
     for a in open_alerts:
-        if not a.provider or not a.is_open or a.key in seen:
-            continue
+        if not a.provider or not a.is_open or a.key in seen or a.rule == WARMUP_OVER_QUOTA:
+            continue  # warmup quotas: core/provider_warmup.py observes its own
         healthy = a.rule.startswith(SIGNATURE)
         obs.append(
             Observation(

@@ -127,6 +127,8 @@ class PoolSettings(_Strict):
 class ScheduleSettings(_Strict):
     stage_days: int = Field(7, ge=1)
     daily_quotas: list[int] = Field(min_length=1)
+    # provider -> its own daily quota per stage, e.g. { microsoft = [500, 1000] }
+    per_provider: dict[str, Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = {}
 
 
 class WarmupSettings(_Strict):

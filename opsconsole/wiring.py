@@ -68,7 +68,11 @@ def engine_config(settings: Settings) -> EngineConfig:
             default_schedule=w.default_schedule,
             auto_resume_after=w.auto_resume_after,
             schedules={
-                name: ScheduleConfig(s.stage_days, tuple(s.daily_quotas))
+                name: ScheduleConfig(
+                    s.stage_days,
+                    tuple(s.daily_quotas),
+                    {k.lower(): tuple(v) for k, v in s.per_provider.items()},
+                )
                 for name, s in w.schedules.items()
             },
         ),
