@@ -55,7 +55,8 @@ class _Model:
                 block = at.get(prov, ip_block)
                 t = cache.get(block)
                 if t is None:
-                    deferral = p.deferral + 0.3 * max(0.0, block - p.block_start)
+                    # Deferrals climb with the IP's own block, not a provider's override.
+                    deferral = p.deferral + 0.3 * max(0.0, ip_block - p.block_start)
                     a = block
                     b = a + p.list_bounce
                     c = b + deferral
