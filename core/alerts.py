@@ -210,6 +210,12 @@ def _describe_provider(
         title = f"{who} {verb} at {provider}: {hits} {sig} responses{span}"
         msg = title + (f" ({meaning})" if meaning else "")
         return title, msg
+    if rule == WARMUP_OVER_QUOTA:
+        title = f"{who} over its {provider} warmup quota: {sent} sent today"
+        stage = ctx.get("stage")
+        return title, f"{title}, quota {ctx.get('quota', '?')}/day" + (
+            f" at {stage}" if stage else ""
+        )
     rate = "n/a" if value is None else f"{value:.2%}"
     basis = "sent" if rule != COMPLAINT_RATE else "delivered"
     title = f"{who} {verb} at {provider}: {rate} of {sent} {basis}"

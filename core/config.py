@@ -75,6 +75,8 @@ class PoolConfig:
 class ScheduleConfig:
     stage_days: int
     daily_quotas: tuple[int, ...]
+    # provider -> daily quota per stage at that provider (core/provider_warmup.py)
+    per_provider: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from opsconsole.core.actions import Action
-from opsconsole.core.alerts import BOUNCE_RATE, COMPLAINT_RATE, SIGNATURE, AlertState
+from opsconsole.core.alerts import (
+    BOUNCE_RATE,
+    COMPLAINT_RATE,
+    SIGNATURE,
+    WARMUP_OVER_QUOTA,
+    AlertState,
+)
 from opsconsole.core.durations import format_duration
 from opsconsole.core.policy import Observation
 from opsconsole.core.providers import OTHER, ProviderPolicy
@@ -57,6 +63,10 @@ class ProvidersConfig:
     signatures: tuple[Mapping[str, str], ...] = ()  # operator rows, signatures_from_config
     mx_rollup: bool = False
     metrics_top: int = 8  # providers named in the metrics label; the rest are ``other``
+    mx_nameservers: tuple[str, ...] | None = None  # None: the system resolvers
+    mx_cache_ttl: float = 86_400.0
+    mx_error_ttl: float = 300.0
+    mx_timeout: float = 3.0
 
     def thresholds(self, provider: str, base: Thresholds) -> Thresholds:
         pol = self.policies.get(provider)
@@ -123,16 +133,25 @@ def evaluate(
                 )
             )  # fmt: skip
 
+    # The IP as a whole (every provider, `other` and unknown included): a provider reading no
+    # worse than the IP's own is the IP-wide policy's to act on (an IP at 20% everywhere is
+    # removed, not suspended at each provider), so it neither suspends nor alerts there.
+    totals: dict[str, WindowStats] = {}
+    for (ip, _prov), st in stats.items():
+        totals[ip] = totals[ip] + st if ip in totals else st
+
     for (ip, prov), st in sorted(stats.items()):
         if not ip or not judged(prov):
             continue
         t = config.thresholds(prov, base)
         sev = severity(st, t)
         sevs[(ip, prov)] = sev
+        whole = totals[ip]
         active = suspensions.get((ip, prov))
         in_force = active is not None and now < active.until
         until: float | None = active.until if in_force and active else None
-        if sev == Severity.BLOCK and not in_force:
+        covered = Severity.OK < sev <= severity(whole, base)
+        if sev == Severity.BLOCK and not in_force and not covered:
             until = now + config.reenable_after
             reason = f"bounce {st.bounce_rate or 0:.2%} of {st.sent} sent at {prov} in {w}"
             if complaint_severity(st, t) > bounce_severity(st, t):
@@ -156,7 +175,10 @@ def evaluate(
             ctx: dict[str, object] = {"window": w, "provider": prov}
             if until is not None:
                 ctx["suspended_until"] = format_duration(max(0.0, until - now)) + " from now"
-            obs.append(Observation(rule, ip, "", fn(st, t), value, st.sent, ctx, prov))
+            breach = fn(st, t)
+            if Severity.OK < breach <= fn(whole, base):
+                breach = Severity.OK  # the IP-wide alert says it
+            obs.append(Observation(rule, ip, "", breach, value, st.sent, ctx, prov))
             seen.add(f"{rule}|{ip}||{prov}")
 
     sw = format_duration(config.signature_window)
@@ -164,7 +186,10 @@ def evaluate(
         if not ip or not judged(prov):
             continue
         kind, meaning = meaning_of(sig)
-        if n >= config.signature_threshold:
+        ip_total = totals.get(ip)
+        if ip_total is not None and severity(ip_total, base) == Severity.BLOCK:
+            breach = Severity.OK  # blocked as a whole: the IP-wide alert and action say it
+        elif n >= config.signature_threshold:
             breach = Severity.BLOCK if kind in ("block", "blocklist") else Severity.CRITICAL
         else:
             breach = Severity.OK
@@ -176,8 +201,8 @@ def evaluate(
     # Open provider alerts with no reading this check: a quiet signature is healthy; a rate
     # with no traffic (suspended) is neutral.
     for a in open_alerts:
-        if not a.provider or not a.is_open or a.key in seen:
-            continue
+        if not a.provider or not a.is_open or a.key in seen or a.rule == WARMUP_OVER_QUOTA:
+            continue  # warmup quotas: core/provider_warmup.py observes its own
         healthy = a.rule.startswith(SIGNATURE)
         obs.append(
             Observation(

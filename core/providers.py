@@ -23,7 +23,7 @@ lookup on the raw domain, normalisation happens only on a miss.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from opsconsole.core.provider_data import BUILTIN_DOMAINS, BUILTIN_MX, PROVIDERS_VERSION
@@ -161,7 +161,9 @@ class ProviderTable:
     bounded by ``2 * cache_size`` whatever a hostile log feeds in.
     """
 
-    __slots__ = ("_cache", "_layers", "_mx", "_old", "_site_cache", "_site_old", "cache_size")
+    __slots__ = (
+        "_cache", "_layers", "_mx", "_old", "_site_cache", "_site_old", "cache_size", "rollup",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -179,6 +181,16 @@ class ProviderTable:
         self._old: dict[str, str] = {}
         self._site_cache: dict[str, str | None] = {}
         self._site_old: dict[str, str | None] = {}
+        # MX rollup (core/providers_mx.py): asked only for a domain the table calls ``other``,
+        # answers from its cache and queues a miss; never waits. See forget().
+        self.rollup: Callable[[str], str | None] | None = None
+
+    def forget(self) -> None:
+        """Drop the cached answers, after MX rollup learned new domains (rare: once per
+        refresh that mapped something), so later events of those domains count at their
+        provider."""
+        self._cache = {}
+        self._old = {}
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings, *, cache_size: int = 4096) -> ProviderTable:
@@ -207,6 +219,8 @@ class ProviderTable:
                 prov = layer.lookup(domain)
                 if prov is not None:
                     return prov
+            if self.rollup is not None:
+                return self.rollup(domain) or OTHER
         return OTHER
 
     def provider_of_mx(self, mx_host: str) -> str | None:

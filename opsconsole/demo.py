@@ -82,7 +82,9 @@ def prepare_demo(
     feed_file = folder / "acct-demo.csv"
     if explicit_db is None:
         feed_file.unlink(missing_ok=True)
-    scenario = Scenario.default()
+    # One healthy IP blocked at microsoft only: the provider rows, a provider-scoped alert
+    # and a suspend_provider while the IP stays active in its pool (spec 11).
+    scenario = Scenario.default().with_provider_block("203.0.113.1", "microsoft", 0.30)
     cfg: dict[str, Any] = scenario.config_dict(sources={"pmta": str(feed_file)})
     for w in cfg["warmups"]:
         w["schedule"] = "demo"

@@ -39,7 +39,7 @@ def top_ips(report: dict[str, Any], n: int) -> set[str]:
     return {r["ip"] for r in rows[: max(0, n)]}
 
 
-def render(report: dict[str, Any], top_n: int = 50) -> str:
+def render(report: dict[str, Any], top_n: int = 50, top_providers: int = 10) -> str:
     out: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
@@ -73,6 +73,10 @@ def render(report: dict[str, Any], top_n: int = 50) -> str:
         "0 insufficient, 1 ok, 2 warning, 3 critical, 4 block.",
         [(k, SEVERITY_LEVEL[r["severity"]]) for k, r in key],
     )
+    from opsconsole.provider_metrics import provider_samples
+
+    for name, help_, samples in provider_samples(report, keep, top_providers, _labels):
+        metric(name, "gauge", help_, samples)
     # Aggregates over every IP (exported or not): bounded, and what fleet alerts use.
     ips = report["ips"]
     by_sev: dict[str, int] = dict.fromkeys(SEVERITY_LEVEL, 0)
@@ -294,7 +298,8 @@ class MetricsExporter:
             return
         from opsconsole.core.views import build_report
 
-        text = render(await build_report(self.store, self.config, now=now), self.top_n)
+        report = await build_report(self.store, self.config, now=now)
+        text = render(report, self.top_n, self.config.providers.metrics_top)
         if self.server is not None:
             self.server.text = text
         if self.textfile:

@@ -44,6 +44,24 @@ def to_csv(report: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+PROVIDER_COLUMNS = (
+    "ip", "subuser", "provider", "sent", "delivered", "bounced", "hard_bounced", "soft_bounced",
+    "deferred", "complaints", "bounce_rate", "complaint_rate", "deferral_rate", "severity",
+    "suspended_until",
+)  # fmt: skip
+CSV_SECTIONS = ("ips", "providers")
+
+
+def providers_csv(report: dict[str, Any]) -> str:
+    """The ``providers`` section, one line per (ip, subuser, provider): ``--section providers``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(PROVIDER_COLUMNS)
+    for row in report.get("providers", []):
+        w.writerow(shown(row[c]) for c in PROVIDER_COLUMNS)
+    return buf.getvalue()
+
+
 def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """Every section as (title, headers, rows of text) for the human formats."""
     ips = [
@@ -163,11 +181,11 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
         console.print(table)
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
+def render(report: dict[str, Any], fmt: str, section: str = "ips") -> str:
     if fmt == "json":
         return to_json(report)
     if fmt == "csv":
-        return to_csv(report)
+        return providers_csv(report) if section == "providers" else to_csv(report)
     if fmt == "markdown":
         return to_markdown(report)
     if fmt == "table":

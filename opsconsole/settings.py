@@ -34,6 +34,7 @@ from opsconsole.core.actions import ACTION_NAMES
 from opsconsole.core.durations import parse_duration
 from opsconsole.core.redact import redact_url
 from opsconsole.core.stats import Thresholds
+from opsconsole.provider_settings import ProvidersSection
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 SeverityName = Literal["info", "warning", "critical"]
@@ -126,6 +127,8 @@ class PoolSettings(_Strict):
 class ScheduleSettings(_Strict):
     stage_days: int = Field(7, ge=1)
     daily_quotas: list[int] = Field(min_length=1)
+    # provider -> its own daily quota per stage, e.g. { microsoft = [500, 1000] }
+    per_provider: dict[str, Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]] = {}
 
 
 class WarmupSettings(_Strict):
@@ -521,6 +524,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     mta: MtaSettings | None = None
     reputation: ReputationSettings | None = None
+    providers: ProvidersSection = ProvidersSection()
     host: str = Field(default_factory=lambda: os.uname().nodename)
 
     @model_validator(mode="before")
@@ -614,6 +618,8 @@ def _line_of(path: Path | None, loc: tuple[Any, ...]) -> int | None:
     for i, line in enumerate(lines, 1):
         s = line.strip()
         if s.startswith(f"{key} ") or s.startswith(f"{key}=") or f"[{key}]" in s:
+            return i
+        if s.startswith("[") and s.rstrip("]").endswith(f".{key}"):  # [a.b.KEY] headers
             return i
         if f" {key} =" in s or f"{{ {key} =" in s or f", {key} =" in s:
             return i

@@ -23,6 +23,7 @@ from opsconsole.core.config import (
     WarmupConfig,
     WarmupDecl,
 )
+from opsconsole.provider_settings import provider_services, providers_config
 
 if TYPE_CHECKING:
     from opsconsole.core.engine.loop import EngineRuntime, Service
@@ -67,7 +68,11 @@ def engine_config(settings: Settings) -> EngineConfig:
             default_schedule=w.default_schedule,
             auto_resume_after=w.auto_resume_after,
             schedules={
-                name: ScheduleConfig(s.stage_days, tuple(s.daily_quotas))
+                name: ScheduleConfig(
+                    s.stage_days,
+                    tuple(s.daily_quotas),
+                    {k.lower(): tuple(v) for k, v in s.per_provider.items()},
+                )
                 for name, s in w.schedules.items()
             },
         ),
@@ -77,6 +82,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         actions=tuple(HookConfig(tuple(a.on), tuple(a.run), a.timeout) for a in settings.actions),
         retention=RetentionConfig(r.buckets, r.samples, r.audit),
         mta=mta_config(settings),
+        providers=providers_config(settings.providers),
     )
 
 
@@ -183,6 +189,7 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
         exporter,
         *webhook_services(settings, store, clock),
         *reputation_services(settings, config, store, clock),
+        *provider_services(config.providers, clock),
     ]
     return EngineRuntime(config, store, services=services, **kwargs)
 

@@ -26,6 +26,7 @@ from opsconsole.core.config import EngineConfig
 from opsconsole.core.engine.check import run_check
 from opsconsole.core.engine.control import apply_pending
 from opsconsole.core.engine.journal import JournalRunner, runner_for
+from opsconsole.core.engine.provider_check import tools as provider_tools
 from opsconsole.core.engine.reader import SourceReader, SourceSpec
 from opsconsole.core.engine.resend import ActiveResender
 from opsconsole.core.errors import first_line
@@ -131,11 +132,14 @@ class EngineRuntime:
         for r in self.readers:
             r.close()
         self.readers = []
+        table, sigs = provider_tools(self.config.providers)  # [providers] domains, signatures
         for s in self.config.sources:
             reader = SourceReader(
                 self.store,
                 SourceSpec(s.name, s.format, s.path, s.ip_map, s.internal_relays, self.config.host),
                 self.clock,
+                providers=table,
+                signatures=sigs,
             )
             await reader.open()
             reader.keep_going = self._between_batches

@@ -3,15 +3,19 @@ through the store's ``provider_store`` (storage/providers.py), run core.provider
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
-from opsconsole.core import provider_policy
+from opsconsole.core import provider_policy, provider_warmup
+from opsconsole.core.alerts import WARMUP_OVER_QUOTA
 from opsconsole.core.config import EngineConfig
+from opsconsole.core.policy import Observation
 from opsconsole.core.ports import EngineState
 from opsconsole.core.provider_policy import ProviderDecision, ProvidersConfig, Suspension
 from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet, signatures_from_config
 from opsconsole.core.stats import WindowStats
+from opsconsole.core.warmup import day_window_start
 from opsconsole.core.windows import minute_floor
 
 
@@ -69,7 +73,29 @@ async def decide(
         sig = sigs.by_id(sig_id)
         return (sig.kind, sig.meaning) if sig is not None else ("block", "")
 
-    return provider_policy.evaluate(
+    decision = provider_policy.evaluate(
         stats, suspensions, hits, state.open_alerts.values(), config.monitor.thresholds,
         pcfg, now, config.monitor.window, domains_of=table.domains_of, meaning_of=meaning_of,
     )  # fmt: skip
+    quota_obs = await provider_quotas(reads, config, state, hi)
+    if quota_obs:
+        decision = replace(decision, observations=(*decision.observations, *quota_obs))
+    return decision
+
+
+async def provider_quotas(
+    reads: ProviderReads, config: EngineConfig, state: EngineState, hi: int
+) -> list[Observation]:
+    """Per-provider warmup quotas (core/provider_warmup.py) of schedules that set them."""
+    per = {n: s.per_provider for n, s in config.warmup.schedules.items() if s.per_provider}
+    open_quota = [a for a in state.open_alerts.values() if a.rule == WARMUP_OVER_QUOTA]
+    if not per and not open_quota:
+        return []
+    sent: dict[tuple[str, str], int] = {}
+    for plan in state.plans:
+        if plan.schedule not in per:
+            continue
+        lo = minute_floor(day_window_start(plan))
+        for (ip, _su, prov), st in (await reads.key_stats(lo, hi, plan.ip)).items():
+            sent[(ip, prov)] = sent.get((ip, prov), 0) + st.sent
+    return provider_warmup.observations(state.plans, sent, per, open_quota)

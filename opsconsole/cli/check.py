@@ -61,8 +61,12 @@ def check(
         from opsconsole.core.fleet import hosts_of_ip
 
         rows = await ip_windows(store, config, ip, time.time(), windows, subuser)
+        provs[:] = await ip_providers(store, config, ip, time.time(), subuser)
         return rows, await hosts_of_ip(store, ip)
 
+    from opsconsole.cli.check_providers import ip_providers, print_providers
+
+    provs: list[dict[str, Any]] = []
     rows, hosts = read(ctx, fetch)
     if host is not None and host not in hosts:
         fail(
@@ -70,7 +74,7 @@ def check(
             ExitCode.RUNTIME,
         )
     if fmt == "json":
-        out = {"ip": ip, "subuser": subuser, "hosts": hosts, "windows": rows}
+        out = {"ip": ip, "subuser": subuser, "hosts": hosts, "windows": rows, "providers": provs}
         typer.echo(json.dumps(out, indent=2))
         return
     from opsconsole.cli._control import print_table
@@ -92,3 +96,4 @@ def check(
         fmt=fmt,
         wide=wide,
     )  # fmt: skip
+    print_providers(ip, provs, fmt, wide)

@@ -20,6 +20,7 @@ Examples:
   opsconsole report --format json --window 24h
   opsconsole report --format json --since 2026-03-02T10:00:00Z --until 2026-03-02T11:00:00Z
   opsconsole report --format csv --output ips.csv
+  opsconsole report --format csv --section providers   # one line per ip x provider
 """
 
 
@@ -47,21 +48,26 @@ def report(
     host: Annotated[
         str | None, typer.Option("--host", help="Only what this host of the fleet reads.")
     ] = None,
+    section: Annotated[
+        str, typer.Option(help="csv only: ips, or providers (one line per ip x provider).")
+    ] = "ips",
 ) -> None:
     from opsconsole.cli._common import settings_from
-    from opsconsole.render import FORMATS
+    from opsconsole.render import CSV_SECTIONS, FORMATS
 
     if as_json:
         fmt = "json"
     if fmt not in FORMATS:
         fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if section not in CSV_SECTIONS:
+        fail(f"--section must be one of {', '.join(CSV_SECTIONS)}, not {section!r}")
     t_since = parse_time(since, "--since") if since else None
     t_until = parse_time(until, "--until") if until else None
     win = parse_window(window) if window else None
     if t_since is not None and t_until is not None and t_since >= t_until:
         fail("--since must be before --until")
     settings = settings_from(ctx)
-    text = run_async(_report, settings, fmt, t_since, t_until, win, output is None, host)
+    text = run_async(_report, settings, fmt, t_since, t_until, win, output is None, host, section)
     if output:
         write_private(output, text)
         sys.stderr.write(f"report written to {output}\n")
@@ -77,6 +83,7 @@ async def _report(
     window: float | None,
     to_stdout: bool,
     host: str | None = None,
+    section: str = "ips",
 ) -> str:
     from opsconsole.core.views import build_report
     from opsconsole.render import render
@@ -96,4 +103,4 @@ async def _report(
 
         print_tables(data, Console(highlight=False))  # on a terminal: in colour
         return ""
-    return render(data, fmt)
+    return render(data, fmt, section)

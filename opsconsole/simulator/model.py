@@ -9,6 +9,8 @@ from opsconsole.core.events import Event, Kind
 from opsconsole.simulator.scenario import Scenario
 from opsconsole.simulator.texts import _HARD_TYPES, _TEXTS, _TYPES, _enhanced
 
+Thr = tuple[float, float, float, float]
+
 
 class _Model:
     """A scenario compiled into lookup tables for the draw loop."""
@@ -25,6 +27,10 @@ class _Model:
         self.domains = [d.name for d in scenario.domains]
         self.dom_table = _slots([d.weight for d in scenario.domains], self.DOM_SLOTS)
         # responses[ip][domain][type] -> (status, diag, hard)
+        from opsconsole.core.providers import ProviderTable
+
+        table = ProviderTable()
+        self.dom_providers = [table.provider_of(d.name) for d in scenario.domains]
         self.responses: list[list[dict[str, tuple[str, str, bool]]]] = []
         for p in scenario.ips:
             per_dom = []
@@ -37,26 +43,36 @@ class _Model:
                 per_dom.append(per_type)
             self.responses.append(per_dom)
 
-    def thresholds(self, blocks: Sequence[float]) -> list[tuple[float, float, float, float]]:
-        """Cumulative outcome thresholds per IP: block, +list bounce, +deferral, +complaint."""
+    def thresholds(self, blocks: Sequence[float]) -> list[list[Thr]]:
+        """Cumulative outcome thresholds per IP and domain: block, +list bounce, +deferral,
+        +complaint. An IP's ``provider_block`` replaces its block rate at that provider."""
         out = []
-        for p, block in zip(self.profiles, blocks, strict=True):
-            deferral = p.deferral + 0.3 * max(0.0, block - p.block_start)
-            a = block
-            b = a + p.list_bounce
-            c = b + deferral
-            d = c + p.complaint
-            out.append((a, b, c, d))
+        for p, ip_block in zip(self.profiles, blocks, strict=True):
+            at = dict(p.provider_block)
+            per_dom: list[Thr] = []
+            cache: dict[float, Thr] = {}
+            for prov in self.dom_providers:
+                block = at.get(prov, ip_block)
+                t = cache.get(block)
+                if t is None:
+                    # Deferrals climb with the IP's own block, not a provider's override.
+                    deferral = p.deferral + 0.3 * max(0.0, ip_block - p.block_start)
+                    a = block
+                    b = a + p.list_bounce
+                    c = b + deferral
+                    t = cache[block] = (a, b, c, c + p.complaint)
+                per_dom.append(t)
+            out.append(per_dom)
         return out
 
-    def batch_thresholds(self, x: float) -> list[tuple[float, float, float, float]]:
+    def batch_thresholds(self, x: float) -> list[list[Thr]]:
         return self.thresholds([p.block_at_batch(x) for p in self.profiles])
 
     def draw(
         self,
         rng: random.Random,
         stamps: Iterable[float],
-        thr: Sequence[tuple[float, float, float, float]],
+        thr: Sequence[Sequence[Thr]],
     ) -> list[Event]:
         rnd = rng.random
         ip_table = self.ip_table
@@ -81,7 +97,7 @@ class _Model:
             ten = tenants[k]
             sub = ten[int(rnd() * len(ten))]
             r = rnd()
-            t_block, t_list, t_defer, t_compl = thr[k]
+            t_block, t_list, t_defer, t_compl = thr[k][d]
             if r >= t_compl:
                 append(Event(ts, delivered, ips[k], sub, False, domains[d]))
                 continue

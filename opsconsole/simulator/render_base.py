@@ -83,10 +83,15 @@ class _Renderer:
             c = self._class_cache[diag] = _classify(status, diag)
         return c
 
-    def count(self, ip: str | None, sub: str | None, kind: int, hard: bool) -> None:
+    def count(
+        self, ip: str | None, sub: str | None, kind: int, hard: bool, domain: str = ""
+    ) -> None:
         key = (ip, sub, kind, bool(hard) and kind == Kind.BOUNCED)
         tally = self.truth.tally
         tally[key] = tally.get(key, 0) + 1
+        dkey = (*key, domain)
+        by_domain = self.truth.by_domain
+        by_domain[dkey] = by_domain.get(dkey, 0) + 1
 
     def render(self, events: Iterable[Event]) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError

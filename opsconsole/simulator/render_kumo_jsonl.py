@@ -118,7 +118,7 @@ class _KumoRenderer(_Renderer):
                     f'"feedback_report":null,"meta":{meta},"headers":{{}}}}'
                 )
             attributed = ip if with_src else (ip_map.get(p.kumo_source) if p else None)
-            count(attributed, tenant, kind, hard)
+            count(attributed, tenant, kind, hard, dom_name)
             out(line)
         return self.finish(lines)
 
@@ -151,7 +151,7 @@ class _JsonlRenderer(_Renderer):
                 f'"subuser":{j(sub)},"hard":{"true" if hard else "false"},'
                 f'"rcpt_domain":{j(dom)},"status":{j(status)},"diag":{j(diag)}}}'
             )
-            count(ip, sub, kind, hard)
+            count(ip, sub, kind, hard, dom)
         return self.finish(lines)
 
 

@@ -152,7 +152,7 @@ class _PmtaRenderer(_Renderer):
                 line_ip = src_ip if has_src else ""
             if not line_ip and has_vmta and vmta:
                 line_ip = ip_map.get(vmta, "")
-            count(line_ip or None, (vmta or None) if has_vmta else None, kind, hard)
+            count(line_ip or None, (vmta or None) if has_vmta else None, kind, hard, dom_name)
             writerow(row if index is None else [row[i] for i in index])
             self.since_header += 1
         return self.finish(lines)

@@ -138,7 +138,7 @@ class _PostfixRenderer(_Renderer):
                     f"{smtp}{delay}, dsn={status or '4.0.0'}, status=deferred "
                     f"(host {dom.mx}[{dom.mx_ip}] said: {diag} (in reply to {cmd}))"
                 )
-            count(attributed, None, kind, hard)
+            count(attributed, None, kind, hard, dom_name)
             if kind != Kind.DEFERRED and noisy:
                 out(f"{pre}qmgr[{self.qmgr_pid}]: {qid}: removed")
             if kind == Kind.BOUNCED and self.ndr:

@@ -43,6 +43,8 @@ class IpProfile:
     deferral: float = 0.02
     complaint: float = 0.0004
     trend: Trend = "steady"
+    # (provider, block rate there): blocked at one mailbox provider, e.g. (("microsoft", 0.39),)
+    provider_block: tuple[tuple[str, float], ...] = ()
 
     @property
     def bounce_rate(self) -> float:
@@ -91,6 +93,18 @@ DEFAULT_DOMAINS: tuple[Domain, ...] = (
     Domain("proton.me", 1, "mail.protonmail.ch", "185.70.42.128", "generic"),
     Domain("yandex.ru", 1, "mx.yandex.ru", "77.88.21.249", "generic"),
     Domain("me.com", 1, "mx02.mail.icloud.com", "17.57.155.34", "apple"),
+)
+
+
+# spec 11's scenario: microsoft 10% of recipients, the rest spread over other providers.
+PROVIDER_SPLIT_DOMAINS: tuple[Domain, ...] = (
+    Domain("gmail.com", 40, "gmail-smtp-in.l.google.com", "142.250.153.26", "google"),
+    Domain("yahoo.com", 20, "mta6.am0.yahoodns.net", "67.195.204.77", "yahoo"),
+    Domain("outlook.com", 5, "outlook-com.olc.protection.outlook.com", "52.101.42.4", "microsoft"),
+    Domain("hotmail.com", 3, "hotmail-com.olc.protection.outlook.com", "52.101.11.0", "microsoft"),
+    Domain("icloud.com", 12, "mx01.mail.icloud.com", "17.57.154.33", "apple"),
+    Domain("comcast.net", 10, "mx2c1.comcast.net", "96.114.157.81", "generic"),
+    Domain("example.org", 8, "mx.example.org", "192.0.2.25", "generic"),
 )
 
 
@@ -216,6 +230,29 @@ class Scenario:
         )
 
     @classmethod
+    def provider_split(
+        cls, blocked: str = "203.0.113.4", everywhere: str = "203.0.113.5", pool: str = "main"
+    ) -> Scenario:
+        """Spec 11's story: ``blocked`` bounces 40% at microsoft and 1% elsewhere (under the
+        warning line as a whole), ``everywhere`` 20% at every provider. Microsoft is 8% of
+        the recipients (outlook.com, hotmail.com), so the first IP averages about 4.2%."""
+
+        def ip(n: int, addr: str, **kw: Any) -> IpProfile:
+            return IpProfile(
+                ip=addr, pool=pool, vmta=f"vmta-{pool}{n}", syslog_name=f"postfix/out{n}",
+                kumo_source=f"{pool}{n}", deferral=0.0, complaint=0.0, **kw,
+            )  # fmt: skip
+
+        return cls(
+            ips=(
+                ip(1, blocked, list_bounce=0.005, block=0.005, block_start=0.005,
+                   provider_block=(("microsoft", 0.395),)),
+                ip(2, everywhere, list_bounce=0.01, block=0.19, block_start=0.19),
+            ),
+            domains=PROVIDER_SPLIT_DOMAINS,
+        )  # fmt: skip
+
+    @classmethod
     def from_ips(
         cls,
         ips: Sequence[str],
@@ -282,6 +319,14 @@ class Scenario:
                 )
             )
         return cls(ips=tuple(profiles))
+
+    def with_provider_block(self, ip: str, provider: str, block: float) -> Scenario:
+        """This scenario with ``ip`` blocked at ``provider`` only (rate ``block`` there)."""
+        from dataclasses import replace
+
+        p = self.profile(ip)
+        prof = replace(p, provider_block=(*p.provider_block, (provider, block)))
+        return replace(self, ips=tuple(prof if x.ip == ip else x for x in self.ips))
 
     # -- views a demo or a test needs
 

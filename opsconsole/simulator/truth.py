@@ -44,6 +44,10 @@ class Truth:
     lines: int = 0
     tally: dict[tuple[str | None, str | None, int, bool], int] = field(default_factory=dict)
     skipped: int = 0
+    # The same events by recipient domain too: (ip, subuser, kind, hard, domain) -> count.
+    by_domain: dict[tuple[str | None, str | None, int, bool, str], int] = field(
+        default_factory=dict
+    )
 
     @property
     def events(self) -> int:
@@ -90,6 +94,25 @@ class Truth:
         g = self._group(lambda ip, sub: (ip, sub))
         return {k: g[k] for k in sorted(g, key=lambda k: (k[0] or "", k[1] or ""))}
 
+    def per_provider(
+        self, provider_of: Callable[[str], str] | None = None
+    ) -> dict[tuple[str | None, str | None, str], Counts]:
+        """Counts per (ip, subuser, provider): the report's ``providers`` rows. The provider
+        of each recipient domain the simulator chose, by the built-in table unless
+        ``provider_of`` is given; no domain is provider ''."""
+        if provider_of is None:
+            from opsconsole.core.providers import ProviderTable
+
+            provider_of = ProviderTable().provider_of
+        out: dict[tuple[str | None, str | None, str], Counts] = {}
+        for (ip, sub, kind, hard, dom), v in self.by_domain.items():
+            k = (ip, sub, provider_of(dom) if dom else "")
+            c = out.get(k)
+            if c is None:
+                c = out[k] = Counts()
+            _add(c, kind, hard, v)
+        return {k: out[k] for k in sorted(out, key=lambda k: (k[0] or "", k[1] or "", k[2]))}
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: per-IP counts, unattributed, totals, and the map used."""
         return {
@@ -104,4 +127,23 @@ class Truth:
                 {"ip": ip, "subuser": sub, **c.as_dict()} for (ip, sub), c in self.per_key().items()
             ],
             "ip_map": dict(self.ip_map),
+            "per_provider": [
+                {"ip": ip, "subuser": sub, "provider": prov, **c.as_dict()}
+                for (ip, sub, prov), c in self.per_provider().items()
+            ],
         }
+
+
+def _add(c: Counts, kind: int, hard: bool, v: int) -> None:
+    if kind == Kind.DELIVERED:
+        c.delivered += v
+    elif kind == Kind.BOUNCED:
+        c.bounced += v
+        if hard:
+            c.hard += v
+        else:
+            c.soft += v
+    elif kind == Kind.DEFERRED:
+        c.deferred += v
+    elif kind == Kind.COMPLAINED:
+        c.complaints += v
