@@ -120,6 +120,13 @@ def test_rescan_reads_what_was_appended_too(db_url: str, tmp_path: Path) -> None
     assert buckets(db_url) == buckets(fresh)
 
 
+OUTCOMES = (
+    ("delivered", "sent (250 2.0.0 OK)"),
+    ("bounced", "bounced (host said: 550 5.1.1 no such user)"),
+    ("deferred", "deferred (host said: 421 4.7.0 try later)"),
+)
+
+
 def postfix_file(path: Path, n: int) -> tuple[dict[str, dict[str, int]], int]:
     """Postfix lines through two transports; every 4th delivery of out2 is a hand-off to a
     content filter at 10.0.0.5:10024 (not loopback: only --internal-relay says so)."""
@@ -135,9 +142,7 @@ def postfix_file(path: Path, n: int) -> tuple[dict[str, dict[str, int]], int]:
             key = None
         else:
             relay = "gmail-smtp-in.l.google.com[142.250.1.27]:25"
-            key, status = [("delivered", "sent (250 2.0.0 OK)"),
-                           ("bounced", "bounced (host said: 550 5.1.1 no such user)"),
-                           ("deferred", "deferred (host said: 421 4.7.0 try later)")][i % 5 % 3]  # fmt: skip
+            key, status = OUTCOMES[i % 5 % 3]
         lines.append(
             f"{ts} mx1 postfix/{name}/smtp[{100 + i}]: {qid}: to=<u{i}@gmail.com>,"
             f" relay={relay}, delay=1, delays=0/0/0/1, dsn=2.0.0, status={status}"
