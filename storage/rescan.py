@@ -85,6 +85,8 @@ async def _swap(
     now: float,
 ) -> Outcome:
     await _move_checkpoint(conn, source, expected, new_checkpoint, now, host)
+    if expected.host not in (host, ""):
+        await _forget_host(conn, expected.host, source, new_checkpoint.checkpoint.path)
     old_agg, old_stats = old
     new_agg, new_stats = new
     ips = sorted({k[0] for k in old_agg.buckets} | {k[0] for k in new_agg.buckets})
@@ -302,3 +304,39 @@ async def checkpoint_source(engine: AsyncEngine, host: str, path: str) -> str | 
             )
         ).first()
     return str(row[0]) if row is not None else None
+
+
+async def positions_of(engine: AsyncEngine, path: str) -> list[SavedCheckpoint]:
+    """Every host's position of ``path`` (a rescan with the right ``--host`` finds the one a
+    wrong host recorded)."""
+    from opsconsole.core.sources.tail import Checkpoint
+
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT * FROM source_checkpoint WHERE path = :p ORDER BY host"), {"p": path}
+            )
+        ).all()
+    return [
+        SavedCheckpoint(Checkpoint.from_row(r), json.loads(r.parser_state or "{}"), r.host)
+        for r in rows
+    ]
+
+
+async def _forget_host(conn: AsyncConnection, old_host: str, source: str, path: str) -> None:
+    """The position moved to another host: ``old_host`` no longer reads ``source`` (unless it
+    still has another file of it), so its ip_host rows of that source go."""
+    others = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FROM source_checkpoint"
+                " WHERE host = :h AND source = :s AND path <> :p"
+            ),
+            {"h": old_host, "s": source, "p": path},
+        )
+    ).scalar()
+    if not others:
+        await conn.execute(
+            text("DELETE FROM ip_host WHERE host = :h AND source = :s"),
+            {"h": old_host, "s": source},
+        )

@@ -76,6 +76,10 @@ def ingest(
             metavar="HOST:PORT",
         ),
     ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The fleet host these files are read on (default: config)."),
+    ] = None,
     rescan: Annotated[
         bool,
         typer.Option("--rescan", help="Replace what each FILE contributed with a fresh reading."),
@@ -119,13 +123,16 @@ def ingest(
             continue
         specs.append((os.path.abspath(p), _format_of(p, fmt)))
     settings = settings_from(ctx)
+    if host is not None and not host.strip():
+        fail("--host wants a host name, got an empty value")
+    reading_host = host.strip() if host is not None else settings.host
     if rescan:
         code = run_async(
-            _rescan, settings.db, specs, mapping, relays, settings.host, dry_run, output
+            _rescan, settings.db, specs, mapping, relays, reading_host, dry_run, output
         )
         raise typer.Exit(code)
     code = run_async(
-        _ingest, settings.db, specs, fmt, mapping, follow, interval, settings.host, relays
+        _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host, relays
     )
     raise typer.Exit(code)
 

@@ -38,6 +38,14 @@ async def run(engine: Any, files: list[tuple[str, str]], params: dict[str, Any],
     from opsconsole.storage.store import SqlStore
 
     saved = await checkpoints.load_checkpoints(engine, host)
+    for path, _ in files:
+        if path not in saved:  # read under another --host by mistake?
+            found = await rescan.positions_of(engine, path)
+            if len(found) > 1:
+                hosts = ", ".join(c.host for c in found)
+                fail(f"{path}: read by several hosts ({hosts}); give --host")
+            if found:
+                saved[path] = found[0]
     plans = [_check(path, fmt, saved.get(path)) for path, fmt in files]
     try:
         for p in plans:

@@ -279,3 +279,25 @@ def test_rescan_never_resurrects_what_retention_dropped(db_url: str, tmp_path: P
     ok(db_url, "ingest", str(log2), "--format", "pmta")
     ok(db_url, "ingest", "--rescan", str(log2), "--format", "pmta", *ip_maps())
     assert per_ip(db_url)["203.0.113.1"]["delivered"] == 10
+
+
+def test_postfix_wrong_host_then_rescan_moves_it_to_the_right_one(
+    db_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "mail.log"
+    truth, _ = postfix_file(log, 600)
+    maps = ["--ip-map=postfix/out2=203.0.113.2", "--ip-map=postfix/out3=203.0.113.3"]
+    relay = "--internal-relay=10.0.0.5:10024"
+    ok(db_url, "ingest", str(log), "--format", "postfix", *maps, relay, "--host", "mx-wrong")
+    ok(db_url, "ingest", "--rescan", str(log), "--format", "postfix", *maps, relay,
+       "--host", "mx1")  # fmt: skip
+    assert per_ip(db_url) == truth
+    hosts = db_rows(db_url, "SELECT DISTINCT host FROM ip_host ORDER BY host")
+    assert [r[0] for r in hosts] == ["mx1"]
+    cps = db_rows(db_url, "SELECT host FROM source_checkpoint")
+    assert [r[0] for r in cps] == ["mx1"]
+    counter = db_rows(db_url, "SELECT host FROM ingest_counter")
+    assert [r[0] for r in counter] == ["mx1"]
+    # and the right host's plain ingest now adds nothing
+    ok(db_url, "ingest", str(log), "--format", "postfix", *maps, relay, "--host", "mx1")
+    assert per_ip(db_url) == truth
