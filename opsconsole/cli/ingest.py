@@ -26,6 +26,7 @@ Examples:
       --ip-map postfix/out2=203.0.113.2 --ip-map postfix/out3=203.0.113.3
   opsconsole ingest '/var/log/kumomta/*.jsonl' --format kumo --follow
   opsconsole ingest saved-sendgrid-posts.jsonl --format sendgrid
+  opsconsole ingest --rescan acct.csv --format pmta --ip-map vmta1=203.0.113.1 --dry-run
 """
 
 
