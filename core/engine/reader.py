@@ -20,9 +20,9 @@ from opsconsole.core.events import system_clock
 from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet
-from opsconsole.core.sources import Parser, make_parser
+from opsconsole.core.sources import Parser, make_parser, reading
 from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
-from opsconsole.core.sources.tail import Tailer
+from opsconsole.core.sources.tail import Batch, Tailer
 
 BATCH_BYTES = 8 << 20
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
@@ -166,7 +166,9 @@ class SourceReader:
             else:
                 agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
-            saved = SavedCheckpoint(cp, parser.get_state(), self.spec.host)
+            state = dict(parser.get_state())
+            state[reading.KEY] = self._reading_after(batch, feed_pending is not None)
+            saved = SavedCheckpoint(cp, state, self.spec.host)
             try:
                 await self.store.commit_batch(
                     source=self.spec.name,
@@ -193,6 +195,39 @@ class SourceReader:
             await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
             if self.keep_going is not None and not await self.keep_going():
                 return
+
+    def _reading_after(self, batch: Batch, esp: bool) -> dict[str, object]:
+        """The reading record (``ingest --rescan``) after ``batch``: what was read, with
+        which flags, and a CRC of the bytes (read back from the file: the tailer hands out
+        decoded lines)."""
+        cp = batch.checkpoint
+        prev = self._saved.get(cp.path)
+        if esp or self.providers is not None or self.signatures is not None:
+            why = "ESP payloads are deduplicated by id" if esp else "custom provider rules"
+            return {"ino": cp.inode, "end": cp.offset, "broken": f"it was read with {why}"}
+
+        def crc_from(seed: int) -> int | None:
+            if batch.end_offset == batch.start_offset:
+                return seed
+            try:
+                fd = os.open(batch.rotated_from or cp.path, os.O_RDONLY)
+            except OSError:
+                return None
+            try:
+                if os.fstat(fd).st_ino != cp.inode:
+                    return None
+                return reading.crc_range(fd, batch.start_offset, batch.end_offset, seed)
+            except OSError:
+                return None
+            finally:
+                os.close(fd)
+
+        s = self.spec
+        return reading.advance(
+            reading.record_of(prev.parser_state) if prev is not None else None,
+            ino=cp.inode, start=batch.start_offset, end=batch.end_offset, crc_from=crc_from,
+            params=reading.params_of(s.fmt, s.ip_map, s.internal_relays), now=self.clock(),
+        )  # fmt: skip
 
     async def _sync_errors(self) -> None:
         errors = self.errors

@@ -26,6 +26,7 @@ Examples:
       --ip-map postfix/out2=203.0.113.2 --ip-map postfix/out3=203.0.113.3
   opsconsole ingest '/var/log/kumomta/*.jsonl' --format kumo --follow
   opsconsole ingest saved-sendgrid-posts.jsonl --format sendgrid
+  opsconsole ingest --rescan acct.csv --format pmta --ip-map vmta1=203.0.113.1 --dry-run
 """
 
 
@@ -68,6 +69,28 @@ def ingest(
         ),
     ] = None,
     interval: Annotated[float, typer.Option(help="With --follow: seconds between polls.")] = 1.0,
+    internal_relay: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--internal-relay",
+            help="Postfix: a relay (host:port) that is a hop into this host (repeatable).",
+            metavar="HOST:PORT",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="The fleet host these files are read on (default: config)."),
+    ] = None,
+    rescan: Annotated[
+        bool,
+        typer.Option("--rescan", help="Replace what each FILE contributed with a fresh reading."),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --rescan: show before/after, change nothing.")
+    ] = False,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="With --rescan: table, json or csv.")
+    ] = "table",
 ) -> None:
     from opsconsole.cli._common import settings_from
     from opsconsole.core.sources import INGEST_FORMATS
@@ -75,6 +98,15 @@ def ingest(
     if fmt not in (*INGEST_FORMATS, "auto"):
         fail(f"--format must be one of {', '.join(INGEST_FORMATS)} or auto, not {fmt!r}")
     mapping = parse_ip_map(ip_map or [])
+    relays = tuple(r.strip() for r in internal_relay or [])
+    if any(not r for r in relays):
+        fail("--internal-relay wants HOST:PORT (or a transport name), got an empty value")
+    if rescan and follow:
+        fail("--rescan reads each file once: it cannot be combined with --follow")
+    if (dry_run or output != "table") and not rescan:
+        fail("--dry-run and --output go with --rescan")
+    if output not in ("table", "json", "csv"):
+        fail(f"--output must be table, json or csv, not {output!r}")
     specs = []
     for p in paths:
         is_glob = glob.has_magic(p)
@@ -87,9 +119,22 @@ def ingest(
                 fail(f"cannot read {p}: permission denied")
         elif not follow and not glob.glob(p):
             fail(f"no file matches {p}")
+        if rescan and is_glob:
+            specs += [(os.path.abspath(f), _format_of(f, fmt)) for f in sorted(glob.glob(p))]
+            continue
         specs.append((os.path.abspath(p), _format_of(p, fmt)))
     settings = settings_from(ctx)
-    code = run_async(_ingest, settings.db, specs, fmt, mapping, follow, interval, settings.host)
+    if host is not None and not host.strip():
+        fail("--host wants a host name, got an empty value")
+    reading_host = host.strip() if host is not None else settings.host
+    if rescan:
+        code = run_async(
+            _rescan, settings.db, specs, mapping, relays, reading_host, dry_run, output
+        )
+        raise typer.Exit(code)
+    code = run_async(
+        _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host, relays
+    )
     raise typer.Exit(code)
 
 
@@ -137,7 +182,20 @@ def _format_of(spec: str, fmt: str) -> str:
     return found.pop()
 
 
-async def _ingest(db, paths, fmt, mapping, follow, interval, host="") -> int:  # type: ignore[no-untyped-def]
+async def _rescan(db, files, mapping, relays, host, dry_run, output) -> int:  # type: ignore[no-untyped-def]
+    from opsconsole.cli import rescan
+    from opsconsole.core.sources.reading import params_of
+    from opsconsole.storage.db import open_database
+
+    engine = await open_database(db)
+    try:
+        params = params_of("", mapping, relays)
+        return await rescan.run(engine, files, params, host, dry_run, output)
+    finally:
+        await engine.dispose()
+
+
+async def _ingest(db, paths, fmt, mapping, follow, interval, host="", relays=()) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import OperationalError
 
     from opsconsole.core.errors import first_line
@@ -146,7 +204,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval, host="") -> int:  #
 
     engine = await open_database(db)
     try:
-        return await _run_readers(engine, paths, fmt, mapping, follow, interval, host)
+        return await _run_readers(engine, paths, fmt, mapping, follow, interval, host, relays)
     except OperationalError as e:
         # Raw driver errors span lines (SQL, parameters); say what happened in one.
         reason = first_line(e)
@@ -158,7 +216,7 @@ async def _ingest(db, paths, fmt, mapping, follow, interval, host="") -> int:  #
         await engine.dispose()
 
 
-async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -> int:  # type: ignore[no-untyped-def]
+async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", relays=()) -> int:  # type: ignore[no-untyped-def]
     from opsconsole.core.engine.reader import SourceReader, SourceSpec, Totals
     from opsconsole.storage.store import SqlStore
 
@@ -167,7 +225,9 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
-    readers = [SourceReader(store, SourceSpec(p, f, p, mapping, host=host)) for p, f in paths]
+    readers = [
+        SourceReader(store, SourceSpec(p, f, p, mapping, relays, host=host)) for p, f in paths
+    ]
     started = time.monotonic()
     try:
         for r in readers:

@@ -1,0 +1,342 @@
+"""``ingest --rescan``: swap what a file contributed for a fresh reading, in ONE transaction.
+
+The caller hands over both readings as aggregates: ``old`` (bytes [0, checkpoint) read
+again with the parameters they were read with, see core/sources/reading.py) and ``new``
+(the file read now with the new flags). Here, in one transaction: the checkpoint moves by
+compare-and-swap from the position the old reading describes (a concurrent reader makes
+it fail and nothing is written), the old reading's bucket and signature counts are taken
+off and the new one's put on, the source's ingest counters likewise, its bounce samples
+of the old reading's time range are replaced, and the fleet's ip_host rows get the new IPs.
+
+Retention. A bucket row the old reading counted into but that no longer exists was
+dropped by retention: the new reading writes nothing at or before the newest such minute
+(it never resurrects what retention dropped). Everything newer is written, old-dated or
+not, exactly as an explicit ``ingest`` writes an old file: retention only runs in the
+engine (hourly), so a report right after the rescan shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.ports import SavedCheckpoint
+from opsconsole.core.sources.base import ParseStats
+from opsconsole.storage import fleet
+from opsconsole.storage.checkpoints import _insert_samples, _move_checkpoint
+from opsconsole.storage.sql import executemany, placeholders
+
+COLS = ("delivered", "bounced", "hard", "soft", "deferred", "complaints")
+STAT_COLS = ("lines", "events", "ignored", "malformed", "unattributed", "internal", "expired")
+
+Totals = dict[str, list[int]]  # ip -> the six bucket counters summed over all minutes
+
+
+@dataclass
+class Outcome:
+    before: Totals
+    after: Totals
+    skipped_minutes: int  # new-reading bucket rows not written (retention had dropped them)
+
+
+async def commit_rescan(
+    engine: AsyncEngine,
+    *,
+    host: str,
+    source: str,
+    fmt: str,
+    expected: SavedCheckpoint,
+    new_checkpoint: SavedCheckpoint,
+    old: tuple[BatchAggregate, ParseStats],
+    new: tuple[BatchAggregate, ParseStats],
+    now: float,
+    dry_run: bool = False,
+) -> Outcome:
+    """Apply the swap (or, with ``dry_run``, compute it and roll back)."""
+    async with engine.connect() as conn:
+        trans = await conn.begin()
+        try:
+            out = await _swap(conn, host, source, fmt, expected, new_checkpoint, old, new, now)
+        except BaseException:
+            await trans.rollback()
+            raise
+        if dry_run:
+            await trans.rollback()
+        else:
+            await trans.commit()
+        return out
+
+
+async def _swap(
+    conn: AsyncConnection,
+    host: str,
+    source: str,
+    fmt: str,
+    expected: SavedCheckpoint,
+    new_checkpoint: SavedCheckpoint,
+    old: tuple[BatchAggregate, ParseStats],
+    new: tuple[BatchAggregate, ParseStats],
+    now: float,
+) -> Outcome:
+    await _move_checkpoint(conn, source, expected, new_checkpoint, now, host)
+    if expected.host not in (host, ""):
+        await _forget_host(conn, expected.host, source, new_checkpoint.checkpoint.path)
+    old_agg, old_stats = old
+    new_agg, new_stats = new
+    ips = sorted({k[0] for k in old_agg.buckets} | {k[0] for k in new_agg.buckets})
+    before = await _ip_totals(conn, ips)
+    floor, skipped = await _swap_buckets(conn, old_agg, new_agg)
+    await _swap_hits(conn, old_agg, new_agg, floor)
+    await _swap_samples(conn, source, old_agg, new_agg)
+    await _swap_counters(conn, source, fmt, old_stats, new_stats, new_agg, now)
+    seen: dict[str, float] = {}
+    for ip, *_, minute in new_agg.buckets:
+        if ip and minute > floor and minute > seen.get(ip, -1.0):
+            seen[ip] = float(minute)
+    await fleet.record_batch_hosts(conn, host, source, list(seen.items()), now)
+    after = await _ip_totals(conn, ips)
+    return Outcome(before, after, skipped)
+
+
+async def _ip_totals(conn: AsyncConnection, ips: list[str]) -> Totals:
+    out: Totals = {ip: [0] * 6 for ip in ips}
+    sums = ", ".join(f"SUM({c})" for c in COLS)
+    for ip in ips:
+        row = (
+            await conn.execute(text(f"SELECT {sums} FROM bucket WHERE ip = :ip"), {"ip": ip})
+        ).first()
+        if row is not None and row[0] is not None:
+            out[ip] = [int(v) for v in row]
+    return out
+
+
+def _ranges(keys: Iterable[tuple[Any, ...]]) -> dict[str, tuple[int, int]]:
+    """Each IP's (first, last) minute among ``keys`` (ip first, minute last)."""
+    out: dict[str, tuple[int, int]] = {}
+    for k in keys:
+        ip, minute = k[0], int(k[-1])
+        lo, hi = out.get(ip, (minute, minute))
+        out[ip] = (min(lo, minute), max(hi, minute))
+    return out
+
+
+async def _existing(
+    conn: AsyncConnection, table: str, key_cols: str, val_cols: str, keys: Iterable[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], list[int]]:
+    found: dict[tuple[Any, ...], list[int]] = {}
+    nk = len(key_cols.split(", "))
+    for ip, (lo, hi) in sorted(_ranges(keys).items()):
+        rows = await conn.execute(
+            text(
+                f"SELECT {key_cols}, {val_cols} FROM {table}"
+                " WHERE ip = :ip AND minute >= :lo AND minute <= :hi"
+            ),
+            {"ip": ip, "lo": lo, "hi": hi},
+        )
+        for r in rows:
+            found[tuple(r[:nk])] = [int(v) for v in r[nk:]]
+    return found
+
+
+async def _swap_buckets(
+    conn: AsyncConnection, old: BatchAggregate, new: BatchAggregate
+) -> tuple[float, int]:
+    """Returns the retention floor (newest minute of a dropped old row, or -inf) and how
+    many new rows it kept out."""
+    keys = "ip, subuser, provider, minute"
+    cur = await _existing(conn, "bucket", keys, ", ".join(COLS), [*old.buckets, *new.buckets])
+    had = set(cur)
+    floor = float("-inf")
+    changed: set[tuple[Any, ...]] = set()
+    for k, counts in old.buckets.items():
+        row = cur.get(k)
+        if row is None:
+            floor = max(floor, float(k[3]))
+            continue
+        cur[k] = [max(0, a - b) for a, b in zip(row, counts, strict=True)]
+        changed.add(k)
+    skipped = 0
+    for k, counts in new.buckets.items():
+        if k[3] <= floor:
+            skipped += 1
+            continue
+        row = cur.get(k, [0] * 6)
+        cur[k] = [a + b for a, b in zip(row, counts, strict=True)]
+        changed.add(k)
+    await _write(conn, "bucket", keys, COLS, {k: cur[k] for k in changed}, had)
+    return floor, skipped
+
+
+async def _swap_hits(
+    conn: AsyncConnection, old: BatchAggregate, new: BatchAggregate, floor: float
+) -> None:
+    keys = "ip, provider, signature, minute"
+    cur = await _existing(
+        conn, "signature_hit", keys, "hits", [*old.signature_hits, *new.signature_hits]
+    )
+    had = set(cur)
+    changed: set[tuple[Any, ...]] = set()
+    for k, n in old.signature_hits.items():
+        if k in cur:
+            cur[k] = [max(0, cur[k][0] - n)]
+            changed.add(k)
+    for k, n in new.signature_hits.items():
+        if k[3] > floor:
+            cur[k] = [cur.get(k, [0])[0] + n]
+            changed.add(k)
+    await _write(conn, "signature_hit", keys, ("hits",), {k: cur[k] for k in changed}, had)
+
+
+async def _write(
+    conn: AsyncConnection,
+    table: str,
+    key_cols: str,
+    val_cols: tuple[str, ...],
+    rows: dict[tuple[Any, ...], list[int]],
+    had: set[tuple[Any, ...]],
+) -> None:
+    keys = key_cols.split(", ")
+    nk, nv = len(keys), len(val_cols)
+    gone = sorted(k for k, v in rows.items() if not any(v) and k in had)
+    kept = sorted((k, v) for k, v in rows.items() if any(v))
+    marks = placeholders(conn, nv + nk).split(", ")
+    where = " AND ".join(f"{c} = {m}" for c, m in zip(keys, marks[nv:], strict=True))
+    sets = ", ".join(f"{c} = {m}" for c, m in zip(val_cols, marks[:nv], strict=True))
+    await executemany(
+        conn,
+        f"UPDATE {table} SET {sets} WHERE {where}",
+        [(*v, *k) for k, v in kept if k in had],
+    )
+    await executemany(
+        conn,
+        f"INSERT INTO {table} ({key_cols}, {', '.join(val_cols)})"
+        f" VALUES ({placeholders(conn, nk + nv)})",
+        [(*k, *v) for k, v in kept if k not in had],
+    )
+    dmarks = placeholders(conn, nk).split(", ")
+    dwhere = " AND ".join(f"{c} = {m}" for c, m in zip(keys, dmarks, strict=True))
+    await executemany(conn, f"DELETE FROM {table} WHERE {dwhere}", gone)
+
+
+async def _swap_samples(
+    conn: AsyncConnection, source: str, old: BatchAggregate, new: BatchAggregate
+) -> None:
+    """Bounce samples are illustrations (a bounded few per IP per batch), not counts: the
+    source's samples in the old reading's time range are replaced by the new reading's,
+    except those older than the oldest one retention left of that range."""
+    floor = float("-inf")
+    if old.samples:
+        lo = min(e.ts for e in old.samples)
+        hi = max(e.ts for e in old.samples)
+        params = {"s": source, "lo": lo, "hi": hi}
+        where = "source = :s AND ts >= :lo AND ts <= :hi"
+        row = (
+            await conn.execute(text(f"SELECT MIN(ts) FROM bounce_sample WHERE {where}"), params)
+        ).first()
+        oldest = row[0] if row is not None else None
+        floor = hi if oldest is None else float(oldest)
+        if oldest is not None and oldest <= lo:
+            floor = float("-inf")
+        await conn.execute(text(f"DELETE FROM bounce_sample WHERE {where}"), params)
+    keep = BatchAggregate()
+    keep.samples = [e for e in new.samples if e.ts >= floor]
+    await _insert_samples(conn, keep, source)
+
+
+async def _swap_counters(
+    conn: AsyncConnection,
+    source: str,
+    fmt: str,
+    old: ParseStats,
+    new: ParseStats,
+    new_agg: BatchAggregate,
+    now: float,
+) -> None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {', '.join(STAT_COLS)} FROM ingest_counter WHERE source = :s"),
+            {"s": source},
+        )
+    ).first()
+    vals = {
+        c: max(0, (int(row[i] or 0) if row else 0) - getattr(old, c)) + getattr(new, c)
+        for i, c in enumerate(STAT_COLS)
+    }
+    vals.update(format=fmt, last_read_at=now, s=source)
+    if row is None:
+        cols = ", ".join(STAT_COLS)
+        binds = ", ".join(f":{c}" for c in STAT_COLS)
+        sql = (
+            f"INSERT INTO ingest_counter (source, format, path, {cols}, last_read_at, samples)"
+            f" VALUES (:s, :format, :s, {binds}, :last_read_at, :samples)"
+        )
+        vals["samples"] = json.dumps([])
+    else:
+        sets = ", ".join(f"{c} = :{c}" for c in STAT_COLS)
+        sql = (
+            f"UPDATE ingest_counter SET {sets}, format = :format, last_read_at = :last_read_at"
+            " WHERE source = :s"
+        )
+    await conn.execute(text(sql), vals)
+    if new_agg.last_event_at is not None:
+        await conn.execute(
+            text(
+                "UPDATE ingest_counter SET last_event_at = :t WHERE source = :s"
+                " AND (last_event_at IS NULL OR last_event_at < :t)"
+            ),
+            {"t": new_agg.last_event_at, "s": source},
+        )
+
+
+async def checkpoint_source(engine: AsyncEngine, host: str, path: str) -> str | None:
+    """The source name that last moved the (host, path) position (its counters' key)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT source FROM source_checkpoint WHERE host = :h AND path = :p"),
+                {"h": host, "p": path},
+            )
+        ).first()
+    return str(row[0]) if row is not None else None
+
+
+async def positions_of(engine: AsyncEngine, path: str) -> list[SavedCheckpoint]:
+    """Every host's position of ``path`` (a rescan with the right ``--host`` finds the one a
+    wrong host recorded)."""
+    from opsconsole.core.sources.tail import Checkpoint
+
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT * FROM source_checkpoint WHERE path = :p ORDER BY host"), {"p": path}
+            )
+        ).all()
+    return [
+        SavedCheckpoint(Checkpoint.from_row(r), json.loads(r.parser_state or "{}"), r.host)
+        for r in rows
+    ]
+
+
+async def _forget_host(conn: AsyncConnection, old_host: str, source: str, path: str) -> None:
+    """The position moved to another host: ``old_host`` no longer reads ``source`` (unless it
+    still has another file of it), so its ip_host rows of that source go."""
+    others = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FROM source_checkpoint"
+                " WHERE host = :h AND source = :s AND path <> :p"
+            ),
+            {"h": old_host, "s": source, "p": path},
+        )
+    ).scalar()
+    if not others:
+        await conn.execute(
+            text("DELETE FROM ip_host WHERE host = :h AND source = :s"),
+            {"h": old_host, "s": source},
+        )
