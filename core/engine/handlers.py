@@ -212,9 +212,11 @@ async def pool_remove(
     tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
 ) -> Result:
     reason = args.get("reason", "")
-    return await _member_op(
+    result = await _member_op(
         tx, args, now, lambda m: rotation.remove(m, now, actor=actor, reason=reason)
     )
+    await tx.write(Changes(holdoffs=[holdoff.ClearHoldoff(args["pool"], args["ip"])]), now)
+    return result
 
 
 async def pool_restore(

@@ -6,7 +6,6 @@ healthy, extended when not); ``undo`` reverts an action once, the engine's own i
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -164,10 +163,8 @@ def test_undo_reverts_the_engines_removal_once(db_url: str) -> None:
         clock.advance(30)
         ok, msg = await operator(store, clock, "action.undo", id=str(rm["id"]))
         assert ok, msg
-        assert (
-            msg
-            == f"undo of {rm['id']} (remove {IP}): restored by alice: undo of {rm['id']}; hold-off 30m"
-        )
+        why = f"undo of {rm['id']}"
+        assert msg == f"{why} (remove {IP}): restored by alice: {why}; hold-off 30m"
         assert await state(store) == "active"
         [r] = [a for a in await store.audit_entries() if a["action"] == "restore"]
         assert (r["actor"], r["reason"]) == ("alice", f"restored by alice: undo of {rm['id']}")
