@@ -166,20 +166,21 @@ def adjust(
         if a.name == "remove" and a.actor == "engine" and config.reenable_after:
             ops.append(Expiry(a.pool, a.ip, now + config.reenable_after, now))
     for key, e in sorted(state.expiries.items()):
-        i = by_key.get(key)
-        m = members[i] if i is not None else None
-        if m is None or m.state != "removed":
+        idx = by_key.get(key)
+        cur = members[idx] if idx is not None else None
+        if cur is None or cur.state != "removed":
             ops.append(ClearExpiry(*key))  # restored (or gone) meanwhile
             continue
         if now < e.until or not config.reenable_after:
             continue
-        assert i is not None
+        assert idx is not None
+        m = cur
         st = totals.get(m.ip, WindowStats())
         sev = severity(st, t)
         if sev < Severity.CRITICAL:
             why = f"removal expired after {format_duration(now - e.created_at)}, IP healthy"
             new, acts = rotation.restore(m, now, actor="engine", reason=why)
-            members[i] = new
+            members[idx] = new
             actions += acts
             ops.append(ClearExpiry(*key))
         else:

@@ -70,7 +70,11 @@ async def _deprioritize(
     new = replace(m, state="deprioritized", weight=weight, healthy_checks=0,
                   state_reason=text, changed_at=now)  # fmt: skip
     await tx.write(Changes(members=[new]), now)
-    nums = {"from": m.state, "base_weight": new.base_weight, "weight": new.weight}
+    nums: dict[str, float | int | str | None] = {
+        "from": m.state,
+        "base_weight": new.base_weight,
+        "weight": new.weight,
+    }
     act = Action("deprioritize", m.ip, m.pool, "", text, nums, actor)
     return text, await h._record(tx, [act], now)
 
