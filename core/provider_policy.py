@@ -115,9 +115,13 @@ def evaluate(
     for (ip, prov), sus in sorted(suspensions.items()):
         if now >= sus.until:
             st_now = stats.get((ip, prov))
-            if st_now is not None and judged(prov):
-                if severity(st_now, config.thresholds(prov, base)) == Severity.BLOCK:
-                    continue  # still blocked at expiry: suspended again below (extended)
+            thresholds = config.thresholds(prov, base)
+            if (
+                st_now is not None
+                and judged(prov)
+                and severity(st_now, thresholds) == Severity.BLOCK
+            ):
+                continue  # still blocked at expiry: suspended again below (extended)
             resume.append((ip, prov))
             actions.append(
                 Action(

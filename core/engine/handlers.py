@@ -332,7 +332,14 @@ async def alert_unsilence(
     return f"silence {key} deleted", []
 
 
-from opsconsole.core.engine import undo  # noqa: E402 (it uses the handlers above)
+async def action_undo(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    """Revert one audited action (core.engine.undo, which builds on the handlers here)."""
+    from opsconsole.core.engine import undo
+
+    return await undo.undo(tx, config, actor, args, now)
+
 
 # verb -> required arguments and what it does (optional arguments in comments)
 VERBS: dict[str, Verb] = {
@@ -351,5 +358,5 @@ VERBS: dict[str, Verb] = {
     "alert.resolve": Verb(("id",), alert_resolve),  # note
     "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule
     "alert.unsilence": Verb(("key",), alert_unsilence),
-    "action.undo": Verb(("id",), undo.undo),  # undo an audited action (core.engine.undo)
+    "action.undo": Verb(("id",), action_undo),  # undo an audited action (core.engine.undo)
 }
