@@ -43,6 +43,8 @@ class MonitorConfig:
     stale_after: float = 900.0
     lease_ttl: float = 30.0
     restore_holdoff: float = 1800.0  # after an operator restore: alert, do not remove again
+    holdoff_worse: float = 0.5  # core.holdoff.clearly_worse: relative rise over the restore
+    remove_reenable_after: float = 21600.0  # an engine removal expires, 0: never (core.holdoff)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 

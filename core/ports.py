@@ -108,6 +108,7 @@ class Changes:
     suspensions: list[Any] = field(default_factory=list)
     resumed: list[tuple[str, str]] = field(default_factory=list)
     journal: list[JournalEntry] = field(default_factory=list)  # hooks, MTA applies to run
+    holdoffs: list[Any] = field(default_factory=list)  # core.holdoff ops (storage/holdoffs.py)
 
 
 class ReaderStore(Protocol):

@@ -124,6 +124,14 @@ def evaluate(
 
     for (ip, prov), sus in sorted(suspensions.items()):
         if now >= sus.until:
+            st_now = stats.get((ip, prov))
+            thresholds = config.thresholds(prov, base)
+            if (
+                st_now is not None
+                and judged(prov)
+                and severity(st_now, thresholds) == Severity.BLOCK
+            ):
+                continue  # still blocked at expiry: suspended again below (extended)
             resume.append((ip, prov))
             actions.append(
                 Action(
@@ -156,6 +164,8 @@ def evaluate(
             reason = f"bounce {st.bounce_rate or 0:.2%} of {st.sent} sent at {prov} in {w}"
             if complaint_severity(st, t) > bounce_severity(st, t):
                 reason = f"complaints {st.complaint_rate or 0:.2%} at {prov} in {w}"
+            if active is not None:
+                reason += " (extended: still blocked at expiry)"
             key = f"{BOUNCE_RATE}|{ip}||{prov}"
             suspend.append(Suspension(ip, prov, until, reason, key, now))
             actions.append(

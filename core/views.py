@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from opsconsole.core import fleet, provider_views, rotation, warmup
+from opsconsole.core import fleet, holdoff_views, provider_views, rotation, warmup
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.health import UNPOOLED, ip_standing
 from opsconsole.core.notify.dispatcher import NotifierStats
@@ -249,6 +249,7 @@ async def build_report(
         "providers": await provider_views.providers_section(store, config, lo, hi, now),
         **await reputation_sections(store),
     }
+    holdoff_views.annotate_ips(ips, await holdoff_views.state_of(store), now)
     return await fleet.add_fleet(report, store, config, now, sources, host)
 
 

@@ -71,6 +71,8 @@ class MonitorSettings(_Strict):
     stale_after: Duration = 900.0  # a followed source silent this long raises source-stale
     lease_ttl: Duration = 30.0  # a leader that misses heartbeats this long is replaced
     restore_holdoff: Duration = 1800.0  # after a restore by hand: alert, do not remove again
+    holdoff_worse: float = Field(0.5, ge=0)  # relative rise that overrides a hold-off
+    remove_reenable_after: Duration = 21600.0  # engine removals expire (0: never)
     thresholds: ThresholdSettings = ThresholdSettings()
 
     @field_validator("check_interval", "lease_ttl")

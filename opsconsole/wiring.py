@@ -48,6 +48,8 @@ def engine_config(settings: Settings) -> EngineConfig:
             stale_after=m.stale_after,
             lease_ttl=m.lease_ttl,
             restore_holdoff=m.restore_holdoff,
+            holdoff_worse=m.holdoff_worse,
+            remove_reenable_after=m.remove_reenable_after,
             thresholds=m.policy_thresholds(),
         ),
         sources=tuple(

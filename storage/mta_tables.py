@@ -1,4 +1,4 @@
-"""Tables of the journal and the MTA adapters (migration v006)."""
+"""Tables of the journal and the MTA adapters (migration v006; hold-off, expiry, undo: v014)."""
 
 from __future__ import annotations
 
@@ -43,4 +43,28 @@ restore_holdoff = Table(
     Column("ip", String(64), primary_key=True),
     Column("until", Float, nullable=False),
     Column("actor", String(128), nullable=False, default=""),
+    # v014: the IP's rates at the restore ("clearly worse" is measured against them)
+    Column("bounce_rate", Float, nullable=True),
+    Column("complaint_rate", Float, nullable=True),
+    Column("created_at", Float, nullable=False, default=0.0),
+)
+
+# v014: the expiry of each removal by the engine (core.holdoff): back by itself when healthy.
+removal_expiry = Table(
+    "removal_expiry",
+    metadata,
+    Column("pool", String(128), primary_key=True),
+    Column("ip", String(64), primary_key=True),
+    Column("until", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("extended", Integer, nullable=False, default=0),
+)
+
+# v014: audit entries that have been undone (``opsconsole undo``): never twice.
+action_undo = Table(
+    "action_undo",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=False),
+    Column("actor", String(128), nullable=False),
+    Column("at", Float, nullable=False),
 )

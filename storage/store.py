@@ -31,6 +31,7 @@ from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
 from opsconsole.storage import audit, checkpoints, control_queue, lease, reads, retention
+from opsconsole.storage import holdoffs as holdoff_rows
 from opsconsole.storage import journal as journal_rows
 from opsconsole.storage.db import serialized_begin
 from opsconsole.storage.engine_store import (
@@ -49,6 +50,7 @@ from opsconsole.storage.engine_store import (
     upsert,
 )
 from opsconsole.storage.fleet import FleetStore
+from opsconsole.storage.holdoffs import HoldoffStore, HoldoffTx
 from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
@@ -76,6 +78,7 @@ async def write_changes(conn: AsyncConnection, changes: Changes, now: float) -> 
     await add_transitions(conn, changes.transitions)
     await provider_writes(conn, changes.suspensions, changes.resumed)
     await journal_rows.add(conn, changes.journal, now)
+    await holdoff_rows.write(conn, changes.holdoffs)
     for e in changes.audits:
         await audit.record(
             conn, at=now, actor=e.actor, action=e.action, ip=e.ip, pool=e.pool,
@@ -98,6 +101,7 @@ class SqlTx:
     def __init__(self, conn: AsyncConnection, command_id: int | None = None) -> None:
         self.conn = conn
         self.command_id = command_id
+        self.holdoffs = HoldoffTx(conn)  # core.engine.holdoffs: hold-offs, undo reads
 
     async def plan(self, ip: str) -> PlanState | None:
         found = await load(self.conn, PlanState, PLANS, PLANS.c.ip == ip)
@@ -177,6 +181,7 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.provider_store = ProviderStore(engine)  # core.provider_policy ProviderReads
+        self.holdoff_store = HoldoffStore(engine)  # core.engine.holdoffs reads
         path = redact.sqlite_path(engine.url.render_as_string(hide_password=True))
         self._path = path
         self._identity = _identity(path) if path else None

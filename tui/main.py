@@ -23,6 +23,7 @@ from opsconsole.settings import default_config_path
 from opsconsole.tui.dialogs import AckDialog, ConfirmDialog, ExportDialog, ResolveDialog
 from opsconsole.tui.header import StatusBar
 from opsconsole.tui.help import HelpScreen, KeyHelp
+from opsconsole.tui.member_confirm import member_confirm, undo_confirm
 from opsconsole.tui.overview import WIDE, Overview
 from opsconsole.tui.palette import OpsCommands
 from opsconsole.tui.panels.alerts import AlertsPanel
@@ -42,7 +43,7 @@ PANELS: tuple[tuple[str, type[Panel]], ...] = (
     ("alerts", AlertsPanel),
 )
 # Actions that change state: hidden (keys, palette, help) and refused in --read-only.
-MUTATING = frozenset({"toggle_warmup", "toggle_member", "ack", "resolve"})
+MUTATING = frozenset({"toggle_warmup", "toggle_member", "ack", "resolve", "undo"})
 ALERT_ACTIONS = frozenset({"ack", "resolve"})
 APP_HELP = {"command_palette": "Command palette: every action by name", "quit": "Quit"}
 
@@ -82,6 +83,7 @@ class MainScreen(Screen[None]):
         Binding("a", "ack", "Ack", id="ack"),
         Binding("r", "resolve", "Resolve", id="resolve"),
         Binding("x", "toggle_member", "Remove", id="member"),
+        Binding("u", "undo", "Undo", id="undo"),
         Binding("e", "export", "Export", id="export"),
         Binding("space", "freeze", "Freeze", id="freeze"),
         *(
@@ -109,6 +111,7 @@ class MainScreen(Screen[None]):
         "ack": "Acknowledge the selected alert (asks who, optional note)",
         "resolve": "Resolve the selected alert (with a note)",
         "member": "Remove or restore the selected IP in its pool (asks to confirm)",
+        "undo": "Undo the selected IP's last action, the engine's own too (asks to confirm)",
         "export": "Export a report (format, path)",
         "freeze": "Freeze / unfreeze the live refresh",
         "sort_reverse": "Reverse the sort of this panel",
@@ -488,19 +491,30 @@ class MainScreen(Screen[None]):
             self.notify(f"{ip} is in no rotation pool", severity="warning")
             return
         pool, m = members[0]
-        restore = m["state"] == "removed"
-        verb = "pool.restore" if restore else "pool.remove"
-        title = (
-            f"{'Restore' if restore else 'Remove'} {ip} {'to' if restore else 'from'} pool {pool}?"
-        )
-        body = (f"Now {m['state']}, weight {m['weight']:g}/{m['base_weight']:g}. "
-                + ("It gets its base weight back." if restore
-                   else "It gets no traffic from this pool until restored."))  # fmt: skip
-        if len(members) > 1:
-            body += f" (Also in {', '.join(p for p, _ in members[1:])}: use the Pools panel.)"
-        self._confirm(
-            title, body, "Restore" if restore else "Remove", verb, {"pool": pool, "ip": ip}
-        )
+        ip_row = next((r for r in self.snapshot.report["ips"] if r["ip"] == ip), None)
+        title, body, ok, verb = member_confirm(
+            ip, pool, m, ip_row, self.ops.config.monitor.restore_holdoff,
+            [p for p, _ in members[1:]],
+        )  # fmt: skip
+        self._confirm(title, body, ok, verb, {"pool": pool, "ip": ip})
+
+    def action_undo(self) -> None:
+        item = self.panel().selected()
+        ip = item.get("ip") if item else None
+        if not ip:
+            self.notify("No IP on this row", severity="warning")
+            return
+        self.run_worker(self._undo(ip), group="undo")
+
+    async def _undo(self, ip: str) -> None:
+        from opsconsole.core.holdoff_views import last_undoable
+
+        entry = await last_undoable(self.ops.store, ip)
+        if entry is None:
+            self.notify(f"{ip} has no action that can be undone", severity="warning")
+            return
+        title, body = undo_confirm(entry)
+        self._confirm(title, body, "Undo", "action.undo", {"id": str(entry["id"])})
 
     def _confirm(self, title: str, body: str, ok: str, verb: str, args: dict[str, Any]) -> None:
         def done(result: dict[str, Any] | None) -> None:

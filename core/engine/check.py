@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsconsole.core import alerts as alert_rules
-from opsconsole.core import health, policy
+from opsconsole.core import health, holdoff, policy
 from opsconsole.core.actions import Action
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import AlertGroupConfig, EngineConfig
-from opsconsole.core.engine import provider_check
+from opsconsole.core.engine import holdoffs, provider_check
 from opsconsole.core.engine.journal import entries_for
 from opsconsole.core.notify import grouping
 from opsconsole.core.notify.kinds import recipients_for
@@ -64,6 +64,13 @@ async def run_check(
     decision = policy.evaluate(
         key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
     )
+    hreads = holdoffs.reads_of(store)
+    hold_ops: list[Any] = []
+    if hreads is not None:  # operator hold-offs, expiry of engine removals (core.holdoff)
+        decision, hold_ops = holdoff.adjust(
+            decision, members, key_stats, await hreads.holdoff_state(),
+            holdoffs.config_of(config), m.thresholds, now,
+        )  # fmt: skip
     observations = list(decision.observations)
     pdec = await provider_check.decide(store, config, state, now, lo, hi)
     configured = {s.name for s in config.sources}
@@ -101,6 +108,7 @@ async def run_check(
         if notify and alert is not None:
             to_notify.append((alert, trans[-1].transition if trans else "update"))
     changes.suspensions = list(pdec.suspend)
+    changes.holdoffs = hold_ops
     changes.resumed = list(pdec.resume)
 
     changes.members = [

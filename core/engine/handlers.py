@@ -13,15 +13,17 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opsconsole.core import alerts, rotation, warmup
+from opsconsole.core import alerts, holdoff, rotation, warmup
 from opsconsole.core.actions import Action
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.durations import format_duration
+from opsconsole.core.engine import holdoffs
 from opsconsole.core.engine.check import action_dict, audit_entry, notices
 from opsconsole.core.notify.kinds import gates
 from opsconsole.core.ports import AuditEntry, Changes, ControlTx
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.warmup import PlanState
+from opsconsole.core.windows import window_bounds
 
 Args = Mapping[str, Any]
 # (one line for the operator, the actions whose hooks are due)
@@ -210,18 +212,21 @@ async def pool_remove(
     tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
 ) -> Result:
     reason = args.get("reason", "")
-    return await _member_op(
+    result = await _member_op(
         tx, args, now, lambda m: rotation.remove(m, now, actor=actor, reason=reason)
     )
+    await tx.write(Changes(holdoffs=[holdoff.ClearHoldoff(args["pool"], args["ip"])]), now)
+    return result
 
 
 async def pool_restore(
     tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
 ) -> Result:
     reason = args.get("reason", "")
-    return await _member_op(
+    result = await _member_op(
         tx, args, now, lambda m: rotation.restore(m, now, actor=actor, reason=reason)
     )
+    return await start_holdoff(tx, config, actor, args["pool"], args["ip"], now, result)
 
 
 async def pool_weight(
@@ -234,6 +239,24 @@ async def pool_weight(
                        reason=f"base weight {member.base_weight:g} -> {weight:g}")  # fmt: skip
     await tx.write(Changes(members=[new], audits=[audit]), now)
     return new.state_reason, []
+
+
+async def start_holdoff(
+    tx: ControlTx, config: EngineConfig, actor: str, pool: str, ip: str, now: float, result: Result
+) -> Result:
+    """A restore by hand holds: the engine alerts but does not act on it again for
+    ``restore_holdoff`` unless its rate gets clearly worse (core.holdoff)."""
+    reads = holdoffs.tx_reads(tx)
+    if reads is None:
+        return result
+    lo, hi = window_bounds(now, config.monitor.window)
+    h = holdoff.start(
+        pool, ip, actor, await reads.ip_stats(ip, lo, hi), holdoffs.config_of(config), now
+    )
+    if h is None:
+        return result
+    await tx.write(Changes(holdoffs=[h]), now)
+    return f"{result[0]}; hold-off {format_duration(h.until - now)}", result[1]
 
 
 # --- alerts -------------------------------------------------------------------------------
@@ -309,6 +332,15 @@ async def alert_unsilence(
     return f"silence {key} deleted", []
 
 
+async def action_undo(
+    tx: ControlTx, config: EngineConfig, actor: str, args: Args, now: float
+) -> Result:
+    """Revert one audited action (core.engine.undo, which builds on the handlers here)."""
+    from opsconsole.core.engine import undo
+
+    return await undo.undo(tx, config, actor, args, now)
+
+
 # verb -> required arguments and what it does (optional arguments in comments)
 VERBS: dict[str, Verb] = {
     "warmup.start": Verb(("ip",), warmup_start),  # schedule, pool, create
@@ -326,4 +358,5 @@ VERBS: dict[str, Verb] = {
     "alert.resolve": Verb(("id",), alert_resolve),  # note
     "alert.silence": Verb(("ip", "seconds"), alert_silence),  # subuser, rule
     "alert.unsilence": Verb(("key",), alert_unsilence),
+    "action.undo": Verb(("id",), action_undo),  # undo an audited action (core.engine.undo)
 }

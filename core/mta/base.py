@@ -232,6 +232,15 @@ def _shares(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:
     return out
 
 
+def _transport_name(m: MemberView) -> str:
+    """The handle drift compares: a Postfix transport by its name only (``px5`` and
+    ``px5:[127.0.0.1]:2525`` are one transport; the nexthop is master.cf's business, and
+    ``parse_randmap`` reads main.cf the same way)."""
+    if m.transport:
+        return m.transport.split(":", 1)[0]
+    return m.handle()
+
+
 def drift(
     desired: Sequence[PoolView], actual: MtaState, *, tolerance: float = 0.02
 ) -> list[DriftItem]:
@@ -239,7 +248,7 @@ def drift(
 
     Shares (weight / pool total) are compared, not raw weights, because each MTA has its own
     units; ``tolerance`` absorbs Postfix's rounding to repetitions. Handles are matched on
-    ``MemberView.handle()``.
+    ``MemberView.handle()``, a Postfix transport on its name (not its nexthop).
     """
     items: list[DriftItem] = []
     for pool in desired:
@@ -248,7 +257,7 @@ def drift(
             items.append(DriftItem(pool.name, "pool_missing"))
             continue
         live, _guard = in_pool(pool)
-        want = _shares([(m.handle(), w) for m, w in live])
+        want = _shares([(_transport_name(m), w) for m, w in live])
         got = _shares([(a.handle, a.weight) for a in have])
         for handle in want:
             if handle not in got:

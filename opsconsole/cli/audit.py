@@ -49,8 +49,9 @@ def audit_cmd(
     for r in rows:
         r["at"] = iso(r["at"])
     print_table(
-        "Audit", [Column("at (UTC)"), Column("who", drop=3), Column("action"), Column("ip"),
-                  Column("pool", drop=2), Column("reason", drop=1)],
-        [[r["at"] or "", r["actor"], r["action"], r["ip"], r["pool"], r["reason"]] for r in rows],
+        "Audit", [Column("id"), Column("at (UTC)"), Column("who", drop=3), Column("action"),
+                  Column("ip"), Column("pool", drop=2), Column("reason", drop=1)],
+        [[r["id"], r["at"] or "", r["actor"], r["action"], r["ip"], r["pool"], r["reason"]]
+         for r in rows],
         rows if fmt == "json" else None, fmt=fmt, wide=wide,
     )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from opsconsole.core.holdoff_views import hold_label
 from opsconsole.core.views import Snapshot, window_trend
 from opsconsole.styles import FALLING, RISING, SEVERITY_STYLE
 from opsconsole.tui.cells import STATE_STYLE, count, pct, sparkline, trend
@@ -87,7 +88,7 @@ class IpsPanel(Panel):
             (sparkline(snap.series.get(ip, ()), block) if item["parent"] is None else "", sev or "",
              by(head_rate or 0.0)),
             (count(item["sent"]), "", by(head["sent"])),
-            (status, STATE_STYLE.get(status, ""), by(status)),
+            (hold_label(item) or status, STATE_STYLE.get(status, ""), by(status)),
             (item["pool"] or "-", "" if item["pool"] else "dim", by(item["pool"] or "")),
             (count(item["complaints"]), "" if item["complaints"] else "dim",
              by(head["complaints"])),

@@ -1,0 +1,57 @@
+"""``opsconsole undo ACTION_ID``: revert one audited action (core.engine.undo)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from opsconsole.cli._common import fail
+from opsconsole.cli._control import operator, read, run_command
+from opsconsole.errors import ExitCode
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "undo",
+        help="Revert one action of the audit log, the engine's own included: a removal is "
+        "restored (with the restore's hold-off), a restore removed again, a deprioritized IP "
+        "gets its weight back, a paused warmup resumes, a provider suspension is lifted. "
+        "ACTION_ID is the id column of `opsconsole audit`.\n\n"
+        "\b\nExamples:\n  opsconsole undo 42 --dry-run\n  opsconsole undo 42",
+    )(undo_cmd)
+
+
+def undo_cmd(
+    ctx: typer.Context,
+    action_id: Annotated[str, typer.Argument(metavar="ACTION_ID", help="The audit entry's id.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+) -> None:
+    if not dry_run:
+        run_command(ctx, "action.undo", {"id": action_id})
+        return
+
+    async def preview(store: Any, config: Any) -> tuple[str | None, list[str]]:
+        import time
+
+        from opsconsole.core.engine.undo import DryTx, describe, undo
+
+        now = time.time()
+        async with store.transaction() as tx:
+            dry = DryTx(tx)
+            try:
+                message, actions = await undo(dry, config, operator(), {"id": action_id}, now)
+            except ValueError as e:
+                return str(e), []
+        return None, [
+            f"would {message}",
+            *describe(dry.changes, actions, config.mta is not None, now),
+        ]
+
+    error, lines = read(ctx, preview)
+    if error is not None:
+        fail(error, ExitCode.USAGE)
+    for line in lines:
+        typer.echo(line)
