@@ -56,12 +56,16 @@ format: $(TEST_STAMP)
 bench: $(TEST_STAMP) bench-deps  ## every benchmark with its ratio against a same-run baseline
 	$(BIN)/python -m bench.run_all
 
-# The baselines need Debian's pflogsumm and sqlite3 CLI, and GNU time for peak RSS.
+# The baselines need Debian's pflogsumm, postfix_exporter and sqlite3 CLI, and GNU time for
+# peak RSS.
 bench-deps:
-	@command -v pflogsumm >/dev/null && command -v sqlite3 >/dev/null && test -x /usr/bin/time || \
+	@command -v pflogsumm >/dev/null && command -v sqlite3 >/dev/null && test -x /usr/bin/time && \
+	  command -v prometheus-postfix-exporter >/dev/null || \
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pflogsumm sqlite3 time >/dev/null; \
-	    else echo "make bench needs: apt-get install pflogsumm sqlite3 time (as root)"; exit 2; fi; }
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pflogsumm sqlite3 time \
+	        prometheus-postfix-exporter >/dev/null; \
+	    else echo "make bench needs: apt-get install pflogsumm sqlite3 time" \
+	      "prometheus-postfix-exporter (as root)"; exit 2; fi; }
 
 bench-smoke: $(TEST_STAMP)
 	$(BIN)/python -m bench.run_all --smoke

@@ -2,7 +2,10 @@
 ``bench/RESULTS.md`` (``--smoke``: tiny sizes, a sanity check of the scripts in well under
 a minute, not judged; its table goes to ``bench/out/RESULTS-smoke.md``).
 
-    python -m bench.run_all [--smoke] [--only JOB ...]
+    python -m bench.run_all [--smoke] [--only JOB ...] [--merge]
+
+``--only JOB --merge`` replaces just those jobs' rows (and descriptions) in
+``bench/RESULTS.md``, keeping every other job's rows as they were.
 """
 
 from __future__ import annotations
@@ -95,10 +98,43 @@ def write_results(path: Path, rows: list[Row], times: dict[str, float], total: f
     path.write_text("\n".join(parts))
 
 
+def _prefix(job: str) -> str:
+    return job.replace("_", " ") + ","  # rows of ingest_postfix are "ingest postfix, ..."
+
+
+def merge_results(path: Path, jobs: list[str], rows: list[Row]) -> None:
+    """Swap the rows of ``jobs`` in an existing RESULTS.md for ``rows``, in place of the
+    first old one (appended when there was none); every other line stays."""
+    mine = tuple(_prefix(j) for j in jobs)
+    new = table(rows).splitlines()[2:]
+    out: list[str] = []
+    placed = False
+    for line in path.read_text().splitlines():
+        if line.startswith("| ") and line[2:].startswith(mine):
+            if not placed:
+                out += new
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        end = max(i for i, x in enumerate(out) if x.startswith("| "))
+        out[end + 1 : end + 1] = new
+    text = "\n".join(out) + "\n"
+    for job in jobs:  # the job's description as its docstring says now
+        head = f"### {job}\n\n"
+        if head in text:
+            before, _, rest = text.partition(head)
+            nxt = rest.find("\n### ")
+            rest = rest[nxt + 1 :] if nxt >= 0 else ""
+            text = before + head + doc_of(job) + "\n\n" + rest
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--smoke", action="store_true", help="tiny sizes, fast, not judged")
     p.add_argument("--only", nargs="+", choices=JOBS, help="run only these jobs")
+    p.add_argument("--merge", action="store_true", help="with --only: update RESULTS.md rows")
     args = p.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -124,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             else "all targets met"
         )
     )
+    if args.merge and args.only and not args.smoke:
+        merge_results(BENCH / "RESULTS.md", list(args.only), rows)
+        print("merged into bench/RESULTS.md")
+        return 1 if failed else 0
     target = OUT / "RESULTS-smoke.md" if args.smoke or args.only else BENCH / "RESULTS.md"
     write_results(target, rows, times, total)
     print(f"written {target.relative_to(ROOT)}")

@@ -72,6 +72,9 @@ class BatchAggregate:
     last_event_at: float | None = None
     _samples_by_ip: dict[str, int] = field(default_factory=dict)
     _domains: dict[str, str] = field(default_factory=dict)
+    # diagnostic -> signature id or None: the same reply text recurs within a batch, and
+    # matching it against the signature set costs more than the rest of the event
+    _sig_of: dict[str, str | None] = field(default_factory=dict)
     pending: EspPending | None = None  # ids to deduplicate before these count (ESP formats)
 
     def add_all(self, events: Iterable[Event]) -> None:
@@ -80,6 +83,7 @@ class BatchAggregate:
         table = self.providers or default_table()
         sigs = self.signatures if self.signatures is not None else default_signatures()
         hits = self.signature_hits
+        sig_of = self._sig_of
         n = 0
         last = self.last_event_at
         bounced = Kind.BOUNCED
@@ -99,22 +103,36 @@ class BatchAggregate:
                 row[BOUNCED] += 1
                 row[HARD if hard else SOFT] += 1
                 self._sample(ev, ip)
-                if ev[7]:
-                    sig = sigs.match(ev[7])
-                    if sig is not None:
-                        hk = (ip, prov, sig.id, minute)
+                diag = ev[7]
+                if diag:
+                    sid = sig_of.get(diag, _UNSEEN)
+                    if sid is _UNSEEN:
+                        sid = self._match(sigs, diag)
+                    if sid is not None:
+                        hk = (ip, prov, sid, minute)
                         hits[hk] = hits.get(hk, 0) + 1
             else:
                 row[_COLUMN[kind]] += 1
                 if kind == deferred and ev[7]:
-                    sig = sigs.match(ev[7])
-                    if sig is not None:
-                        hk = (ip, prov, sig.id, minute)
+                    diag = ev[7]
+                    sid = sig_of.get(diag, _UNSEEN)
+                    if sid is _UNSEEN:
+                        sid = self._match(sigs, diag)
+                    if sid is not None:
+                        hk = (ip, prov, sid, minute)
                         hits[hk] = hits.get(hk, 0) + 1
             if last is None or ts > last:
                 last = ts
         self.events += n
         self.last_event_at = last
+
+    def _match(self, sigs: SignatureSet, diag: str) -> str | None:
+        sig = sigs.match(diag)
+        sid = sig.id if sig is not None else None
+        if len(self._sig_of) >= _SIG_CACHE_MAX:
+            self._sig_of.clear()
+        self._sig_of[diag] = sid
+        return sid
 
     def _sample(self, ev: Event, ip: str) -> None:
         k = self._samples_by_ip.get(ip, 0)
@@ -131,4 +149,6 @@ class BatchAggregate:
         return [(*k, c) for k, c in sorted(self.signature_hits.items())]
 
 
+_SIG_CACHE_MAX = 4096
+_UNSEEN = ""  # not a signature id: a diagnostic not matched yet
 _COLUMN = {Kind.DELIVERED: DELIVERED, Kind.DEFERRED: DEFERRED, Kind.COMPLAINED: COMPLAINTS}

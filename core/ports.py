@@ -12,18 +12,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.alerts import AlertState, Transition
 from opsconsole.core.config import RetentionConfig
 from opsconsole.core.engine.journal import JournalEntry, JournalPort
-from opsconsole.core.notify.dispatcher import OutboxPort
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.core.sources.tail import Checkpoint
 from opsconsole.core.stats import WindowStats
 from opsconsole.core.warmup import PlanState
+
+if TYPE_CHECKING:  # annotations only: the notifiers' httpx stays out of ingest's start-up
+    from opsconsole.core.notify.dispatcher import OutboxPort
 
 Key = tuple[str, str]  # (ip, subuser), '' for none
 Row = dict[str, Any]

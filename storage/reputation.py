@@ -8,14 +8,16 @@ SQLite and PostgreSQL). A change of listed state or SNDS filter appends to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.reputation.dnsbl import CheckReport, ZoneHealth
-from opsconsole.core.reputation.snds import BlockedRange, UsageRow
 from opsconsole.storage.reputation_tables import reputation, reputation_change, snds, zone_health
+
+if TYPE_CHECKING:  # annotations only: the SNDS client's httpx stays out of start-up
+    from opsconsole.core.reputation.snds import BlockedRange, UsageRow
 
 Row = dict[str, Any]
 

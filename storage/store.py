@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -16,7 +16,6 @@ from opsconsole.core import redact
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.config import RetentionConfig
-from opsconsole.core.notify.dispatcher import NotifierStats
 from opsconsole.core.ports import (
     AuditEntry,
     Changes,
@@ -51,11 +50,14 @@ from opsconsole.storage.engine_store import (
 )
 from opsconsole.storage.fleet import FleetStore
 from opsconsole.storage.holdoffs import HoldoffStore, HoldoffTx
-from opsconsole.storage.outbox import OutboxStore
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
 from opsconsole.storage.reputation import ReputationStore
 from opsconsole.storage.tables import Command, Pool, table_of
+
+if TYPE_CHECKING:  # annotations only: the notifiers' httpx stays out of ingest's start-up
+    from opsconsole.core.notify.dispatcher import NotifierStats
+    from opsconsole.storage.outbox import OutboxStore
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -86,6 +88,8 @@ async def write_changes(conn: AsyncConnection, changes: Changes, now: float) -> 
         )  # fmt: skip
     n = 0
     if changes.notices:
+        from opsconsole.storage.outbox import OutboxStore  # (lazy: httpx)
+
         outbox = OutboxStore(conn.engine)  # writes through ``conn``
         for notice in changes.notices:
             ids = await outbox.enqueue(
@@ -282,6 +286,8 @@ class SqlStore:
                 await write_changes(conn, Changes(audits=list(entries)), now)
 
     def outbox(self) -> OutboxStore:
+        from opsconsole.storage.outbox import OutboxStore
+
         return OutboxStore(self.engine)
 
     def esp_events(self, clock: Any = None) -> Any:
@@ -379,6 +385,8 @@ class SqlStore:
         return await NotifyStore(self.engine).silences(now)
 
     async def outbox_stats(self) -> dict[str, NotifierStats]:
+        from opsconsole.storage.outbox import OutboxStore
+
         return await OutboxStore(self.engine).stats()
 
     async def alert_history(self, alert_id: str) -> tuple[list[Row], list[Row]]:
