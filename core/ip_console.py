@@ -78,15 +78,15 @@ def worst_providers(
         per = whole.setdefault((ip, None), {})
         for prov, st in items:
             per[prov] = per[prov] + st if prov in per else st
-    keyed: dict[tuple[str, str | None], Iterable[tuple[str, WindowStats]]] = {
-        k: v for k, v in grouped.items() if k[1] is not None
-    }
-    keyed.update({k: v.items() for k, v in whole.items()})
+    keyed: list[tuple[tuple[str, str | None], Iterable[tuple[str, WindowStats]]]] = [
+        (k, v) for k, v in grouped.items() if k[1] is not None
+    ]
+    keyed += [(k, v.items()) for k, v in whole.items()]
     out: dict[tuple[str, str | None], WorstProvider] = {}
-    for key, items in keyed.items():
+    for key, pairs in keyed:
         mine = RANK.get(own.get(key, "ok"), 1)
         best: tuple[int, float, int, str] | None = None
-        for prov, st in items:
+        for prov, st in pairs:
             sev = severity(st, pcfg.thresholds(prov, base)).label
             if RANK[sev] <= max(mine, RANK["ok"]) or st.bounce_rate is None:
                 continue

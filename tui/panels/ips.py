@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from opsconsole.core.ip_console import (
     RANK,
@@ -50,7 +50,7 @@ def row_key(item: dict[str, Any]) -> str:
 
 class IpsPanel(Panel):
     TITLE = "IPs"
-    COLUMNS = (
+    COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("ip", "IP", 15),
         Column("subuser", "subuser", 10, letter="u"),
         Column("bounce", "bounce", 7, "right", numeric=True),
@@ -79,7 +79,7 @@ class IpsPanel(Panel):
         self._worst: dict[tuple[str, str | None], WorstProvider] = {}
         self._rep: dict[str, RepCell] = {}
         self.tier = "wide"
-        self.COLUMNS = self._columns(self.tier)  # type: ignore[misc]
+        self.COLUMNS = self._columns(self.tier)  # type: ignore[misc]  # per instance: the width's set
 
     @classmethod
     def tier_of(cls, width: int) -> str:
@@ -101,7 +101,7 @@ class IpsPanel(Panel):
         if tier == self.tier:
             return False
         self.tier = tier
-        self.COLUMNS = self._columns(tier)  # type: ignore[misc]
+        self.COLUMNS = self._columns(tier)  # type: ignore[misc]  # per instance: the width's set
         if not self.is_mounted:
             return True
         keys = {c.key for c in self.COLUMNS}
