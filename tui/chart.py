@@ -106,7 +106,6 @@ def render_chart(tl: Timeline, height: int = 8) -> list[Text]:
                             (LINE, SEVERITY_STYLE["block"], "block")):  # fmt: skip
         legend.append(ch, style)
         legend.append(f" {what}  ", GREY)
-    legend.append(f"slot {tl.step // 60}m, UTC", GREY)
     lines.append(legend)
     return lines
 

@@ -191,7 +191,7 @@ class IpDetailScreen(Screen[None]):
             self.query_one(TimelineChart).show(timeline)
             step = timeline.step // 60
             self.query_one("#timeline-head", Static).update(
-                f"Timeline: bounce rate, last 24h ({step}-minute slots)"
+                f"Timeline: bounce rate, last 24h ({step}-minute slots, UTC)"
             )
             cursor = p.cursor_row
             p.clear()
