@@ -528,3 +528,12 @@ async def alert_detail(store: ReadStore, alert_id: str) -> AlertDetail:
         for n in sent
     ]  # fmt: skip
     return AlertDetail(alert_row(found[0]) if found else None, events, notes)
+
+
+async def ip_timeline(store: ReadStore, config: EngineConfig, ip: str, now: float,
+                      slots: int = 96) -> Any:  # fmt: skip
+    """The IP detail's timeline (core.ip_console.Timeline): 24h of bounce rate in ``slots``
+    slots, listing and SNDS colour changes marked."""
+    from opsconsole.core.ip_console import ip_timeline as timeline
+
+    return await timeline(store, config, ip, now, slots=slots)

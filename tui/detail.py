@@ -1,8 +1,11 @@
-"""Detail of one IP: its 15m / 1h / 24h windows, recent bounce diagnostics, actions taken."""
+"""Detail of one IP: its 15m / 1h / 24h windows, its timeline (24h of bounce rate with
+listing and SNDS changes marked), its providers (15m/1h/24h each, suspension, top bounce
+reasons), its reputation (zones, SNDS days), recent bounce diagnostics, actions taken."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,10 +15,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from opsconsole.core.config import EngineConfig
+from opsconsole.core.ip_console import DETAIL_WINDOWS, Timeline, ip_providers, ip_reputation
 from opsconsole.core.sanitize import shown
-from opsconsole.core.views import IpDetail, ReadStore, ip_detail
-from opsconsole.styles import SEVERITY_STYLE
-from opsconsole.tui.cells import clock_time, count, pct
+from opsconsole.core.views import IpDetail, ReadStore, ip_detail, ip_timeline
+from opsconsole.styles import ALERT_SEVERITY_STYLE, GREY, SEVERITY_STYLE
+from opsconsole.tui.cells import clock_time, count, parse_iso, pct
+from opsconsole.tui.chart import AXIS, SNDS_STYLE, TimelineChart
+
+Row = dict[str, Any]
 
 
 class IpDetailScreen(Screen[None]):
@@ -25,6 +32,7 @@ class IpDetailScreen(Screen[None]):
     IpDetailScreen #title { text-style: bold reverse; padding: 0 1; }
     IpDetailScreen DataTable { height: auto; max-height: 14; }
     IpDetailScreen #diag-full { color: $text-muted; padding: 0 0 0 2; }
+    IpDetailScreen #reasons, IpDetailScreen #rep-note { color: $text-muted; padding: 0 0 0 2; }
     """
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
@@ -49,6 +57,8 @@ class IpDetailScreen(Screen[None]):
         self.context = context
         self.refresh_every = refresh_every  # 0: no live refresh (f5 only)
         self.diags: list[str] = []
+        self.providers: list[Row] = []
+        self.timeline: Timeline | None = None
         self.loads = 0
 
     def compose(self) -> ComposeResult:
@@ -56,6 +66,14 @@ class IpDetailScreen(Screen[None]):
         with VerticalScroll():
             yield Static("Windows", classes="heading")
             yield DataTable(id="windows", cursor_type="row", show_cursor=False)
+            yield Static("Timeline: bounce rate, last 24h", classes="heading", id="timeline-head")
+            yield TimelineChart(id="timeline")
+            yield Static("Providers", classes="heading")
+            yield DataTable(id="providers", cursor_type="row")
+            yield Static("", id="reasons")
+            yield Static("Reputation", classes="heading")
+            yield DataTable(id="reputation", cursor_type="row", show_cursor=False)
+            yield DataTable(id="snds", cursor_type="row", show_cursor=False)
             yield Static("Recent bounce diagnostics", classes="heading")
             yield DataTable(id="samples", cursor_type="row")
             yield Static("", id="diag-full", markup=False)
@@ -68,6 +86,18 @@ class IpDetailScreen(Screen[None]):
         for label in ("window", "sent", "delivered", "bounced", "hard", "soft", "deferred",
                       "cmpl", "bounce", "severity"):  # fmt: skip
             w.add_column(label, key=label)
+        p = self.query_one("#providers", DataTable)
+        p.add_column("provider", key="provider")
+        for name, _s in DETAIL_WINDOWS:
+            p.add_column(f"sent {name}", key=f"sent-{name}")
+            p.add_column(f"bounce {name}", key=f"bounce-{name}")
+        p.add_columns("severity", "suspended until", "top reason")
+        self.query_one("#reputation", DataTable).add_columns(
+            "zone", "listed", "code", "meaning", "checked UTC"
+        )
+        self.query_one("#snds", DataTable).add_columns(
+            "SNDS day", "filter", "complaints", "trap hits", "recipients", "blocked"
+        )
         self.query_one("#samples", DataTable).add_columns(
             "time UTC", "subuser", "domain", "status", "diagnostic"
         )
@@ -82,12 +112,27 @@ class IpDetailScreen(Screen[None]):
         if self.app.screen is self:
             self.run_worker(self._load(), exclusive=True, group="detail")
 
+    def chart_slots(self) -> int:
+        """96 quarter hours when the screen is wide enough, else 48 half hours."""
+        return 96 if self.app.size.width >= AXIS + 96 + 4 else 48
+
     async def _load(self) -> None:
-        self._fill(await ip_detail(self.store, self.config, self.ip, self.clock()))
+        now = self.clock()
+        detail = await ip_detail(self.store, self.config, self.ip, now)
+        providers = await ip_providers(self.store, self.config, self.ip, now)
+        reputation = await ip_reputation(self.store, self.ip)
+        timeline = await ip_timeline(self.store, self.config, self.ip, now, self.chart_slots())
+        self._fill(detail)
+        self._fill_more(providers, reputation, timeline)
         self.loads += 1
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The highlighted bounce's whole diagnostic, wrapped, under the table."""
+        """The highlighted bounce's whole diagnostic (or provider's top reasons), wrapped,
+        under the table."""
+        if event.data_table.id == "providers":
+            row = event.cursor_row
+            if 0 <= row < len(self.providers):
+                self.query_one("#reasons", Static).update(reasons_text(self.providers[row]))
         if event.data_table.id == "samples":
             row = event.cursor_row
             text = self.diags[row] if 0 <= row < len(self.diags) else ""
@@ -135,3 +180,74 @@ class IpDetailScreen(Screen[None]):
                 )  # fmt: skip
             if not entries:
                 a_table.add_row("-", "-", "-", "-", Text("no actions recorded", "dim"))
+
+    def _fill_more(self, providers: list[Row], reputation: dict[str, list[Row]],
+                   timeline: Timeline) -> None:  # fmt: skip
+        self.providers, self.timeline = providers, timeline
+        p = self.query_one("#providers", DataTable)
+        r = self.query_one("#reputation", DataTable)
+        d = self.query_one("#snds", DataTable)
+        with self.app.batch_update():
+            self.query_one(TimelineChart).show(timeline)
+            step = timeline.step // 60
+            self.query_one("#timeline-head", Static).update(
+                f"Timeline: bounce rate, last 24h ({step}-minute slots, UTC)"
+            )
+            cursor = p.cursor_row
+            p.clear()
+            for row in providers:
+                cells: list[Any] = [Text(shown(row["provider"]))]
+                for name, _s in DETAIL_WINDOWS:
+                    w = row["windows"][name]
+                    style = SEVERITY_STYLE.get(w["severity"], "")
+                    cells += [count(w["sent"]), Text(pct(w["bounce_rate"]), style)]
+                sev = row["windows"]["1h"]["severity"]
+                until = parse_iso(row["suspended_until"])
+                top = row["reasons"][0] if row["reasons"] else None
+                cells += [
+                    Text(sev, SEVERITY_STYLE.get(sev, "")),
+                    Text(clock_time(until), "bold" if until else "dim"),
+                    Text(f"{top[1]}x {shown(top[0])}" if top else "-", no_wrap=True,
+                         overflow="ellipsis"),
+                ]  # fmt: skip
+                p.add_row(*cells)
+            if not providers:
+                p.add_row(Text("no provider counts for this IP", "dim"), *[""] * 9)
+                self.query_one("#reasons", Static).update("")
+            else:
+                at = min(cursor, len(providers) - 1)
+                p.move_cursor(row=at)
+                self.query_one("#reasons", Static).update(reasons_text(providers[at]))
+            r.clear()
+            for z in reputation["results"]:
+                style = (ALERT_SEVERITY_STYLE.get(z["severity"] or "", "")
+                         if z["listed"] else GREY)  # fmt: skip
+                state = "listed" if z["listed"] else ("refused" if z["refused"] else
+                                                      "error" if z["error"] else "no")  # fmt: skip
+                r.add_row(
+                    Text(shown(z["zone"])), Text(state, style), Text(shown(z["code"] or "-")),
+                    Text(shown(z["meaning"] or z["error"] or "-"), no_wrap=True,
+                         overflow="ellipsis"),
+                    clock_time(parse_iso(z["checked_at"])),
+                )  # fmt: skip
+            if not reputation["results"]:
+                r.add_row(Text("no DNSBL results ([reputation] off or not run yet)", "dim"),
+                          "", "", "", "")  # fmt: skip
+            d.clear()
+            for s in reputation["snds"]:
+                cr = s["complaint_rate"]
+                d.add_row(
+                    s["day"], Text(shown(s["filter"]), SNDS_STYLE.get(s["filter"].upper(), "")),
+                    "-" if cr is None else f"{cr * 100:.2f}%",
+                    Text(str(s["trap_hits"]), "bold" if s["trap_hits"] else "dim"),
+                    count(s["recipients"]), Text("yes", "bold") if s["blocked"] else "no",
+                )  # fmt: skip
+            if not reputation["snds"]:
+                d.add_row(Text("no SNDS data", "dim"), "", "", "", "", "")
+
+
+def reasons_text(row: Row) -> str:
+    """``microsoft: 12x reputation 5.7.1 · 3x ...`` for the line under the provider table."""
+    if not row["reasons"]:
+        return f"{row['provider']}: no bounce samples kept"
+    return f"{row['provider']}: " + " · ".join(f"{n}x {why}" for why, n in row["reasons"])

@@ -174,6 +174,11 @@ class MainScreen(Screen[None]):
         # The footer's docked "^p Palette" overlapped the keys below 120 columns and left a
         # stray letter after it; there, ^p is in the help (?) instead.
         self.query_one(Footer).show_command_palette = width >= WIDE
+        # The IPs panel's columns follow the width (tui/panels/ips.py): a new set is empty
+        if self.query_one("#panel-ips", IpsPanel).fit(width):
+            self._stale.add("ips")
+            if self.is_shown() and not self.ops.frozen:
+                self.apply_active()
 
     # -- panels --------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Deterministic data for screenshots, snapshot tests and the refresh benchmark.
 
-Writes straight into the tables (buckets, pools, warmups, alerts, audit, bounce samples,
-lease) so a picture of the console depends only on ``now`` and the seed, not on the
-simulator or the engine's policy.
+Writes straight into the tables (buckets with their provider, pools, warmups, alerts,
+audit, bounce samples, reputation, lease) so a picture of the console depends only on
+``now`` and the seed, not on the simulator or the engine's policy.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from opsconsole.storage import tables
@@ -54,6 +54,20 @@ DIAGS = (
     ("5.2.2", True, "552 5.2.2 <{u}@{d}>: mailbox full"),
 )
 DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "web.de", "orange.fr")
+# Each seeded bucket row's provider: by minute, in turn (IP totals are the same as before).
+PROVIDER_CYCLE = ("google", "yahoo", "apple", "other")
+# One IP blocked at one provider only: (ip, subuser, minutes back, sent per minute,
+# bounced per minute in the last 30 minutes, before that). Its 15m/1h/24h rates at microsoft
+# are exact: 40%, 30%, 25%.
+MS_BLOCK = ("203.0.113.11", "marketing", 120, 10, 4, 2)
+MS_DIAG = ("550 5.7.1 Unfortunately, messages from [203.0.113.11] weren't sent. Please contact"
+           " your Internet service provider since part of their network is on our block list"
+           " (S3150).")  # fmt: skip
+_BUCKET_SQL = text(
+    "INSERT INTO bucket (ip, subuser, provider, minute, delivered, bounced, hard, soft,"
+    ' "deferred", complaints) VALUES (:ip, :subuser, :provider, :minute, :delivered,'
+    " :bounced, :hard, :soft, :deferred, :complaints)"
+)
 
 
 async def seed(
@@ -89,7 +103,9 @@ async def seed(
                 bounced = min(sent, int(sent * rate + rng.random()))
                 hard = int(bounced * 0.7)
                 buckets.append(
-                    {"ip": p.ip, "subuser": sub, "minute": minute, "delivered": sent - bounced,
+                    {"ip": p.ip, "subuser": sub, "minute": minute,
+                     "provider": PROVIDER_CYCLE[back % len(PROVIDER_CYCLE)],
+                     "delivered": sent - bounced,
                      "bounced": bounced, "hard": hard, "soft": bounced - hard,
                      "deferred": int(sent * 0.03 + rng.random() * 2),
                      "complaints": 1 if rng.random() < p.bounce / 8 else 0}
@@ -103,22 +119,112 @@ async def seed(
                      "rcpt_domain": domain, "status": status, "hard": hard_,
                      "diag": diag.format(u=f"user{k}", d=domain), "source": "pmta"}
                 )  # fmt: skip
+    buckets += ms_block_rows(minute_now) if minutes >= MS_BLOCK[2] else []
+    samples += ms_block_samples(now)
     async with engine.begin() as conn:
         for t in (tables.Bucket, tables.BounceSample, tables.PoolMember, tables.Pool,
                   tables.WarmupPlan, tables.Alert, tables.Audit, tables.IngestCounter):  # fmt: skip
             await conn.execute(delete(t.__table__))
-        await conn.execute(tables.Bucket.__table__.insert(), buckets)
+        await conn.execute(_BUCKET_SQL, buckets)
         await conn.execute(tables.BounceSample.__table__.insert(), samples)
         await _pools(conn, now)
         await _warmups(conn, now)
         await _alerts(conn, now)
         await _audit(conn, now)
+        await _reputation(conn, now)
         await conn.execute(
             tables.IngestCounter.__table__.insert().values(
                 source="pmta", format="pmta", path="/var/log/pmta/acct-*.csv", lines=182_331,
                 events=181_907, malformed=3, last_event_at=now - 2, last_read_at=now - 1,
             )
         )  # fmt: skip
+
+
+def ms_block_rows(minute_now: int) -> list[dict[str, Any]]:
+    ip, sub, span, sent, late, early = MS_BLOCK
+    rows = []
+    for back in range(span):
+        bounced = late if back < 30 else early
+        rows.append(
+            {"ip": ip, "subuser": sub, "provider": "microsoft", "minute": minute_now - back * 60,
+             "delivered": sent - bounced, "bounced": bounced, "hard": bounced, "soft": 0,
+             "deferred": 0, "complaints": 0}
+        )  # fmt: skip
+    return rows
+
+
+def ms_block_samples(now: float) -> list[dict[str, Any]]:
+    ip, sub = MS_BLOCK[0], MS_BLOCK[1]
+    out = [
+        {"ts": now - 30 - k * 61, "ip": ip, "subuser": sub,
+         "rcpt_domain": ("outlook.com", "hotmail.com", "live.com")[k % 3], "status": "5.7.1",
+         "hard": True, "diag": MS_DIAG, "source": "pmta"}
+        for k in range(5)
+    ]  # fmt: skip
+    out.append(
+        {"ts": now - 400, "ip": ip, "subuser": sub, "rcpt_domain": "gmail.com", "status": "5.1.1",
+         "hard": True, "diag": DIAGS[0][2].format(u="user9", d="gmail.com"), "source": "pmta"}
+    )  # fmt: skip
+    return out
+
+
+# Reputation: (ip, zone, listed, code, meaning, severity); every seeded IP but 192.0.2.40
+# was checked, so its cell reads "-".
+LISTINGS = (
+    ("203.0.113.13", "zen.spamhaus.org", True, "127.0.0.2",
+     "SBL: Spamhaus Block List (spam source)", "critical"),
+    ("203.0.113.13", "bl.spamcop.net", True, "127.0.0.2", "SpamCop: reported spam source",
+     "warning"),
+    ("198.51.100.21", "bl.spamcop.net", True, "127.0.0.2", "SpamCop: reported spam source",
+     "warning"),
+)  # fmt: skip
+# (ip, source, seconds before now, state): drawn on the IP detail's timeline
+CHANGES = (
+    ("203.0.113.13", "snds", 20 * 3600, "YELLOW"),
+    ("203.0.113.13", "zen.spamhaus.org", 6 * 3600, "listed"),
+    ("203.0.113.13", "bl.spamcop.net", 3 * 3600, "listed"),
+    ("203.0.113.13", "snds", 2 * 3600, "RED"),
+    ("198.51.100.21", "zen.spamhaus.org", 22 * 3600, "listed"),
+    ("198.51.100.21", "zen.spamhaus.org", 10 * 3600, "clear"),
+    ("198.51.100.21", "bl.spamcop.net", 1 * 3600, "listed"),
+)
+SNDS_DAYS = (("2026-03-01", "RED", 0.012, 4), ("2026-02-28", "YELLOW", 0.004, 1),
+             ("2026-02-27", "GREEN", 0.0008, 0))  # fmt: skip
+
+
+async def _reputation(conn: Any, now: float) -> None:
+    from opsconsole.storage.reputation_tables import reputation, reputation_change, snds
+
+    for t in (reputation, reputation_change, snds):
+        await conn.execute(delete(t))
+    zones = ("zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net")
+    listed = {(ip, zone): rest for ip, zone, *rest in LISTINGS}
+    rows = []
+    for p in PROFILES:
+        if p.ip == "192.0.2.40":
+            continue
+        for zone in zones:
+            hit = listed.get((p.ip, zone))
+            rows.append(
+                {"ip": p.ip, "zone": zone, "listed": hit is not None,
+                 "code": hit[1] if hit else "", "meaning": hit[2] if hit else "",
+                 "severity": hit[3] if hit else None, "refused": False, "error": None,
+                 "checked_at": now - 600}
+            )  # fmt: skip
+    await conn.execute(reputation.insert(), rows)
+    await conn.execute(
+        reputation_change.insert(),
+        [{"ip": ip, "source": src, "at": now - ago, "state": state, "detail": ""}
+         for ip, src, ago, state in CHANGES],
+    )  # fmt: skip
+    await conn.execute(
+        snds.insert(),
+        [{"ip": "203.0.113.13", "day": day, "activity_start": f"{day}T00:00:00",
+          "activity_end": f"{day}T23:59:00", "rcpt": 4000, "data": 3900, "recipients": 4100,
+          "filter": f, "complaint_rate": cr, "trap_hits": traps, "blocked": f == "RED",
+          "fetched_at": now - 3600}
+         for day, f, cr, traps in SNDS_DAYS],
+    )  # fmt: skip
 
 
 async def _pools(conn: Any, now: float) -> None:

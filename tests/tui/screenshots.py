@@ -64,6 +64,23 @@ async def _filtered(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.2)
 
 
+def _detail_at(key: str, section: str | None = None) -> Steps:
+    """The IP detail of row ``key``, scrolled so ``section`` (a widget id) is at the top."""
+
+    async def steps(pilot: Pilot[Any]) -> None:
+        await _loaded(pilot)
+        pilot.app.main.panel("ips").table.move_to_key(key)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await _until(pilot, lambda: type(pilot.app.screen).__name__ == "IpDetailScreen")
+        screen = pilot.app.screen
+        await _until(pilot, lambda: getattr(screen, "loads", 0) >= 1)
+        if section is not None:
+            screen.query_one(f"#{section}").scroll_visible(top=True, animate=False)
+        await pilot.pause(0.5)
+
+    return steps
+
+
 SHOTS: tuple[tuple[str, tuple[int, int], Steps], ...] = (
     ("main-120x36", (120, 36), _loaded),
     ("main-80x24", (80, 24), _loaded),
@@ -72,6 +89,10 @@ SHOTS: tuple[tuple[str, tuple[int, int], Steps], ...] = (
     ("alerts-120x36", (120, 36), _press("4")),
     ("filter-120x36", (120, 36), _filtered),
     ("ip-detail", (120, 36), _press("enter", screen="IpDetailScreen")),
+    ("ip-detail-timeline-120x40", (120, 40), _detail_at("203.0.113.13|")),
+    ("ip-detail-providers-120x40", (120, 40), _detail_at("203.0.113.11|", "providers")),
+    ("ip-detail-80x24", (80, 24), _detail_at("203.0.113.13|")),
+    ("ip-detail-reputation-80x24", (80, 24), _detail_at("203.0.113.13|", "providers")),
     ("ack-dialog", (120, 36), _ack),
     ("confirm-remove", (80, 24), _press("x", screen="ConfirmDialog")),
     ("help", (80, 24), _press("question_mark", screen="HelpScreen")),
