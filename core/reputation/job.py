@@ -347,28 +347,31 @@ class ReputationService:
                 to_notify.append((alert, trans[-1].transition if trans else "update"))
         actions = []
         m = self.config.monitor
+        # One IP listed on two acting zones in one run: the second sees the first's change
+        # (one deprioritize, not two).
+        current = {(x.pool, x.ip): x for x in state.members}
         for ip, action, reason, zone in acting:
             sev = Severity.BLOCK if action == "remove" else Severity.CRITICAL
-            for member in state.members:
+            for k, member in current.items():
                 if member.ip != ip:
                     continue
                 new, acts = rotation.evaluate_member(
                     member, sev, m.deprioritize_factor, m.recover_checks, now,
                     reason=reason, numbers={"zone": zone, "rule": DNSBL_LISTED},
                 )  # fmt: skip
-                if new is not member:
-                    changes.members.append(new)
+                current[k] = new
                 actions += [action_dict(a) for a in acts]
         for old, zone in restores:
             # Only a member still as the listing left it: an operator (or the bounce policy)
             # who changed it since has the last word.
-            member = next((x for x in state.members if x == old), None)
-            if member is None:
+            if current.get((old.pool, old.ip)) != old:
                 continue
-            new, acts = rotation.restore(member, now, actor="engine",
+            new, acts = rotation.restore(old, now, actor="engine",
                                          reason=f"delisted from {zone}")  # fmt: skip
-            changes.members.append(new)
+            current[(old.pool, old.ip)] = new
             actions += [action_dict(a) for a in acts]
+        before = {(x.pool, x.ip): x for x in state.members}
+        changes.members = [x for k, x in current.items() if x is not before[k]]
         changes.audits = [audit_entry(a) for a in actions]
         changes.notices = notices(self._notifiers, to_notify, self.config.host,
                                   m.window, now)  # fmt: skip
