@@ -31,9 +31,7 @@ async def _put_health(conn: AsyncConnection, health: Sequence[ZoneHealth]) -> No
         last_error = old.last_error if old is not None else None
         if h.state == "ok":
             last_ok = h.checked_at if h.checked_at is not None else last_ok
-        if h.state in ("error", "refused", "dead") and h.reason:
-            last_error = h.reason
-        elif h.failures and h.reason:
+        if h.reason and (h.failures or h.state in ("error", "refused", "dead")):
             last_error = h.reason
         await conn.execute(delete(zone_health).where(zone_health.c.zone == h.zone))
         await conn.execute(zone_health.insert().values(

@@ -40,7 +40,6 @@ from opsconsole.core.reputation.listings import (
     delisted_members,
     listing_observations,
 )
-from opsconsole.core.rotation import MemberState
 from opsconsole.core.reputation.snds import (
     SNDS_BLOCKED,
     SNDS_FILTER,
@@ -54,6 +53,7 @@ from opsconsole.core.reputation.snds import (
     snds_observations,
 )
 from opsconsole.core.reputation.zones import SEVERITY_RANK, AlertSeverity, Zone
+from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -203,9 +203,7 @@ class ReputationService:
         if snds_due:
             self.next_snds = now + self.rep.snds_interval
         fence = self.fence_of()
-        self.task = asyncio.create_task(
-            self.run(now, dnsbl=dnsbl_due, snds=snds_due, fence=fence)
-        )
+        self.task = asyncio.create_task(self.run(now, dnsbl=dnsbl_due, snds=snds_due, fence=fence))
 
     async def close(self) -> None:
         if self.task is not None:
@@ -234,6 +232,7 @@ class ReputationService:
                     await self._dnsbl(now)
                 if snds and self.rep.snds is not None:
                     await self._snds(now)
+            await self._health([ZoneHealth("reputation", "ok", "", now)])  # clears an error
         except TimeoutError:
             await self._health([ZoneHealth("reputation", "error",
                                            f"run stopped at its {self.rep.deadline:g}s deadline",

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from opsconsole.core.alerts import AlertState
 from opsconsole.core.reputation.dnsbl import CheckReport
-from opsconsole.core.rotation import MemberState
 from opsconsole.core.reputation.zones import AlertSeverity, OnListed, Zone
+from opsconsole.core.rotation import MemberState
 
 DNSBL_LISTED = "dnsbl_listed"
 
