@@ -58,7 +58,8 @@ HEALTHY = "healthy"
 DEGRADED = "degraded"
 UNHEALTHY = "unhealthy"
 UNCONFIGURED = "unconfigured"
-_RANK = {HEALTHY: 0, UNCONFIGURED: 0, DEGRADED: 1, UNHEALTHY: 2}
+WARNING = "warning"  # worth a look, not a page: reported, exits 0 (a dead DNSBL zone)
+_RANK = {HEALTHY: 0, UNCONFIGURED: 0, WARNING: 0, DEGRADED: 1, UNHEALTHY: 2}
 # `opsconsole status` exit codes (the monitoring-plugin convention): 3 = cannot tell.
 # 2 stays "usage error" for every command: anything not healthy is 1.
 EXIT_CODES = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 1}
@@ -144,6 +145,7 @@ def health_checks(
         else:
             why = f"notifier {n['name']}: {n.get('pending', 0)} pending, none failing"
             out.append(HealthCheck(key, HEALTHY, why))
+    out += reputation_checks(status.get("reputation") or [])
     hosts = status.get("hosts")
     if hosts:
         down = [h["host"] for h in hosts if not h.get("engine_running")]
@@ -155,6 +157,48 @@ def health_checks(
             out.append(HealthCheck("fleet", DEGRADED, "; ".join(parts)))
         else:
             out.append(HealthCheck("fleet", HEALTHY, f"{len(hosts)} host(s) running and fresh"))
+    return out
+
+
+def reputation_checks(rows: Iterable[Mapping[str, Any]]) -> list[HealthCheck]:
+    """The reputation job's health rows (``core.reputation.report.zone_status``). A zone
+    the checks cannot use (refused: public resolver, no DQS key; its test lookups timing
+    out or SERVFAIL) is degraded: its listings go unseen. A dead zone (lists the world, or
+    nothing for its test address) is a warning (exit 0): it is skipped, which is right, and
+    the fix is a config edit, not a page. Some failed lookups of a working zone: warning."""
+    out = []
+    for r in rows:
+        zone, state, reason = r["zone"], r["state"], r["reason"] or ""
+        failed = f" ({r['failures']} of {r['lookups']} lookups failed)" if r["failures"] else ""
+        if zone == "snds":
+            if state == "ok":
+                why = f"SNDS: last import {r['checked_at']} ({reason})"
+                out.append(HealthCheck("snds", HEALTHY, why))
+            elif reason.startswith("unparsed rows"):  # imported; some rows of unknown shape
+                out.append(HealthCheck("snds", WARNING, f"SNDS imported with {reason}"))
+            else:
+                last = r.get("last_ok_at") or "never"
+                why = f"SNDS import failing: {reason} (last success {last})"
+                out.append(HealthCheck("snds", DEGRADED, why))
+            continue
+        if zone == "reputation":  # the run itself (its deadline, an unexpected error)
+            if state != "ok":
+                out.append(HealthCheck("reputation", DEGRADED, f"reputation run: {reason}"))
+            continue
+        key = f"dnsbl:{zone}"
+        if state == "ok":
+            if r["failures"]:
+                out.append(HealthCheck(key, WARNING, f"DNSBL {zone}: {reason}"))
+            else:
+                out.append(HealthCheck(key, HEALTHY, f"DNSBL {zone}: {r['lookups']} lookups"))
+        elif state == "dead":
+            out.append(HealthCheck(key, WARNING, f"DNSBL {zone} dead, skipped: {reason}"))
+        elif state == "refused":
+            out.append(HealthCheck(key, DEGRADED, f"DNSBL {zone} {reason}"))
+        elif state == "unknown":
+            out.append(HealthCheck(key, DEGRADED, f"DNSBL {zone} not checked yet"))
+        else:
+            out.append(HealthCheck(key, DEGRADED, f"DNSBL {zone} failing: {reason}{failed}"))
     return out
 
 

@@ -21,7 +21,7 @@ from opsconsole.core.notify.payload import iso_millis
 from opsconsole.core.notify.sender import named
 from opsconsole.core.ports import EngineStore, Key, Row
 from opsconsole.core.redact import redact_url
-from opsconsole.core.reputation.report import reputation_sections
+from opsconsole.core.reputation.report import reputation_sections, zone_status
 from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Thresholds, WindowStats, severity
 from opsconsole.core.warmup import PlanState
@@ -459,6 +459,7 @@ async def status(
                               "failed": 0, "last_error": None, "last_sent_at": None})  # fmt: skip
     data = {"database": redact_url(database), "engine": eng, "sources": sources,
             "notifiers": notifiers}  # fmt: skip
+    data["reputation"] = await zone_status(store)  # DNSBL zones, SNDS (issue 14)
     return await fleet.add_health(data, store, config, now)
 
 

@@ -161,14 +161,31 @@ def render(report: dict[str, Any], top_n: int = 50, top_providers: int = 10) -> 
         [(_labels(host=h["host"]), h["heartbeat_age_seconds"]) for h in hosts
          if h["heartbeat_age_seconds"] is not None],
     )  # fmt: skip
+    # Bounded: a series per (ip, zone) only while listed (absent = not listed), and per
+    # zone the number of listed IPs and whether the zone is usable (docs/reputation.md).
+    rep = report.get("reputation", [])
     metric(
         "dnsbl_listed",
         "gauge",
-        "1 when the IP is listed on the DNSBL zone (one series per checked ip and zone).",
-        [(_labels(ip=r["ip"], zone=r["zone"]), 1 if r["listed"] else 0)
-         for r in report.get("reputation", [])],
+        "1 while the IP is listed on the DNSBL zone (only listed ip/zone pairs have a series).",
+        [(_labels(ip=r["ip"], zone=r["zone"]), 1) for r in rep if r["listed"]],
+    )  # fmt: skip
+    zones = sorted({r["zone"] for r in rep} | {h["zone"] for h in
+                   report.get("reputation_health", []) if h["zone"] not in _NOT_ZONES})  # fmt: skip
+    metric(
+        "dnsbl_zone_listed_ips", "gauge", "IPs listed on the DNSBL zone at its last check.",
+        [(_labels(zone=z), sum(1 for r in rep if r["zone"] == z and r["listed"])) for z in zones],
+    )  # fmt: skip
+    metric(
+        "reputation_source_ok", "gauge",
+        "1 when the DNSBL zone (or the SNDS import) answered usably at its last check.",
+        [(_labels(zone=h["zone"]), 1 if h["state"] == "ok" else 0)
+         for h in report.get("reputation_health", []) if h["zone"] != "reputation"],
     )  # fmt: skip
     return "\n".join(out) + "\n"
+
+
+_NOT_ZONES = ("snds", "reputation")  # health rows of the job that are no DNSBL zone
 
 
 def write_textfile(path: str, text: str) -> None:

@@ -12,7 +12,7 @@ from opsconsole.core.sanitize import shown
 IP_COLUMNS = (
     "ip", "subuser", "pool", "status", "sent", "delivered", "bounced", "hard_bounced",
     "soft_bounced", "deferred", "complaints", "bounce_rate", "complaint_rate",
-    "deferral_rate", "severity",
+    "deferral_rate", "severity", "listed_on", "snds_filter",
 )  # fmt: skip
 FORMATS = ("json", "csv", "markdown", "table")
 
@@ -35,11 +35,26 @@ def ip_lines(report: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def reputation_of(report: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """ip -> {listed_on: the zones listing it (";"), snds_filter: its latest SNDS filter}."""
+    out: dict[str, dict[str, str]] = {}
+    for r in report.get("reputation", []):
+        if r["listed"]:
+            cell = out.setdefault(r["ip"], {}).get("listed_on")
+            out[r["ip"]]["listed_on"] = f"{cell};{r['zone']}" if cell else r["zone"]
+    for r in report.get("snds", []):  # newest day first
+        out.setdefault(r["ip"], {}).setdefault("snds_filter", r["filter"])
+    return out
+
+
 def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(IP_COLUMNS)
+    rep = reputation_of(report)
     for row in ip_lines(report):
+        extra = rep.get(row["ip"], {}) if row["subuser"] is None else {}
+        row = row | {"listed_on": extra.get("listed_on"), "snds_filter": extra.get("snds_filter")}
         w.writerow(shown(row[c]) for c in IP_COLUMNS)
     return buf.getvalue()
 
@@ -98,6 +113,18 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
          str(r["complaints"]), r["severity"], r["suspended_until"] or ""]
         for r in report.get("providers", [])
     ]  # fmt: skip
+    # Listings and lookups that failed (a clean "not listed" is counted in the JSON only).
+    reputation = [
+        [r["ip"], r["zone"], "listed" if r["listed"] else ("refused" if r["refused"] else
+         "error"), r["code"] or "", r["meaning"] or r["error"] or "", r["checked_at"] or ""]
+        for r in report.get("reputation", [])
+        if r["listed"] or r["refused"] or r["error"]
+    ]  # fmt: skip
+    snds = [
+        [r["ip"], r["day"], r["filter"], pct(r["complaint_rate"]), str(r["trap_hits"]),
+         str(r["recipients"]), "yes" if r["blocked"] else ""]
+        for r in report.get("snds", [])
+    ]  # fmt: skip
     u = report["unattributed"]
     return [
         ("IPs", ["ip", "subuser", "pool", "status", "sent", "bounce", "hard", "soft",
@@ -111,6 +138,8 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
         ("Unattributed", ["delivered", "bounced", "deferred", "complaints"],
          [[str(u["delivered"]), str(u["bounced"]), str(u["deferred"]), str(u["complaints"])]]),
         ("Sources", ["name", "format", "lines", "malformed", "last event", "error"], sources),
+        ("Reputation", ["ip", "zone", "state", "code", "meaning", "checked"], reputation),
+        ("SNDS", ["ip", "day", "filter", "complaints", "traps", "recipients", "blocked"], snds),
     ]  # fmt: skip
 
 
@@ -150,7 +179,7 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
 NUMERIC_OR_KEY = frozenset(
     {"ip", "id", "sent", "bounce", "hard", "soft", "defer", "cmpl", "severity", "stage", "day",
      "sent/quota", "weight", "active ips", "capacity/day", "delivered", "bounced", "deferred",
-     "complaints", "lines", "malformed"}
+     "complaints", "lines", "malformed", "code", "traps", "recipients"}
 )  # fmt: skip
 
 

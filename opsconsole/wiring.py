@@ -193,7 +193,11 @@ def make_runtime(settings: Settings, store: ConsoleStore, **kwargs: Any) -> Engi
         *reputation_services(settings, config, store, clock),
         *provider_services(config.providers, clock),
     ]
-    return EngineRuntime(config, store, services=services, **kwargs)
+    runtime = EngineRuntime(config, store, services=services, **kwargs)
+    for service in services:  # the reputation job fences its writes with the lease as held
+        if hasattr(service, "fence_of"):
+            service.fence_of = lambda: runtime.fence
+    return runtime
 
 
 def receiver_config(settings: Settings) -> Any:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from opsconsole.core.ports import Fence
 from opsconsole.core.reputation.dnsbl import CheckReport, ZoneHealth
+from opsconsole.storage import lease
 from opsconsole.storage.reputation_tables import reputation, reputation_change, snds, zone_health
 
 if TYPE_CHECKING:  # annotations only: the SNDS client's httpx stays out of start-up
@@ -23,18 +25,35 @@ Row = dict[str, Any]
 
 
 async def _put_health(conn: AsyncConnection, health: Sequence[ZoneHealth]) -> None:
+    """Replace each zone's row, carrying its last success and last error forward."""
+    before = {r.zone: r for r in (await conn.execute(select(zone_health))).all()}
     for h in health:
+        old = before.get(h.zone)
+        last_ok = old.last_ok_at if old is not None else None
+        last_error = old.last_error if old is not None else None
+        if h.state == "ok":
+            last_ok = h.checked_at if h.checked_at is not None else last_ok
+        if h.reason and (h.failures or h.state in ("error", "refused", "dead")):
+            last_error = h.reason
         await conn.execute(delete(zone_health).where(zone_health.c.zone == h.zone))
         await conn.execute(zone_health.insert().values(
-            zone=h.zone, state=h.state, reason=h.reason, checked_at=h.checked_at))  # fmt: skip
+            zone=h.zone, state=h.state, reason=h.reason, checked_at=h.checked_at,
+            lookups=h.lookups, failures=h.failures, last_ok_at=last_ok, last_error=last_error,
+        ))  # fmt: skip
+
+
+async def _fenced(conn: AsyncConnection, fence: Fence | None) -> None:
+    if fence is not None:
+        await lease.fence(conn, fence)
 
 
 class ReputationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def save_dnsbl(self, report: CheckReport) -> None:
+    async def save_dnsbl(self, report: CheckReport, fence: Fence | None = None) -> None:
         async with self.engine.begin() as conn:
+            await _fenced(conn, fence)
             before = {(r.ip, r.zone): r for r in (await conn.execute(select(reputation))).all()}
             for r in report.results:
                 if r.skipped:
@@ -63,9 +82,14 @@ class ReputationStore:
             await _put_health(conn, report.health)
 
     async def save_snds(
-        self, rows: Sequence[UsageRow], blocked: Sequence[BlockedRange], now: float
+        self,
+        rows: Sequence[UsageRow],
+        blocked: Sequence[BlockedRange],
+        now: float,
+        fence: Fence | None = None,
     ) -> None:
         async with self.engine.begin() as conn:
+            await _fenced(conn, fence)
             last: dict[str, str] = {}
             for r in (await conn.execute(select(snds).order_by(snds.c.day))).all():
                 last[r.ip] = r.filter
@@ -90,8 +114,9 @@ class ReputationStore:
                     ))  # fmt: skip
                     last[row.ip] = row.filter
 
-    async def save_health(self, health: Sequence[ZoneHealth]) -> None:
+    async def save_health(self, health: Sequence[ZoneHealth], fence: Fence | None = None) -> None:
         async with self.engine.begin() as conn:
+            await _fenced(conn, fence)
             await _put_health(conn, health)
 
     # -- reads -----------------------------------------------------------------------

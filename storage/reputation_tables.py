@@ -41,6 +41,11 @@ zone_health = Table(
     Column("state", String(16), nullable=False),  # ok | dead | refused | error | unknown
     Column("reason", Text, nullable=False, default=""),
     Column("checked_at", Float, nullable=True),
+    # v017: the last run's lookups and failed lookups, the last success and last error
+    Column("lookups", Integer, nullable=False, default=0, server_default="0"),
+    Column("failures", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_ok_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
 )
 
 snds = Table(

@@ -37,6 +37,8 @@ class CheckOutcome:
     alerts_opened: int = 0
     alerts_resolved: int = 0
     enqueued: int = 0
+    # The alerts open after this check (as committed): the Alertmanager re-send's input.
+    open_alerts: list[AlertState] = field(default_factory=list)
 
 
 def new_alert_id() -> str:
@@ -125,6 +127,9 @@ async def run_check(
     changes.journal = entries_for(config.actions, config.mta is not None, actions)
     outcome.enqueued = await store.commit(changes, now, fence)
     outcome.actions = actions
+    after = {a.id: a for a in state.open_alerts.values()}
+    after.update({a.id: a for a in changes.alerts})
+    outcome.open_alerts = [a for a in after.values() if a.state != "resolved"]
     return outcome, actions
 
 

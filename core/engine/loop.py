@@ -352,9 +352,8 @@ class EngineRuntime:
         if self.journal is not None:
             self.journal.wake()
         if self._resender.wanted(self.notifiers):
-            state = await self.store.engine_state(now)
             await self._resender.run(
-                self.notifiers, state.open_alerts.values(), self.config.host,
+                self.notifiers, outcome.open_alerts, self.config.host,
                 self.config.monitor.window, now,
             )  # fmt: skip
         for service in self.services:

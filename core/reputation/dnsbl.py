@@ -18,7 +18,7 @@ import asyncio
 import ipaddress
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from opsconsole.core.dns import ALookup, LookupResult
@@ -66,6 +66,8 @@ class ZoneHealth:
     state: HealthState
     reason: str = ""
     checked_at: float | None = None
+    lookups: int = 0  # this run's lookups of the zone (test addresses included)
+    failures: int = 0  # of which failed: timeout, SERVFAIL, no answer by the deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ class DnsblChecker:
             for z in zones
         ]  # fmt: skip
         self._cache: OrderedDict[tuple[str, str], ListingResult] = OrderedDict()
+        self._probe_failures: dict[str, int] = {}  # zone -> failed test lookups, last probe
 
     def health(self) -> tuple[ZoneHealth, ...]:
         return tuple(s.health for s in self._zones)
@@ -210,13 +213,17 @@ class DnsblChecker:
         )
         ok_yes = _classify(zone, "127.0.0.2", yes, now, self._cfg)
         ok_no = _classify(zone, "127.0.0.1", no, now, self._cfg)
+        self._probe_failures[zone.name] = sum(
+            1 for r in (ok_yes, ok_no) if r.error and not r.refused
+        )
         if ok_yes.refused or ok_no.refused:
             code = (ok_yes.codes or ok_no.codes)[0]
             h = ZoneHealth(zone.name, "refused",
                            f"lookup refused ({code}: {REFUSED_MEANING.get(code, 'refused')}); "
                            f"{DQS_ADVICE}", now)  # fmt: skip
         elif ok_yes.error or ok_no.error:
-            h = ZoneHealth(zone.name, "error", f"test lookup failed: {ok_yes.error or ok_no.error}")
+            why = f"test lookup failed: {ok_yes.error or ok_no.error}"
+            h = ZoneHealth(zone.name, "error", why, now)
         elif ok_no.listed:
             h = ZoneHealth(zone.name, "dead", "lists the world (answers for 127.0.0.1)", now)
         elif not ok_yes.listed:
@@ -269,8 +276,11 @@ class DnsblChecker:
         timed_out = False
         results: dict[tuple[str, str], ListingResult] = {}
 
+        probed: set[str] = set()
+
         async def run() -> None:
             due = [s for s in self._zones if self._due(s, now)]
+            probed.update(s.zone.name for s in due)
             await asyncio.gather(*(self._probe(s, now) for s in due))
             usable = [s for s in self._zones if s.health.state == "ok"]
 
@@ -298,4 +308,23 @@ class DnsblChecker:
         warnings = [f"{h.zone}: {h.reason}" for h in self.health() if h.state != "ok" and h.reason]
         if timed_out:
             warnings.append(f"DNSBL check stopped at its {self._cfg.deadline:g}s deadline")
-        return CheckReport(now, tuple(out), self.health(), tuple(warnings), timed_out)
+        return CheckReport(now, tuple(out), self._counted(out, probed, now), tuple(warnings),
+                           timed_out)  # fmt: skip
+
+    def _counted(
+        self, results: Sequence[ListingResult], probed: set[str], now: float
+    ) -> tuple[ZoneHealth, ...]:
+        """Each zone's health with this run's lookups and failed lookups (a probe is two
+        lookups; refused answers are answers, not failures)."""
+        out = []
+        for s in self._zones:
+            h, name = s.health, s.zone.name
+            mine = [r for r in results if r.zone == name and not r.skipped]
+            errors = [r.error for r in mine if r.error and not r.refused]
+            lookups = len(mine) + (2 if name in probed else 0)
+            failures = len(errors) + (self._probe_failures.get(name, 0) if name in probed else 0)
+            reason = h.reason
+            if h.state == "ok" and errors:
+                reason = f"{failures} of {lookups} lookups failed ({errors[0]})"
+            out.append(replace(h, reason=reason, lookups=lookups, failures=failures))
+        return tuple(out)

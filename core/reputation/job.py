@@ -33,9 +33,13 @@ from opsconsole.core.engine.check import (
 )
 from opsconsole.core.engine.journal import entries_for
 from opsconsole.core.errors import first_line
-from opsconsole.core.ports import Changes, EngineStore
+from opsconsole.core.ports import Changes, EngineStore, Fence, LeaseLost
 from opsconsole.core.reputation.dnsbl import CheckReport, DnsblChecker, DnsblConfig, ZoneHealth
-from opsconsole.core.reputation.listings import DNSBL_LISTED, listing_observations
+from opsconsole.core.reputation.listings import (
+    DNSBL_LISTED,
+    delisted_members,
+    listing_observations,
+)
 from opsconsole.core.reputation.snds import (
     SNDS_BLOCKED,
     SNDS_FILTER,
@@ -49,6 +53,7 @@ from opsconsole.core.reputation.snds import (
     snds_observations,
 )
 from opsconsole.core.reputation.zones import SEVERITY_RANK, AlertSeverity, Zone
+from opsconsole.core.rotation import MemberState
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -76,13 +81,19 @@ class ReputationConfig:
 class ReputationPort(Protocol):
     """Where results go (storage/reputation.py)."""
 
-    async def save_dnsbl(self, report: CheckReport) -> None: ...
+    async def save_dnsbl(self, report: CheckReport, fence: Fence | None = None) -> None: ...
 
     async def save_snds(
-        self, rows: Sequence[UsageRow], blocked: Sequence[BlockedRange], now: float
+        self,
+        rows: Sequence[UsageRow],
+        blocked: Sequence[BlockedRange],
+        now: float,
+        fence: Fence | None = None,
     ) -> None: ...
 
-    async def save_health(self, health: Sequence[ZoneHealth]) -> None: ...
+    async def save_health(
+        self, health: Sequence[ZoneHealth], fence: Fence | None = None
+    ) -> None: ...
 
 
 def snds_key(rule: str, ip: str) -> str:
@@ -155,6 +166,10 @@ class ReputationService:
         self.task: asyncio.Task[None] | None = None
         self.next_dnsbl = 0.0
         self.next_snds = 0.0
+        # The runtime's lease as held (make_runtime binds it): a run is fenced by the lease
+        # of the term it started in, so a stale leader's run commits nothing.
+        self.fence_of: Callable[[], Fence | None] = lambda: None
+        self._fence: Fence | None = None
 
     async def start(self) -> None:
         import time
@@ -187,7 +202,8 @@ class ReputationService:
             self.next_dnsbl = now + self.rep.interval
         if snds_due:
             self.next_snds = now + self.rep.snds_interval
-        self.task = asyncio.create_task(self.run(now, dnsbl=dnsbl_due, snds=snds_due))
+        fence = self.fence_of()
+        self.task = asyncio.create_task(self.run(now, dnsbl=dnsbl_due, snds=snds_due, fence=fence))
 
     async def close(self) -> None:
         if self.task is not None:
@@ -201,29 +217,39 @@ class ReputationService:
 
     # -- one run ----------------------------------------------------------------------
 
-    async def run(self, now: float, *, dnsbl: bool = True, snds: bool = True) -> None:
-        """One run within ``deadline``; failures are stored as health, never raised."""
+    async def run(
+        self, now: float, *, dnsbl: bool = True, snds: bool = True, fence: Fence | None = None
+    ) -> None:
+        """One run within ``deadline``; failures are stored as health, never raised. With
+        ``fence``, every write re-asserts the lease: a run whose lease moved to another
+        engine meanwhile stops at its next write and commits nothing more."""
         if self._checker is None:
             await self.start()
+        self._fence = fence
         try:
             async with asyncio.timeout(self.rep.deadline):
                 if dnsbl and self.rep.zones:
                     await self._dnsbl(now)
                 if snds and self.rep.snds is not None:
                     await self._snds(now)
+            await self._health([ZoneHealth("reputation", "ok", "", now)])  # clears an error
         except TimeoutError:
             await self._health([ZoneHealth("reputation", "error",
                                            f"run stopped at its {self.rep.deadline:g}s deadline",
                                            now)])  # fmt: skip
         except asyncio.CancelledError:
             raise
+        except LeaseLost as e:
+            log.warning("reputation run stopped: this engine lost the lease (%s)", e)
         except Exception as e:  # a bug or the database: a health state, not a dead task
             log.warning("reputation run failed: %s", first_line(e))
             await self._health([ZoneHealth("reputation", "error", first_line(e), now)])
 
     async def _health(self, health: Sequence[ZoneHealth]) -> None:
         try:
-            await self.port.save_health(health)
+            await self.port.save_health(health, self._fence)
+        except LeaseLost:
+            log.warning("reputation health not stored: this engine lost the lease")
         except Exception as e:
             log.warning("reputation health not stored: %s", first_line(e))
 
@@ -238,7 +264,7 @@ class ReputationService:
     async def _dnsbl(self, now: float) -> None:
         assert self._checker is not None
         report = await self._checker.check(await self.monitored_ips(now), now)
-        await self.port.save_dnsbl(report)
+        await self.port.save_dnsbl(report, self._fence)
         for w in report.warnings:
             log.warning("reputation: %s", w)
         state = await self.store.engine_state(now)
@@ -260,7 +286,9 @@ class ReputationService:
         for c in obs.cleared:
             key = alert_rules.dedup_key(DNSBL_LISTED, c.ip, c.zone)
             readings.append(Reading(key, DNSBL_LISTED, c.ip, None, message=c.message))
-        await self._commit(readings, acting, now)
+        restores = delisted_members(state.members, state.open_alerts.values(), report,
+                                    self.rep.zones)  # fmt: skip
+        await self._commit(readings, acting, now, restores)
 
     async def _snds(self, now: float) -> None:
         assert self.rep.snds is not None and self._client is not None
@@ -274,7 +302,7 @@ class ReputationService:
         rows, p1 = parse_usage(usage)
         blocked, p2 = parse_ipstatus(status)
         problems = p1 + p2
-        await self.port.save_snds(rows, blocked, now)
+        await self.port.save_snds(rows, blocked, now, self._fence)
         reason = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3
                                              else "")  # fmt: skip
         summary = (
@@ -297,7 +325,11 @@ class ReputationService:
         await self._commit(readings, [], now)
 
     async def _commit(
-        self, readings: Sequence[Reading], acting: Sequence[tuple[str, str, str, str]], now: float
+        self,
+        readings: Sequence[Reading],
+        acting: Sequence[tuple[str, str, str, str]],
+        now: float,
+        restores: Sequence[tuple[MemberState, str]] = (),
     ) -> None:
         state = await self.store.engine_state(now)
         changes = Changes()
@@ -314,22 +346,35 @@ class ReputationService:
                 to_notify.append((alert, trans[-1].transition if trans else "update"))
         actions = []
         m = self.config.monitor
+        # One IP listed on two acting zones in one run: the second sees the first's change
+        # (one deprioritize, not two).
+        current = {(x.pool, x.ip): x for x in state.members}
         for ip, action, reason, zone in acting:
             sev = Severity.BLOCK if action == "remove" else Severity.CRITICAL
-            for member in state.members:
+            for k, member in current.items():
                 if member.ip != ip:
                     continue
                 new, acts = rotation.evaluate_member(
                     member, sev, m.deprioritize_factor, m.recover_checks, now,
                     reason=reason, numbers={"zone": zone, "rule": DNSBL_LISTED},
                 )  # fmt: skip
-                if new is not member:
-                    changes.members.append(new)
+                current[k] = new
                 actions += [action_dict(a) for a in acts]
+        for old, zone in restores:
+            # Only a member still as the listing left it: an operator (or the bounce policy)
+            # who changed it since has the last word.
+            if current.get((old.pool, old.ip)) != old:
+                continue
+            new, acts = rotation.restore(old, now, actor="engine",
+                                         reason=f"delisted from {zone}")  # fmt: skip
+            current[(old.pool, old.ip)] = new
+            actions += [action_dict(a) for a in acts]
+        before = {(x.pool, x.ip): x for x in state.members}
+        changes.members = [x for k, x in current.items() if x is not before[k]]
         changes.audits = [audit_entry(a) for a in actions]
         changes.notices = notices(self._notifiers, to_notify, self.config.host,
                                   m.window, now)  # fmt: skip
         # Hooks and MTA applies of these actions go through the journal, as the check's do.
         changes.journal = entries_for(self.config.actions, self.config.mta is not None, actions)
         if changes.alerts or changes.members or changes.audits:
-            await self.store.commit(changes, now)
+            await self.store.commit(changes, now, self._fence)

@@ -104,3 +104,23 @@ def short_zone(zone: str) -> str:
 def reputation_label(zones: Sequence[str]) -> str:
     """The IPs panel cell: ``listed: zen, spamcop`` or ``-``."""
     return f"listed: {', '.join(zones)}" if zones else "-"
+
+
+def zone_status_row(r: Mapping[str, Any]) -> Row:
+    """One zone (or ``snds``, or ``reputation`` for the run itself) in ``status``."""
+    return {
+        "zone": r["zone"],
+        "state": r["state"],
+        "reason": r["reason"],
+        "checked_at": _iso(r["checked_at"]),
+        "lookups": int(r.get("lookups") or 0),
+        "failures": int(r.get("failures") or 0),
+        "last_ok_at": _iso(r.get("last_ok_at")),
+        "last_error": r.get("last_error"),
+    }
+
+
+async def zone_status(store: Any) -> list[Row]:
+    """The health rows of the reputation job ([] when it never ran or is off)."""
+    reads = reads_of(store)
+    return [] if reads is None else [zone_status_row(r) for r in await reads.health()]

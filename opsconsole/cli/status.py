@@ -20,9 +20,10 @@ Examples:
   opsconsole status
   opsconsole status --format json --host mx1
 
-Exit status: 0 healthy, 1 degraded, 2 unhealthy (the leader's lease expired),
-3 database unreachable. --format json lists every check (healthy, degraded,
-unhealthy, unconfigured) under "health".
+Exit status: 0 healthy, 1 degraded or unhealthy (the leader's lease expired),
+3 database unreachable (2 is a usage error). A DNSBL zone refused or failing
+is degraded; a dead zone is a warning (exit 0). --format json lists every
+check (healthy, warning, degraded, unhealthy, unconfigured) under "health".
 """
 
 
@@ -104,6 +105,19 @@ def status(
          Column("last sent (UTC)"), Column("last error", drop=1)],
         notifiers, fmt=fmt, wide=wide, titled=fmt == "table",
     )  # fmt: skip
+    if data.get("reputation"):  # DNSBL zones and SNDS (docs/reputation.md)
+        rep = [
+            [r["zone"], r["state"], f"{r['failures']}/{r['lookups']}", r["checked_at"] or "-",
+             r["last_ok_at"] or "-", r["reason"] or r["last_error"] or ""]
+            for r in data["reputation"]
+        ]  # fmt: skip
+        print_table(
+            "Reputation",
+            [Column("zone"), Column("state"), Column("failed", right=True, drop=3),
+             Column("checked (UTC)", drop=2), Column("last ok (UTC)", drop=2),
+             Column("reason", drop=1)],
+            rep, fmt=fmt, wide=wide, titled=fmt == "table",
+        )  # fmt: skip
     journal = data.get("journal")
     if journal and journal["open"]:
         rows = []
