@@ -104,6 +104,17 @@ def _header(report: dict[str, Any]) -> str:
     )
 
 
+def omitted_note(report: dict[str, Any]) -> str:
+    """Under a cut IP table: the totals of every IP and where to find them all."""
+    t = report.get("ips_totals")
+    if not t or t["omitted"] <= 0:
+        return ""
+    return (
+        f"showing {t['shown']:,} of {t['ips']:,} IPs (worst first; all IPs: sent"
+        f" {t['sent']:,}, bounced {t['bounced']:,}); use --format json|csv for all"
+    )
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     out = [f"# opsconsole report\n\n{_header(report)}\n"]
     for title, headers, rows in _sections(report):
@@ -115,6 +126,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("|" + "---|" * len(headers) + "\n")
         for r in rows:
             out.append("| " + " | ".join(shown(c).replace("|", "\\|") for c in r) + " |\n")
+        if title == "IPs" and omitted_note(report):
+            out.append(f"\n{omitted_note(report)}\n")
     return "".join(out)
 
 
@@ -126,6 +139,8 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
     for title, headers, rows in _sections(report):
         out.append(f"\n{title}\n")
         out.append(plain([Column(h) for h in headers], rows) if rows else "(none)\n")
+        if title == "IPs" and omitted_note(report):
+            out.append(f"{omitted_note(report)}\n")
     return "".join(out)
 
 
@@ -161,6 +176,8 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
             # Text, not markup: a "[/x]" from a log must not be read as a Rich tag.
             table.add_row(*(Text(shown(r[i])) for i in keep), style=style)
         console.print(table)
+        if title == "IPs" and omitted_note(report):
+            console.print(Text(omitted_note(report)))
 
 
 def render(report: dict[str, Any], fmt: str) -> str:

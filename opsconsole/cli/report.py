@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ Examples:
   opsconsole report --format json --since 2026-03-02T10:00:00Z --until 2026-03-02T11:00:00Z
   opsconsole report --format csv --output ips.csv
 """
+
+
+TOP_N = 50  # IP rows in the table and markdown formats (json and csv have every row)
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +64,11 @@ def report(
     if t_since is not None and t_until is not None and t_since >= t_until:
         fail("--since must be before --until")
     settings = settings_from(ctx)
+    if fmt in ("json", "csv"):  # every IP row, streamed (issue 18.9)
+        run_async(_streamed, settings, fmt, t_since, t_until, win, output, host)
+        if output:
+            sys.stderr.write(f"report written to {output}\n")
+        return
     text = run_async(_report, settings, fmt, t_since, t_until, win, output is None, host)
     if output:
         write_private(output, text)
@@ -78,6 +86,7 @@ async def _report(
     to_stdout: bool,
     host: str | None = None,
 ) -> str:
+    from opsconsole.core.report_stream import bounded_report
     from opsconsole.core.views import build_report
     from opsconsole.render import render
     from opsconsole.storage.store import open_store
@@ -86,7 +95,14 @@ async def _report(
     store = await open_store(settings.db, create=False)  # a report creates no database
     try:
         config = engine_config(settings)
-        data = await build_report(store, config, since=since, until=until, window=window, host=host)
+        if fmt in ("table", "markdown"):  # the worst TOP_N IPs and the totals of all
+            data = await bounded_report(
+                store, config, TOP_N, since=since, until=until, window=window, host=host
+            )
+        else:
+            data = await build_report(
+                store, config, since=since, until=until, window=window, host=host
+            )
     finally:
         await store.close()
     if fmt == "table" and to_stdout and sys.stdout.isatty():
@@ -97,3 +113,50 @@ async def _report(
         print_tables(data, Console(highlight=False))  # on a terminal: in colour
         return ""
     return render(data, fmt)
+
+
+async def _streamed(
+    settings: Settings,
+    fmt: str,
+    since: float | None,
+    until: float | None,
+    window: float | None,
+    output: str | None,
+    host: str | None,
+) -> None:
+    """JSON or CSV written while the rows are read: memory independent of the IP count."""
+    import os
+
+    from opsconsole.core.report_stream import open_report
+    from opsconsole.storage.store import open_store
+    from opsconsole.stream_out import write_csv, write_json
+    from opsconsole.wiring import engine_config
+
+    store = await open_store(settings.db, create=False)  # a report creates no database
+    try:
+        config = engine_config(settings)
+        sr = await open_report(store, config, since=since, until=until, window=window, host=host)
+        if output is None:
+            await _write(sys.stdout, fmt, sr, write_json, write_csv)
+            sys.stdout.flush()
+            return
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            f = os.fdopen(fd, "w", encoding="utf-8")
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror}")
+        try:
+            with f:
+                await _write(f, fmt, sr, write_json, write_csv)
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror}")
+    finally:
+        await store.close()
+
+
+async def _write(out: Any, fmt: str, sr: Any, write_json: Any, write_csv: Any) -> None:
+    if fmt == "json":
+        await write_json(out, sr.head, sr.rows())
+    else:
+        await write_csv(out, sr.rows())

@@ -1,0 +1,69 @@
+"""The report's JSON and CSV written as they are read (issue 18.9): every IP row, in
+chunks, never the whole document in memory. The bytes are ``render.to_json`` /
+``render.to_csv``'s for the same report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator
+from typing import IO, Any
+
+from opsconsole.core.sanitize import shown
+
+_MARK = "\x00opsconsole-ips\x00"
+FLUSH = 256 * 1024  # characters buffered between writes
+
+
+async def write_json(
+    out: IO[str], head: dict[str, Any], rows: AsyncIterator[dict[str, Any]]
+) -> int:
+    """``head`` (the report with ``ips`` empty) with ``rows`` streamed in place of ips;
+    the number of rows written."""
+    doc = json.dumps(head | {"ips": _MARK}, indent=2) + "\n"
+    spot = "\n  " + json.dumps("ips") + ": " + json.dumps(_MARK)
+    at = doc.index(spot) + len(spot) - len(json.dumps(_MARK))
+    out.write(doc[:at])
+    n = 0
+    buf: list[str] = []
+    size = 0
+    async for row in rows:
+        text = json.dumps(row, indent=2).replace("\n", "\n    ")
+        part = ("[\n    " if n == 0 else ",\n    ") + text
+        buf.append(part)
+        size += len(part)
+        n += 1
+        if size >= FLUSH:
+            out.write("".join(buf))
+            buf, size = [], 0
+    buf.append("\n  ]" if n else "[]")
+    out.write("".join(buf))
+    out.write(doc[at + len(json.dumps(_MARK)) :])
+    return n
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.parts.append(s)
+        return len(s)
+
+
+async def write_csv(out: IO[str], rows: AsyncIterator[dict[str, Any]]) -> int:
+    from opsconsole.render import IP_COLUMNS
+
+    buf = _Lines()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(IP_COLUMNS)
+    n = 0
+    async for row in rows:
+        for line in (row | {"subuser": None}, *(row | su for su in row["subusers"])):
+            w.writerow(shown(line[c]) for c in IP_COLUMNS)
+        n += 1
+        if len(buf.parts) >= 2000:
+            out.write("".join(buf.parts))
+            buf.parts.clear()
+    out.write("".join(buf.parts))
+    return n
