@@ -117,6 +117,21 @@ class StreamedReport:
                 yield row
 
     head_thresholds: Any = None
+    config: Any = None
+    now: float = 0.0
+
+    async def provider_rows(self) -> AsyncIterator[dict[str, Any]]:
+        """The ``providers`` section's rows (``provider_views.provider_rows``), streamed."""
+        from opsconsole.core.engine.provider_check import reads_of
+        from opsconsole.core.provider_views import provider_rows
+
+        reads = reads_of(self.store)
+        if reads is None or not hasattr(self.store, "provider_chunks"):
+            return
+        suspensions = await reads.suspensions()
+        async for chunk in self.store.provider_chunks(self.lo, self.hi, self.chunk):
+            for row in provider_rows(chunk, suspensions, self.config, self.now):
+                yield row
 
 
 async def open_report(
@@ -140,7 +155,7 @@ async def open_report(
     )  # fmt: skip
     pool_of, status_of = ip_standing(await store.members(), await store.plans())
     return StreamedReport(head, store, lo, hi, host, pool_of, status_of, chunk,
-                          config.monitor.thresholds)  # fmt: skip
+                          config.monitor.thresholds, config, now)  # fmt: skip
 
 
 def severity_volume(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -209,6 +224,8 @@ async def bounded_report(
         sr = await open_report(store, config, **kw)
         rows, totals = await top_rows(sr.rows(), n, key)
         report = sr.head
+        shown = {r["ip"] for r in rows}  # the providers of the IPs shown
+        report["providers"] = [r async for r in sr.provider_rows() if r["ip"] in shown]
     else:
         from opsconsole.core.views import build_report
 

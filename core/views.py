@@ -267,7 +267,9 @@ async def build_report(
         "ingest": {"sources": [source_row(s) for s in sources]},
         "silences": await silences(store, now),
         "alerting": alerting_section(config),
-        "providers": await provider_views.providers_section(store, config, lo, hi, now),
+        "providers": []
+        if streamed
+        else (await provider_views.providers_section(store, config, lo, hi, now)),
         **await reputation_sections(store),
     }
     return await fleet.add_fleet(report, store, config, now, sources, host, ip_hosts=not streamed)

@@ -11,19 +11,33 @@ from typing import IO, Any
 
 from opsconsole.core.sanitize import shown
 
-_MARK = "\x00opsconsole-ips\x00"
 FLUSH = 256 * 1024  # characters buffered between writes
 
 
 async def write_json(
-    out: IO[str], head: dict[str, Any], rows: AsyncIterator[dict[str, Any]]
+    out: IO[str], head: dict[str, Any], streamed: dict[str, AsyncIterator[dict[str, Any]]]
 ) -> int:
-    """``head`` (the report with ``ips`` empty) with ``rows`` streamed in place of ips;
-    the number of rows written."""
-    doc = json.dumps(head | {"ips": _MARK}, indent=2) + "\n"
-    spot = "\n  " + json.dumps("ips") + ": " + json.dumps(_MARK)
-    at = doc.index(spot) + len(spot) - len(json.dumps(_MARK))
-    out.write(doc[:at])
+    """``head`` (the report with the ``streamed`` sections empty) with each of those
+    top-level lists written from its rows in its place; the number of rows written."""
+    marks = {key: f"\x00opsconsole-{key}\x00" for key in streamed}
+    doc = json.dumps(head | marks, indent=2) + "\n"
+    spots = []
+    for key, mark in marks.items():
+        spot = "\n  " + json.dumps(key) + ": " + json.dumps(mark)
+        at = doc.index(spot) + len(spot) - len(json.dumps(mark))
+        spots.append((at, at + len(json.dumps(mark)), key))
+    spots.sort()
+    pos = total = 0
+    for at, after, key in spots:
+        out.write(doc[pos:at])
+        total += await _write_list(out, streamed[key])
+        pos = after
+    out.write(doc[pos:])
+    return total
+
+
+async def _write_list(out: IO[str], rows: AsyncIterator[dict[str, Any]]) -> int:
+    """A top-level list's items as ``json.dumps(report, indent=2)`` lays them out."""
     n = 0
     buf: list[str] = []
     size = 0
@@ -38,7 +52,6 @@ async def write_json(
             buf, size = [], 0
     buf.append("\n  ]" if n else "[]")
     out.write("".join(buf))
-    out.write(doc[at + len(json.dumps(_MARK)) :])
     return n
 
 

@@ -84,6 +84,36 @@ async def key_chunks(
         yield out
 
 
+async def provider_chunks(
+    engine: AsyncEngine, lo: int, hi: int, chunk: int = CHUNK
+) -> AsyncIterator[dict[tuple[str, str, str], WindowStats]]:
+    """The window's (ip, subuser, provider) counters (attributed, known provider), by
+    ip, subuser, provider, about ``chunk`` IPs at a time (an IP never straddles two)."""
+    c = _collate(engine)
+    sql = (
+        f"SELECT ip, subuser, provider, {_SUMS} FROM bucket WHERE minute >= :lo"
+        " AND minute < :hi AND ip != '' AND provider != '' GROUP BY ip, subuser, provider"
+        f" ORDER BY ip{c}, subuser{c}, provider{c}"
+    )
+    out: dict[tuple[str, str, str], WindowStats] = {}
+    n_ips = 0
+    last = None
+    async with engine.connect() as conn:
+        result = await conn.stream(text(sql), {"lo": lo, "hi": hi})
+        async for part in result.partitions(1000):
+            for r in part:
+                ip = str(r[0])
+                if ip != last:
+                    if n_ips >= chunk:
+                        yield out
+                        out, n_ips = {}, 0
+                    n_ips += 1
+                    last = ip
+                out[(ip, str(r[1]), str(r[2]))] = WindowStats(*(int(v or 0) for v in r[3:9]))
+    if out:
+        yield out
+
+
 async def unattributed_stats(engine: AsyncEngine, lo: int, hi: int) -> WindowStats:
     sql = f"SELECT '', '', {_SUMS} FROM bucket WHERE minute >= :lo AND minute < :hi AND ip = ''"
     async with engine.connect() as conn:
@@ -122,6 +152,11 @@ class StreamReads:
 
     async def unattributed_stats(self, lo: int, hi: int) -> WindowStats:
         return await unattributed_stats(self.engine, lo, hi)
+
+    def provider_chunks(
+        self, lo: int, hi: int, chunk: int = CHUNK
+    ) -> AsyncIterator[dict[tuple[str, str, str], WindowStats]]:
+        return provider_chunks(self.engine, lo, hi, chunk)
 
     async def ip_hosts_of(self, ips: Sequence[str]) -> dict[str, list[str]]:
         return await ip_hosts_of(self.engine, ips)

@@ -157,6 +157,6 @@ async def _streamed(
 
 async def _write(out: Any, fmt: str, sr: Any, write_json: Any, write_csv: Any) -> None:
     if fmt == "json":
-        await write_json(out, sr.head, sr.rows())
+        await write_json(out, sr.head, {"ips": sr.rows(), "providers": sr.provider_rows()})
     else:
         await write_csv(out, sr.rows())
