@@ -42,13 +42,13 @@ def fleet_of(store: object) -> FleetReads | None:
     return make() if callable(make) else None
 
 
-async def read_fleet(store: object) -> FleetData | None:
+async def read_fleet(store: object, ip_hosts: bool = True) -> FleetData | None:
+    """``ip_hosts=False``: without the per-IP map (a streamed report reads it per chunk)."""
     f = fleet_of(store)
     if f is None:
         return None
-    return FleetData(
-        await f.heartbeats(), await f.source_hosts(), await f.ip_hosts(), await f.host_activity()
-    )
+    hosts = await f.ip_hosts() if ip_hosts else {}
+    return FleetData(await f.heartbeats(), await f.source_hosts(), hosts, await f.host_activity())
 
 
 def heartbeat_ttl(config: EngineConfig) -> float:
@@ -126,10 +126,11 @@ async def add_fleet(
     now: float,
     sources: Sequence[Mapping[str, Any]] = (),
     host: str | None = None,
+    ip_hosts: bool = True,
 ) -> dict[str, Any]:
     """``report`` with its fleet parts (in place): the ``hosts`` section from the raw
     ``sources`` rows (times as numbers) and the host fields."""
-    data = await read_fleet(store)
+    data = await read_fleet(store, ip_hosts)
     if data is None:
         report["hosts"] = []
         return report

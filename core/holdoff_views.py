@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opsconsole.core.engine.holdoffs import reads_of
@@ -22,8 +22,16 @@ async def state_of(store: object) -> HoldoffState:
 
 
 def annotate_ips(rows: list[dict[str, Any]], state: HoldoffState, now: float) -> None:
-    """Add the hold-off and expiry columns to report IP rows (in place). An IP in several
-    pools shows the longest hold-off and the earliest expiry."""
+    """Add the hold-off and expiry columns to report IP rows (in place)."""
+    annotate = annotator(state, now)
+    for r in rows:
+        annotate(r)
+
+
+def annotator(state: HoldoffState, now: float) -> Callable[[dict[str, Any]], None]:
+    """What adds the hold-off and expiry columns to one report IP row (in place; the
+    streamed report's rows too). An IP in several pools shows the longest hold-off and the
+    earliest expiry."""
     hold: dict[str, float] = {}
     for (_pool, ip), h in state.holdoffs.items():
         if remaining(h, now) is not None:
@@ -31,11 +39,14 @@ def annotate_ips(rows: list[dict[str, Any]], state: HoldoffState, now: float) ->
     expiry: dict[str, float] = {}
     for (_pool, ip), e in state.expiries.items():
         expiry[ip] = min(expiry.get(ip, e.until), e.until)
-    for r in rows:
+
+    def annotate(r: dict[str, Any]) -> None:
         until = hold.get(r["ip"])
         r["holdoff_until"] = _iso(until)
         r["holdoff_seconds"] = round(until - now) if until is not None else None
         r["reenable_at"] = _iso(expiry.get(r["ip"]))
+
+    return annotate
 
 
 def hold_label(row: Mapping[str, Any]) -> str:

@@ -152,17 +152,40 @@ def ip_rows(
         totals[ip] = s if prev is None else prev + s
         if subuser:
             subs.setdefault(ip, []).append((subuser, s))
+    order = sorted(totals, key=lambda ip: report_order(ip, totals[ip]))
     rows = [
-        ip_row(ip, s, t, pool_of.get(ip), status_of.get(ip, UNPOOLED), sorted(subs.get(ip, ())))
-        for ip, s in totals.items()
-    ]
-    rows.sort(key=_sort_key)
+        ip_row(ip, totals[ip], t, pool_of.get(ip), status_of.get(ip, UNPOOLED),
+               sorted(subs.get(ip, ())))
+        for ip in order
+    ]  # fmt: skip
     return rows, unattributed
 
 
-def _sort_key(row: Mapping[str, Any]) -> tuple[float, int, str]:
-    r = row["bounce_rate"]
-    return (-(r if r is not None else -1.0), -row["sent"], row["ip"])
+def report_order(ip: str, s: WindowStats) -> tuple[float, int, str]:
+    """The report's order: worst exact bounce rate first (none last), most sent, address;
+    the database sorts the streamed report the same way (storage/ip_stream.py)."""
+    r = s.bounce_rate
+    return (-(r if r is not None else -1.0), -s.sent, ip)
+
+
+def report_bounds(
+    config: EngineConfig,
+    since: float | None,
+    until: float | None,
+    window: float | None,
+    now: float,
+) -> tuple[int, int, float, float]:
+    """(lo, hi) bucket minutes and (since, until) of a report."""
+    m = config.monitor
+    if since is not None or until is not None:
+        until = now if until is None else until
+        since = until - (window or m.window) if since is None else since
+        lo, hi = range_bounds(since, until)
+    else:
+        win = window or m.window
+        lo, hi = window_bounds(now, win)
+        since, until = now - win, now
+    return lo, hi, since, until
 
 
 def engine_section(lease: Row | None, now: float, check_interval: float) -> dict[str, Any]:
@@ -199,22 +222,20 @@ async def build_report(
     window: float | None = None,
     now: float | None = None,
     host: str | None = None,
+    streamed: bool = False,
 ) -> dict[str, Any]:
     """The report over [since, until), or the rolling ``window`` (default: monitor.window);
     with ``host``, only what that host of the fleet reads."""
     now = time.time() if now is None else now
     m = config.monitor
-    if since is not None or until is not None:
-        until = now if until is None else until
-        since = until - (window or m.window) if since is None else since
-        lo, hi = range_bounds(since, until)
-    else:
-        win = window or m.window
-        lo, hi = window_bounds(now, win)
-        since, until = now - win, now
+    lo, hi, since, until = report_bounds(config, since, until, window, now)
     t = m.thresholds
 
-    stats = await store.window_stats(lo, hi)
+    # ``streamed``: the IP rows are left out ("ips": []) for core/report_stream to stream.
+    if streamed:
+        stats = {("", ""): await store.unattributed_stats(lo, hi)}  # type: ignore[attr-defined]
+    else:
+        stats = await store.window_stats(lo, hi)
     members = await store.members()
     plans = await store.plans()
     alerts = await store.alerts(limit=200)
@@ -246,11 +267,13 @@ async def build_report(
         "ingest": {"sources": [source_row(s) for s in sources]},
         "silences": await silences(store, now),
         "alerting": alerting_section(config),
-        "providers": await provider_views.providers_section(store, config, lo, hi, now),
+        "providers": []
+        if streamed
+        else (await provider_views.providers_section(store, config, lo, hi, now)),
         **await reputation_sections(store),
     }
     holdoff_views.annotate_ips(ips, await holdoff_views.state_of(store), now)
-    return await fleet.add_fleet(report, store, config, now, sources, host)
+    return await fleet.add_fleet(report, store, config, now, sources, host, ip_hosts=not streamed)
 
 
 def source_row(s: Mapping[str, Any]) -> dict[str, Any]:
@@ -400,11 +423,20 @@ def spark_step(window: float, slots: int = SPARK_SLOTS) -> int:
     return max(60, int(window) // slots // 60 * 60)
 
 
+CONSOLE_TOP_N = 500  # IP rows a console refresh holds (the worst; ``ips_totals`` counts all)
+
+
 async def snapshot(
-    store: ReadStore, config: EngineConfig, now: float, previous: Snapshot | None = None
+    store: ReadStore,
+    config: EngineConfig,
+    now: float,
+    previous: Snapshot | None = None,
+    top_n: int = CONSOLE_TOP_N,
 ) -> Snapshot:
+    from opsconsole.core.report_stream import bounded_report
+
     started = time.perf_counter()
-    report = await build_report(store, config, now=now)
+    report = await bounded_report(store, config, top_n, now=now)
     step = spark_step(config.monitor.window)
     hi = int(now) // 60 * 60 + 60
     lo = hi - step * SPARK_SLOTS
@@ -416,7 +448,10 @@ async def snapshot(
     ):
         series, read_at = previous.series, previous.series_read_at
     else:
-        series, read_at = await store.ip_series(lo, hi, step), mono
+        shown = [r["ip"] for r in report["ips"]]
+        of = getattr(store, "ip_series_of", None)
+        series = await (of(lo, hi, step, shown) if of else store.ip_series(lo, hi, step))
+        read_at = mono
     ms = (time.perf_counter() - started) * 1000
     return Snapshot(report, series, now, ms, (lo, step), read_at)
 

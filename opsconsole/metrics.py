@@ -82,6 +82,9 @@ def render(report: dict[str, Any], top_n: int = 50, top_providers: int = 10) -> 
     by_sev: dict[str, int] = dict.fromkeys(SEVERITY_LEVEL, 0)
     for r in ips:
         by_sev[r["severity"]] = by_sev.get(r["severity"], 0) + 1
+    totals = report.get("ips_totals")  # a bounded report (core.report_stream) counts all
+    if totals is not None:
+        by_sev = dict(totals["by_severity"])
     metric(
         "ips", "gauge", "IPs with traffic in the window, by severity.",
         [(_labels(severity=sv), n) for sv, n in by_sev.items()],
@@ -90,13 +93,19 @@ def render(report: dict[str, Any], top_n: int = 50, top_providers: int = 10) -> 
         "ips_exported", "gauge", "IPs with per-IP series here ([metrics] top_ips).",
         [("", len(keep))],
     )  # fmt: skip
+    n_ips = totals["ips"] if totals is not None else len(ips)
+    metric(
+        "ips_omitted", "gauge", "IPs with traffic in the window but no per-IP series.",
+        [("", n_ips - len(keep))],
+    )  # fmt: skip
     for name, field_, help_ in (
         ("window_sent", "sent", "Delivered plus bounced in the window, all IPs."),
         ("window_bounced", "bounced", "Bounced in the window, all IPs."),
         ("window_deferred", "deferred", "Deferred in the window, all IPs."),
         ("window_complaints", "complaints", "Complaints in the window, all IPs."),
     ):
-        metric(name, "gauge", help_, [("", sum(int(r[field_]) for r in ips))])
+        total = totals[field_] if totals is not None else sum(int(r[field_]) for r in ips)
+        metric(name, "gauge", help_, [("", total)])
     members = [(p["name"], m) for p in report["pools"] for m in p["members"]]
     metric(
         "pool_weight",
@@ -313,9 +322,9 @@ class MetricsExporter:
     async def after_check(self, now: float) -> None:
         if not (self.textfile or self.server):
             return
-        from opsconsole.core.views import build_report
+        from opsconsole.core.report_stream import bounded_report, volume
 
-        report = await build_report(self.store, self.config, now=now)
+        report = await bounded_report(self.store, self.config, self.top_n, key=volume, now=now)
         text = render(report, self.top_n, self.config.providers.metrics_top)
         if self.server is not None:
             self.server.text = text

@@ -47,15 +47,22 @@ def reputation_of(report: dict[str, Any]) -> dict[str, dict[str, str]]:
     return out
 
 
+def csv_lines(row: dict[str, Any], rep: dict[str, dict[str, str]]) -> list[list[str]]:
+    """One IP row's CSV lines: its own (with its listings), then one per subuser."""
+    extra = rep.get(row["ip"], {})
+    head = row | {"subuser": None, "listed_on": extra.get("listed_on"),
+                  "snds_filter": extra.get("snds_filter")}  # fmt: skip
+    lines = [head, *(row | su | {"listed_on": None, "snds_filter": None} for su in row["subusers"])]
+    return [[shown(line.get(c)) for c in IP_COLUMNS] for line in lines]
+
+
 def to_csv(report: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(IP_COLUMNS)
     rep = reputation_of(report)
-    for row in ip_lines(report):
-        extra = rep.get(row["ip"], {}) if row["subuser"] is None else {}
-        row = row | {"listed_on": extra.get("listed_on"), "snds_filter": extra.get("snds_filter")}
-        w.writerow(shown(row[c]) for c in IP_COLUMNS)
+    for row in report["ips"]:
+        w.writerows(csv_lines(row, rep))
     return buf.getvalue()
 
 
@@ -67,13 +74,16 @@ PROVIDER_COLUMNS = (
 CSV_SECTIONS = ("ips", "providers")
 
 
+def provider_line(row: dict[str, Any]) -> list[str]:
+    return [shown(row[c]) for c in PROVIDER_COLUMNS]
+
+
 def providers_csv(report: dict[str, Any]) -> str:
     """The ``providers`` section, one line per (ip, subuser, provider): ``--section providers``."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(PROVIDER_COLUMNS)
-    for row in report.get("providers", []):
-        w.writerow(shown(row[c]) for c in PROVIDER_COLUMNS)
+    w.writerows(provider_line(row) for row in report.get("providers", []))
     return buf.getvalue()
 
 
@@ -151,6 +161,17 @@ def _header(report: dict[str, Any]) -> str:
     )
 
 
+def omitted_note(report: dict[str, Any]) -> str:
+    """Under a cut IP table: the totals of every IP and where to find them all."""
+    t = report.get("ips_totals")
+    if not t or t["omitted"] <= 0:
+        return ""
+    return (
+        f"showing {t['shown']:,} of {t['ips']:,} IPs (worst first; all IPs: sent"
+        f" {t['sent']:,}, bounced {t['bounced']:,}); use --format json|csv for all"
+    )
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     out = [f"# opsconsole report\n\n{_header(report)}\n"]
     for title, headers, rows in _sections(report):
@@ -162,6 +183,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         out.append("|" + "---|" * len(headers) + "\n")
         for r in rows:
             out.append("| " + " | ".join(shown(c).replace("|", "\\|") for c in r) + " |\n")
+        if title == "IPs" and omitted_note(report):
+            out.append(f"\n{omitted_note(report)}\n")
     return "".join(out)
 
 
@@ -173,6 +196,8 @@ def to_table(report: dict[str, Any], width: int | None = None) -> str:
     for title, headers, rows in _sections(report):
         out.append(f"\n{title}\n")
         out.append(plain([Column(h) for h in headers], rows) if rows else "(none)\n")
+        if title == "IPs" and omitted_note(report):
+            out.append(f"{omitted_note(report)}\n")
     return "".join(out)
 
 
@@ -208,6 +233,8 @@ def print_tables(report: dict[str, Any], console: Any) -> None:
             # Text, not markup: a "[/x]" from a log must not be read as a Rich tag.
             table.add_row(*(Text(shown(r[i])) for i in keep), style=style)
         console.print(table)
+        if title == "IPs" and omitted_note(report):
+            console.print(Text(omitted_note(report)))
 
 
 def render(report: dict[str, Any], fmt: str, section: str = "ips") -> str:

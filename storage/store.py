@@ -50,6 +50,7 @@ from opsconsole.storage.engine_store import (
 )
 from opsconsole.storage.fleet import FleetStore
 from opsconsole.storage.holdoffs import HoldoffStore, HoldoffTx
+from opsconsole.storage.ip_stream import StreamReads
 from opsconsole.storage.providers import ProviderStore
 from opsconsole.storage.providers import write_changes as provider_writes
 from opsconsole.storage.reputation import ReputationStore
@@ -164,8 +165,8 @@ def _server_unavailable(sqlstate: str) -> bool:
     return sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03", "53300")
 
 
-class SqlStore:
-    """``EngineStore`` on an ``AsyncEngine``."""
+class SqlStore(StreamReads):
+    """``EngineStore`` on an ``AsyncEngine`` (with the chunked reads of ``ip_stream``)."""
 
     def is_transient(self, e: BaseException) -> bool:
         """Locked past busy_timeout, the server briefly gone, or a PostgreSQL connection

@@ -241,7 +241,10 @@ class MainScreen(Screen[None]):
         r = snap.report
         firing = sum(1 for a in r["alerts"] if a["state"] == "firing")
         members = sum(len(p["members"]) for p in r["pools"])
-        counts = {"ips": str(len(r["ips"])), "warmups": str(len(r["warmups"])),
+        shown = str(len(r["ips"]))
+        if r.get("ips_totals", {}).get("omitted"):  # the worst N of many: "500/1,000,000"
+            shown = f"{shown}/{r['ips_totals']['ips']:,}"
+        counts = {"ips": shown, "warmups": str(len(r["warmups"])),
                   "pools": str(members), "alerts": f"{firing}!" if firing else "0"}  # fmt: skip
         tabs = self.query_one(TabbedContent)
         for n, (name, cls) in enumerate(PANELS, 1):

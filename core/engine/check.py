@@ -23,7 +23,7 @@ from opsconsole.core.engine.journal import entries_for
 from opsconsole.core.notify import grouping
 from opsconsole.core.notify.kinds import recipients_for
 from opsconsole.core.notify.payload import AlertNotice, iso_millis, webhook_body
-from opsconsole.core.ports import AuditEntry, Changes, CheckStore, Fence, Notice
+from opsconsole.core.ports import AuditEntry, Changes, CheckStore, EngineState, Fence, Notice
 from opsconsole.core.stats import Severity
 from opsconsole.core.windows import window_bounds
 
@@ -57,20 +57,29 @@ async def run_check(
     m = config.monitor
     cfg = policy.PolicyConfig.from_config(m, config.warmup)
     lo, hi = window_bounds(now, m.window)
-    key_stats = await store.window_stats(lo, hi)
     state = await store.engine_state(now)
     members, plans = state.members, state.plans
     warming = [p for p in plans if p.state != "completed"]
     stage_stats = await store.warmup_stage_stats(warming, hi)
     today_sent = await store.warmup_sent_today(warming, hi)
-    decision = policy.evaluate(
-        key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
-    )
     hreads = holdoffs.reads_of(store)
+    hstate = await hreads.holdoff_state() if hreads is not None else None
+    if hasattr(store, "key_chunks"):  # any number of IPs, a chunk at a time (issue 18.9)
+        decision = await chunked_decision(
+            store, lo, hi, state, cfg, now, stage_stats, today_sent, CHECK_CHUNK
+        )
+        # The hold-off rules read only the IPs in hold-off or with an expiring removal.
+        held = {ip for _pool, ip in (*hstate.holdoffs, *hstate.expiries)} if hstate else set()
+        key_stats = {(ip, ""): await store.ip_window_stats(ip, lo, hi) for ip in sorted(held)}  # type: ignore[attr-defined]
+    else:
+        key_stats = await store.window_stats(lo, hi)
+        decision = policy.evaluate(
+            key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
+        )
     hold_ops: list[Any] = []
-    if hreads is not None:  # operator hold-offs, expiry of engine removals (core.holdoff)
+    if hstate is not None:  # operator hold-offs, expiry of engine removals (core.holdoff)
         decision, hold_ops = holdoff.adjust(
-            decision, members, key_stats, await hreads.holdoff_state(),
+            decision, members, key_stats, hstate,
             holdoffs.config_of(config), m.thresholds, now,
         )  # fmt: skip
     observations = list(decision.observations)
@@ -131,6 +140,40 @@ async def run_check(
     after.update({a.id: a for a in changes.alerts})
     outcome.open_alerts = [a for a in after.values() if a.state != "resolved"]
     return outcome, actions
+
+
+CHECK_CHUNK = 2000  # IPs per chunk of the check's window read
+
+
+def observed(obs: policy.Observation, state: EngineState) -> bool:
+    """What the check's alert loop acts on: a breach, or the key's open alert."""
+    if obs.breach >= Severity.WARNING:
+        return True
+    provider = obs.provider or str((obs.context or {}).get("provider") or "")
+    return alert_rules.dedup_key(obs.rule, obs.ip, obs.subuser, provider) in state.open_alerts
+
+
+async def chunked_decision(
+    store: Any,
+    lo: int,
+    hi: int,
+    state: EngineState,
+    cfg: policy.PolicyConfig,
+    now: float,
+    stage_stats: Mapping[str, Any],
+    today_sent: Mapping[str, int],
+    chunk: int,
+) -> policy.Decision:
+    """``policy.evaluate`` over the window, fed ``chunk`` IPs at a time in address order."""
+    from opsconsole.core.engine.check_chunks import ChunkedPolicy
+
+    run = ChunkedPolicy(
+        state.members, state.plans, cfg, now, lambda o: observed(o, state),
+        stage_stats=stage_stats, today_sent=today_sent,
+    )  # fmt: skip
+    async for rows in store.key_chunks(lo, hi, "ip", chunk):
+        run.feed(rows)
+    return run.finish()
 
 
 def action_dict(a: Action) -> dict[str, Any]:

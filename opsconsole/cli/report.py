@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ Examples:
   opsconsole report --format csv --output ips.csv
   opsconsole report --format csv --section providers   # one line per ip x provider
 """
+
+
+TOP_N = 50  # IP rows in the table and markdown formats (json and csv have every row)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +70,11 @@ def report(
     if t_since is not None and t_until is not None and t_since >= t_until:
         fail("--since must be before --until")
     settings = settings_from(ctx)
+    if fmt in ("json", "csv"):  # every row, streamed (issue 18.9)
+        run_async(_streamed, settings, fmt, t_since, t_until, win, output, host, section)
+        if output:
+            sys.stderr.write(f"report written to {output}\n")
+        return
     text = run_async(_report, settings, fmt, t_since, t_until, win, output is None, host, section)
     if output:
         write_private(output, text)
@@ -85,6 +93,7 @@ async def _report(
     host: str | None = None,
     section: str = "ips",
 ) -> str:
+    from opsconsole.core.report_stream import bounded_report
     from opsconsole.core.views import build_report
     from opsconsole.render import render
     from opsconsole.storage.store import open_store
@@ -93,7 +102,14 @@ async def _report(
     store = await open_store(settings.db, create=False)  # a report creates no database
     try:
         config = engine_config(settings)
-        data = await build_report(store, config, since=since, until=until, window=window, host=host)
+        if fmt in ("table", "markdown"):  # the worst TOP_N IPs and the totals of all
+            data = await bounded_report(
+                store, config, TOP_N, since=since, until=until, window=window, host=host
+            )
+        else:
+            data = await build_report(
+                store, config, since=since, until=until, window=window, host=host
+            )
     finally:
         await store.close()
     if fmt == "table" and to_stdout and sys.stdout.isatty():
@@ -104,3 +120,57 @@ async def _report(
         print_tables(data, Console(highlight=False))  # on a terminal: in colour
         return ""
     return render(data, fmt, section)
+
+
+async def _streamed(
+    settings: Settings,
+    fmt: str,
+    since: float | None,
+    until: float | None,
+    window: float | None,
+    output: str | None,
+    host: str | None,
+    section: str = "ips",
+) -> None:
+    """JSON or CSV written while the rows are read: memory independent of the IP count."""
+    import os
+
+    from opsconsole.core.report_stream import open_report
+    from opsconsole.storage.store import open_store
+    from opsconsole.wiring import engine_config
+
+    store = await open_store(settings.db, create=False)  # a report creates no database
+    try:
+        config = engine_config(settings)
+        sr = await open_report(store, config, since=since, until=until, window=window, host=host)
+        if output is None:
+            await _write(sys.stdout, fmt, sr, section)
+            sys.stdout.flush()
+            return
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            f = os.fdopen(fd, "w", encoding="utf-8")
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror}")
+        try:
+            with f:
+                await _write(f, fmt, sr, section)
+        except OSError as e:
+            fail(f"cannot write {output}: {e.strerror}")
+    finally:
+        await store.close()
+
+
+async def _write(out: Any, fmt: str, sr: Any, section: str) -> None:
+    from opsconsole import render
+    from opsconsole.stream_out import write_csv, write_json
+
+    if fmt == "json":
+        await write_json(out, sr.head, {"ips": sr.rows(), "providers": sr.provider_rows()})
+    elif section == "providers":
+        await write_csv(out, render.PROVIDER_COLUMNS, sr.provider_rows(),
+                        lambda row: [render.provider_line(row)])  # fmt: skip
+    else:
+        rep = render.reputation_of(sr.head)
+        await write_csv(out, render.IP_COLUMNS, sr.rows(), lambda row: render.csv_lines(row, rep))
