@@ -167,7 +167,10 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
-    readers = [SourceReader(store, SourceSpec(p, f, p, mapping, host=host)) for p, f in paths]
+    readers = [
+        SourceReader(store, SourceSpec(p, f, p, mapping, host=host), fast_batch=_fast_batch(f))
+        for p, f in paths
+    ]
     started = time.monotonic()
     try:
         for r in readers:
@@ -205,6 +208,16 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
     finally:
         for r in readers:
             r.close()
+
+
+def _fast_batch(fmt: str):  # type: ignore[no-untyped-def]
+    """The columnar backlog parser for ``fmt`` (PowerMTA, with pyarrow installed), or None.
+    OPSCONSOLE_INGEST_FAST=0 forces the line parser (the differential tests compare both)."""
+    if fmt != "pmta" or os.environ.get("OPSCONSOLE_INGEST_FAST", "1") == "0":
+        return None
+    from opsconsole.core.sources import pmta_backlog
+
+    return pmta_backlog.add_batch if pmta_backlog.available() else None
 
 
 def _hint_unmapped(unmapped: dict[str, int]) -> None:
