@@ -281,9 +281,17 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
 
     minute = pc.take(minute_of, tidx)
     cidx = combo.indices.cast(pa.int64())
-    grouped = pa.table(
-        {"c": cidx, "p": dom_i, "m": minute, "k": kind, "h": hard}
-    ).group_by(["c", "p", "m", "k", "h"]).aggregate([([], "count_all")])
+    hard_b = pc.multiply(hard, pc.equal(kind, 1).cast(pa.int64()))
+    ind = {  # one counter column per bucket column, summed per (attribution, provider, minute)
+        "n0": pc.equal(kind, 0).cast(pa.int64()),
+        "n1": pc.equal(kind, 1).cast(pa.int64()),
+        "n2": pc.equal(kind, 2).cast(pa.int64()),
+        "n3": pc.equal(kind, 3).cast(pa.int64()),
+        "nh": hard_b,
+    }
+    grouped = pa.table({"c": cidx, "p": dom_i, "m": minute, **ind}).group_by(
+        ["c", "p", "m"]
+    ).aggregate([(k, "sum") for k in ind])
     g = grouped.to_pydict()
 
     # Rows the aggregate looks at one by one: bounces and deferrals with a diag (signature
@@ -292,14 +300,41 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
     if cols.diag >= 0:
         diag_col = column(cols.diag) if all_events else pc.filter(column(cols.diag), is_event)
     look = pc.indices_nonzero(pc.or_(bounced, pc.equal(kind, int(Kind.DEFERRED))))
-    look_rows = None
+    hit_groups = None
+    sample_rows = None
+    diag_of: list[str] = []
+    if len(look) and diag_col is not None:
+        dd = _dict(pc, pc.take(diag_col, look))
+        diag_of = [d[:MAX_TEXT] for d in dd.dictionary.to_pylist()]
+        hit_groups = pa.table({
+            "c": pc.take(cidx, look), "p": pc.take(dom_i, look), "m": pc.take(minute, look),
+            "d": dd.indices.cast(pa.int64()),
+        }).group_by(["c", "p", "m", "d"]).aggregate([([], "count_all")]).to_pydict()  # fmt: skip
     if len(look):
-        cols_ = {"c": pc.take(cidx, look), "p": pc.take(dom_i, look), "t": pc.take(tidx, look),
-                 "k": pc.take(kind, look), "h": pc.take(hard, look),
-                 "s": pc.take(st_i, look), "b": pc.take(cat_i, look)}  # fmt: skip
-        cols_["d"] = pc.take(diag_col, look) if diag_col is not None else pa.array([""] * len(look))
-        look_rows = pa.table(cols_).to_pydict()
+        # Bounce samples: the first 20 bounces of each IP, in line order.
+        lc = pc.take(cidx, look).to_pylist()
+        lk = pc.take(kind, look).to_pylist()
+        per_ip: dict[str, int] = dict(agg._samples_by_ip)
+        chosen: list[int] = []
+        for j, (c, k) in enumerate(zip(lc, lk, strict=True)):
+            if k == 1:
+                ip_ = attrs[c][0]
+                kd = per_ip.get(ip_, 0)
+                if kd < _SAMPLES_PER_IP:
+                    per_ip[ip_] = kd + 1
+                    chosen.append(j)
+        if chosen:
+            pick = pc.take(look, pa.array(chosen, pa.int64()))
+            sample_rows = {
+                "c": pc.take(cidx, pick).to_pylist(), "p": pc.take(dom_i, pick).to_pylist(),
+                "t": pc.take(tidx, pick).to_pylist(), "h": pc.take(hard, pick).to_pylist(),
+                "s": pc.take(st_i, pick).to_pylist(), "b": pc.take(cat_i, pick).to_pylist(),
+                "d": (pc.take(diag_col, pick).to_pylist() if diag_col is not None
+                      else [""] * len(chosen)),
+            }  # fmt: skip
     unattributed = 0
+    g["count_all"] = [a + b + c + d for a, b, c, d in zip(
+        g["n0_sum"], g["n1_sum"], g["n2_sum"], g["n3_sum"], strict=True)]  # fmt: skip
     for c, n in zip(g["c"], g["count_all"], strict=True):
         if not attrs[c][0]:
             unattributed += n
@@ -324,51 +359,46 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             if vm in u or len(u) < MAX_UNMAPPED:
                 u[vm] = u.get(vm, 0) + n
         buckets = agg.buckets
-        for c, p, m, k, h, n in zip(
-            g["c"], g["p"], g["m"], g["k"], g["h"], g["count_all"], strict=True
-        ):
+        for c, p, m, n0, n1, n2, n3, nh in zip(
+            g["c"], g["p"], g["m"], g["n0_sum"], g["n1_sum"], g["n2_sum"], g["n3_sum"],
+            g["nh_sum"], strict=True,
+        ):  # fmt: skip
             ip_, vm = attrs[c]
             bkey = (ip_, vm, prov_of[p], m)
             row = buckets.get(bkey)
             if row is None:
                 row = buckets[bkey] = [0, 0, 0, 0, 0, 0]
-            if k == 1:
-                row[B_COL] += n
-                row[HARD if h else SOFT] += n
-            else:
-                row[_COLUMN_OF[k]] += n
+            row[DL_COL] += n0
+            row[B_COL] += n1
+            row[HARD] += nh
+            row[SOFT] += n1 - nh
+            row[D_COL] += n2
+            row[C_COL] += n3
         agg.events += n_events
         if agg.last_event_at is None or last > agg.last_event_at:
             agg.last_event_at = last
-        if look_rows is None:
+        if sample_rows is not None:
+            sr = sample_rows
+            for c, p, t, h, s_, b_, d in zip(
+                sr["c"], sr["p"], sr["t"], sr["h"], sr["s"], sr["b"], sr["d"], strict=True
+            ):
+                ip_, vm = attrs[c]
+                agg._samples_by_ip[ip_] = agg._samples_by_ip.get(ip_, 0) + 1
+                agg.samples.append(_new(Event, (
+                    ts_of[t], Kind.BOUNCED, ip_ or None, vm or None, bool(h), dom_of[p],
+                    status_of[s_], d[:MAX_TEXT], cat_of[b_], "",
+                )))  # fmt: skip
+        if hit_groups is None:
             return
         sigs = agg.signatures if agg.signatures is not None else default_signatures()
         hits = agg.signature_hits
-        sig_of: dict[str, Any] = {}  # diag -> its signature (match is pure), this batch
-        for c, p, t, k, h, s_, b_, d in zip(
-            look_rows["c"], look_rows["p"], look_rows["t"], look_rows["k"], look_rows["h"],
-            look_rows["s"], look_rows["b"], look_rows["d"], strict=True,
-        ):  # fmt: skip
-            ip_, vm = attrs[c]
-            if len(d) > MAX_TEXT:
-                d = d[:MAX_TEXT]
-            prov = prov_of[p]
-            ts = ts_of[t]
-            if k == 1:
-                kd = agg._samples_by_ip.get(ip_, 0)
-                if kd < _SAMPLES_PER_IP:
-                    agg._samples_by_ip[ip_] = kd + 1
-                    agg.samples.append(_new(Event, (
-                        ts, Kind.BOUNCED, ip_ or None, vm or None, bool(h), dom_of[p],
-                        status_of[s_], d, cat_of[b_], "",
-                    )))  # fmt: skip
-            if d:
-                sig = sig_of.get(d, False)
-                if sig is False:
-                    sig = sig_of[d] = sigs.match(d)
-                if sig is not None:
-                    hk = (ip_, prov, sig.id, int(ts) // 60 * 60)
-                    hits[hk] = hits.get(hk, 0) + 1
+        sig_of = [sigs.match(d) if d else None for d in diag_of]  # match is pure
+        hg = hit_groups
+        for c, p, m, di, n in zip(hg["c"], hg["p"], hg["m"], hg["d"], hg["count_all"], strict=True):
+            sig = sig_of[di]
+            if sig is not None:
+                hk = (attrs[c][0], prov_of[p], sig.id, m)
+                hits[hk] = hits.get(hk, 0) + n
 
     return apply
 
