@@ -114,7 +114,7 @@ class SourceReader:
         checkpoints = {p: c.checkpoint for p, c in self._saved.items()}
         self._tailer = Tailer(
             self.spec.path, checkpoints, max_bytes=self.batch_bytes,
-            raw=self.fast_batch is not None,
+            raw_bytes=self.fast_batch is not None,
         )  # fmt: skip
 
     def _parser_for(self, path: str, inode: int) -> Parser:

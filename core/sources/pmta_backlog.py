@@ -109,9 +109,12 @@ def _plan(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> Any:
                 column_names=[f"c{i}" for i in range(cols.n)], block_size=1 << 20
             ),
             parse_options=pcsv.ParseOptions(
-                quote_char='"', double_quote=True, escape_char=False,
-                newlines_in_values=False, ignore_empty_lines=False,
-            ),  # fmt: skip
+                quote_char='"',
+                double_quote=True,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
             convert_options=pcsv.ConvertOptions(
                 column_types={f"c{i}": pa.string() for i in range(cols.n)},
                 strings_can_be_null=False,
@@ -123,9 +126,15 @@ def _plan(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> Any:
                         | {
                             c
                             for c in (
-                                cols.rcpt, cols.status, cols.diag, cols.bounce_cat,
-                                cols.dlv_ip, cols.rep_ip, cols.vmta, cols.vmta_pool,
-                            )  # fmt: skip
+                                cols.rcpt,
+                                cols.status,
+                                cols.diag,
+                                cols.bounce_cat,
+                                cols.dlv_ip,
+                                cols.rep_ip,
+                                cols.vmta,
+                                cols.vmta_pool,
+                            )
                             if c >= 0
                         }
                     )
@@ -289,9 +298,11 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         "n3": pc.equal(kind, 3).cast(pa.int64()),
         "nh": hard_b,
     }
-    grouped = pa.table({"c": cidx, "p": dom_i, "m": minute, **ind}).group_by(
-        ["c", "p", "m"]
-    ).aggregate([(k, "sum") for k in ind])
+    grouped = (
+        pa.table({"c": cidx, "p": dom_i, "m": minute, **ind})
+        .group_by(["c", "p", "m"])
+        .aggregate([(k, "sum") for k in ind])
+    )
     g = grouped.to_pydict()
 
     # Rows the aggregate looks at one by one: bounces and deferrals with a diag (signature

@@ -138,7 +138,7 @@ class Batch:
     checkpoint: Checkpoint
     rotated_from: str | None = None
     overlong: int = 0  # lines longer than max_line, each replaced by an OVERLONG marker
-    # Tailer(raw=True): the batch's bytes, undecoded (``lines`` is then empty); a consumer
+    # Tailer(raw_bytes=True): the batch's bytes, undecoded (``lines`` is then empty); a consumer
     # that wants lines calls decode_lines(data, max_line), which gives exactly what
     # ``lines``/``overlong`` would have held. Batches cut around an overlong line keep lines.
     data: bytes | None = None
@@ -203,9 +203,9 @@ class Tailer:
         rotate_grace: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         max_line: int = MAX_LINE_BYTES,
-        raw: bool = False,
+        raw_bytes: bool = False,
     ) -> None:
-        self.raw = raw  # hand out undecoded bytes (Batch.data) for a columnar parser
+        self.raw = raw_bytes  # hand out undecoded bytes (Batch.data) for a columnar parser
         self._raw_data: bytes | None = None
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")

@@ -168,9 +168,7 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
     readers = [
-        SourceReader(
-            store, SourceSpec(p, f, p, mapping, host=host), fast_batch=_fast_batch(f, p)
-        )
+        SourceReader(store, SourceSpec(p, f, p, mapping, host=host), fast_batch=_fast_batch(f, p))
         for p, f in paths
     ]
     started = time.monotonic()

@@ -85,9 +85,9 @@ HOSTILE = (
     'd,,vmta-1,2026-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,2.0.0,"open quote,,,,,,,',
     'd,,vmta-1,2026-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,2.0.0,"say ""hi""",,"o",1,"e",,,1',
     'd,,vmta-1,2026-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,2.0.0,x"y,,o,1,e,,,1',
-    'b,,vmta-1,2026-03-01 10:00:00+0000,999.1.1.1,a@gmail.com,5.1.1,x,,o,1,e,,,1',
-    'b,,vmta-1,1980-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,5.1.1,x,,o,1,e,,,1',
-    'd,,vmta-1,2026-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,2.0.0\r',
+    "b,,vmta-1,2026-03-01 10:00:00+0000,999.1.1.1,a@gmail.com,5.1.1,x,,o,1,e,,,1",
+    "b,,vmta-1,1980-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,5.1.1,x,,o,1,e,,,1",
+    "d,,vmta-1,2026-03-01 10:00:00+0000,198.51.0.2,a@gmail.com,2.0.0\r",
     "",
     "   ",
     "d,too,few",
@@ -95,7 +95,7 @@ HOSTILE = (
     "d,2026-03-01 10:00:00+0000,vmta-2,,z@gmail.com",
     "type,bounceCat,vmta,timeLogged,dlvSourceIp,rcpt,dsnStatus,dsnDiag,vmtaPool,orig,"
     "dlvDestinationIp,dlvEsmtpAvailable,repSourceIp,feedbackType,jobId",
-    'd,,vmta-\x00x,2026-03-01 10:00:00+0000,,a@gmail.com,2.0.0,x,,o,1,e,,,1',
+    "d,,vmta-\x00x,2026-03-01 10:00:00+0000,,a@gmail.com,2.0.0,x,,o,1,e,,,1",
 )
 
 

@@ -26,7 +26,7 @@ NOW = 1_772_445_600.0
 
 
 def batches(path: Path, max_bytes: int) -> list[bytes]:
-    with Tailer(str(path), max_bytes=max_bytes, raw=True) as t:
+    with Tailer(str(path), max_bytes=max_bytes, raw_bytes=True) as t:
         out = [b.data for b in t.iter_batches() if b.data is not None]
     return out
 
