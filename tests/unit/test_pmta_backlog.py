@@ -117,3 +117,61 @@ def test_random_mixes_of_clean_and_hostile_lines(tmp_path_factory, data) -> None
     path = tmp_path_factory.mktemp("mix") / "mix.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
     compare(path, pmta_other.vmta_map(pool), max_bytes=data.draw(st.sampled_from([512, 4096])))
+
+
+def test_guide_samples_both_paths(samples: Path, tmp_path: Path) -> None:
+    """The PowerMTA guide's own lines (tests/unit/test_parse_pmta.py judges their events)."""
+    global NOW
+    saved, NOW = NOW, 1_549_700_000.0  # 2019-02-09: the guide's timestamps are in range
+    try:
+        path = tmp_path / "guide.csv"
+        path.write_bytes((samples / "pmta" / "acct-guide-samples.csv").read_bytes())
+        compare(path, {"pmta-vmta0": "192.0.2.10"}, max_bytes=1 << 20)
+    finally:
+        NOW = saved
+
+
+def test_reader_commits_the_same_through_either_path(tmp_path: Path) -> None:
+    """SourceReader with and without the fast path: the same ParseStats totals and
+    checkpoint (the store is a recording double of ReaderStore.commit_batch)."""
+    import asyncio
+
+    from opsconsole.core.engine.reader import SourceReader, SourceSpec
+
+    path = tmp_path / "other.csv"
+    ip_map = pmta_other.write(path, 4000, seed=9, start=NOW - 7200, hours=1.5, hostile=0.001)
+
+    class Store:
+        def __init__(self) -> None:
+            self.batches: list[tuple[object, ...]] = []
+
+        async def load_checkpoints(self, host: str) -> dict[str, object]:
+            return {}
+
+        async def commit_batch(self, **kw: object) -> None:
+            agg = kw["agg"]
+            cp = kw["checkpoint"]
+            self.batches.append((sorted(agg.buckets.items()), agg.signature_hits,  # type: ignore[attr-defined]
+                                 agg.samples, kw["stats"], cp.checkpoint.offset))  # type: ignore[attr-defined]  # fmt: skip
+
+        async def record_source_error(self, *a: object) -> None:
+            return None
+
+    async def run(fast: bool) -> tuple[list[tuple[object, ...]], object]:
+        store = Store()
+        spec = SourceSpec("s", "pmta", str(path), ip_map)
+        r = SourceReader(
+            store,  # type: ignore[arg-type]
+            spec,
+            clock=lambda: NOW,
+            batch_bytes=64 << 10,
+            fast_batch=pmta_backlog.add_batch if fast else None,
+        )
+        await r.open()
+        await r.poll()
+        r.close()
+        return store.batches, r.totals
+
+    fast, slow = asyncio.run(run(True)), asyncio.run(run(False))
+    assert fast == slow
+    assert len(fast[0]) > 5
