@@ -62,9 +62,18 @@ def _kind_code(rtype: str) -> int:
     return -1 if kind is None or kind == -1 else int(kind)
 
 
+# Distinct values per event row above which the columnar path costs more than it saves
+# (random seconds, a bucket per row): it then leaves the rest of that file to the line
+# parser. Results are the same either way; the tests turn this off to compare every batch.
+ADAPTIVE = True
+MAX_DISTINCT_SHARE = 0.25
+
+
 def add_batch(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> bool:
     """Parse ``data`` (complete lines) into ``agg`` and ``parser.stats`` as the Python parser
     would; False (and nothing changed) when the batch is not one this path can judge."""
+    if ADAPTIVE and getattr(parser, "_backlog_off", False):
+        return False
     try:
         plan = _plan(parser, agg, data)
     except Exception:  # anything Arrow refuses (field count, UTF-8): the slow path judges
@@ -198,6 +207,9 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
 
     # Time: one decision per distinct timeLogged.
     tvals, tidx = enc(cols.time)
+    if ADAPTIVE and n_events >= 1000 and len(tvals) > MAX_DISTINCT_SHARE * n_events:
+        parser._backlog_off = True  # type: ignore[attr-defined]
+        return None
     ts_of: list[float] = [0.0] * len(tvals)
     used = pc.unique(tidx).to_pylist()
     for i in used:  # the times of event rows (an ignored record's time is not judged)
