@@ -208,7 +208,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
     # Time: one decision per distinct timeLogged.
     tvals, tidx = enc(cols.time)
     if ADAPTIVE and n_events >= 1000 and len(tvals) > MAX_DISTINCT_SHARE * n_events:
-        parser._backlog_off = True  # type: ignore[attr-defined]
+        parser._backlog_off = True
         return None
     ts_of: list[float] = [0.0] * len(tvals)
     used = pc.unique(tidx).to_pylist()
