@@ -205,20 +205,28 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         d = _dict(pc, column(i))
         return d.dictionary.to_pylist(), only_events(d.indices)
 
-    # Time: one decision per distinct timeLogged.
-    tvals, tidx = enc(cols.time)
-    if ADAPTIVE and n_events >= 1000 and len(tvals) > MAX_DISTINCT_SHARE * n_events:
-        parser._backlog_off = True
-        return None
-    ts_of: list[float] = [0.0] * len(tvals)
-    used = pc.unique(tidx).to_pylist()
-    for i in used:  # the times of event rows (an ignored record's time is not judged)
-        ts = parser._time(tvals[i])
-        if ts is None or not MIN_TS <= ts <= max_ts:
-            return None  # a malformed event row: the slow path keeps its sample in order
-        ts_of[i] = ts
-    minute_of = pa.array([int(t) // 60 * 60 for t in ts_of], pa.int64())
-    last = max(ts_of[i] for i in used)
+    # Time: the standard layout (``2019-02-08 21:54:05+0000``, offset optional) in Arrow,
+    # one decision per distinct minute; any other layout one decision per distinct value.
+    times = _times_by_minute(parser, pa, pc, table.column(f"c{cols.time}"), only_events, max_ts)
+    if times is False:
+        return None  # a malformed event row: the slow path keeps its sample in order
+    if times is not None:
+        ts_row, minute = times
+    else:
+        tvals, tidx = enc(cols.time)
+        if ADAPTIVE and n_events >= 1000 and len(tvals) > MAX_DISTINCT_SHARE * n_events:
+            parser._backlog_off = True
+            return None
+        ts_of: list[float] = [0.0] * len(tvals)
+        used = pc.unique(tidx).to_pylist()
+        for i in used:  # the times of event rows (an ignored record's time is not judged)
+            ts = parser._time(tvals[i])
+            if ts is None or not MIN_TS <= ts <= max_ts:
+                return None  # a malformed event row: the slow path keeps its sample in order
+            ts_of[i] = ts
+        minute = pc.take(pa.array([int(t) // 60 * 60 for t in ts_of], pa.int64()), tidx)
+        ts_row = pc.take(pa.array(ts_of, pa.float64()), tidx)
+    last = pc.max(ts_row).as_py()
 
     # Attribution: one decision per distinct (complaint?, rep, dlv, vmta, pool).
     rep_v, rep_i = enc(cols.rep_ip)
@@ -300,7 +308,6 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             prov = domains[dom] = table_p.provider_of(dom) if dom else ""
         prov_of.append(prov)
 
-    minute = pc.take(minute_of, tidx)
     cidx = combo.indices.cast(pa.int64())
     hard_b = pc.multiply(hard, pc.equal(kind, 1).cast(pa.int64()))
     ind = {  # one counter column per bucket column, summed per (attribution, provider, minute)
@@ -350,7 +357,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             pick = pc.take(look, pa.array(chosen, pa.int64()))
             sample_rows = {
                 "c": pc.take(cidx, pick).to_pylist(), "p": pc.take(dom_i, pick).to_pylist(),
-                "t": pc.take(tidx, pick).to_pylist(), "h": pc.take(hard, pick).to_pylist(),
+                "t": pc.take(ts_row, pick).to_pylist(), "h": pc.take(hard, pick).to_pylist(),
                 "s": pc.take(st_i, pick).to_pylist(), "b": pc.take(cat_i, pick).to_pylist(),
                 "d": (pc.take(diag_col, pick).to_pylist() if diag_col is not None
                       else [""] * len(chosen)),
@@ -408,7 +415,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
                 ip_, vm = attrs[c]
                 agg._samples_by_ip[ip_] = agg._samples_by_ip.get(ip_, 0) + 1
                 agg.samples.append(_new(Event, (
-                    ts_of[t], Kind.BOUNCED, ip_ or None, vm or None, bool(h), dom_of[p],
+                    float(t), Kind.BOUNCED, ip_ or None, vm or None, bool(h), dom_of[p],
                     status_of[s_], d[:MAX_TEXT], cat_of[b_], "",
                 )))  # fmt: skip
         if hit_groups is None:
@@ -424,6 +431,45 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
                 hits[hk] = hits.get(hk, 0) + n
 
     return apply
+
+
+_UNIX_TIME = r"^[0-9]{1,15}$"
+_STD_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{4})?$"
+
+
+def _times_by_minute(parser, pa, pc, col, only_events, max_ts):  # type: ignore[no-untyped-def]
+    """(seconds, minute) per event row when every event row's time has the standard
+    layout, judged once per distinct minute by ``parser._time`` (its seconds are digits, as
+    the parser reads them: base + int(sec), ``:60`` included); False if an event row's time
+    is out of range (malformed); None for another layout (the caller judges each value)."""
+    col = col.combine_chunks() if hasattr(col, "num_chunks") else col
+    indices = only_events(pa.array(range(len(col)), pa.int64()))
+    ev = pc.take(col, indices) if len(indices) != len(col) else col
+    std = pc.match_substring_regex(ev, _STD_TIME)
+    unix = None if pc.all(std).as_py() else pc.match_substring_regex(ev, _UNIX_TIME)
+    if unix is not None and not pc.all(pc.or_(std, unix)).as_py():
+        return None  # Unix seconds are the only other layout judged here
+    sec = pc.cast(pc.if_else(std, pc.utf8_slice_codeunits(ev, 17, 19), "0"), pa.int64())
+    if pc.max(sec).as_py() > 60:
+        return False  # the parser refuses seconds above 60
+    keys = _dict(pc, pc.if_else(std, pc.utf8_replace_slice(ev, 16, 19, ""), ev))
+    base_of = []
+    for key in keys.dictionary.to_pylist():
+        if key.isdigit():  # Unix seconds: float(s), exact below 2**53
+            base_of.append(int(key))
+            continue
+        base = parser._time(key[:16] + ":00" + key[16:])
+        if base is None:
+            return False
+        if base != int(base):
+            return None
+        base_of.append(int(base))
+    ts = pc.add(pc.take(pa.array(base_of, pa.int64()), keys.indices), sec)
+    lo, hi = pc.min(ts).as_py(), pc.max(ts).as_py()
+    if lo < MIN_TS or hi > max_ts:
+        return False
+    minute = pc.multiply(pc.divide(ts, 60), 60)
+    return ts.cast(pa.float64()), minute
 
 
 def _dict(pc, arr):  # type: ignore[no-untyped-def]
