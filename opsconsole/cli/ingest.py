@@ -171,6 +171,8 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
         SourceReader(store, SourceSpec(p, f, p, mapping, host=host), fast_batch=_fast_batch(f, p))
         for p, f in paths
     ]
+    if not follow and any(r.fast_batch is not None for r in readers):
+        _backlog_gc()
     started = time.monotonic()
     try:
         for r in readers:
@@ -211,6 +213,16 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="") -
 
 
 FAST_MIN_BYTES = 32 << 20  # below this, importing pyarrow costs more than it saves
+
+
+def _backlog_gc() -> None:
+    """A backlog makes many short-lived tuples (buckets, rows) and no cycles worth a
+    collection per 700 allocations: the start-up objects go to the permanent generation and
+    the young generation is collected 100x less often (measured: 8-25% less CPU)."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 20)
 
 
 def _fast_batch(fmt: str, path: str):  # type: ignore[no-untyped-def]
