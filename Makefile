@@ -54,6 +54,7 @@ format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(TEST_STAMP) bench-deps  ## every benchmark with its ratio against a same-run baseline
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run_all
 
 # The baselines need Debian's pflogsumm, postfix_exporter and sqlite3 CLI, and GNU time for

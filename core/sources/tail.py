@@ -138,6 +138,10 @@ class Batch:
     checkpoint: Checkpoint
     rotated_from: str | None = None
     overlong: int = 0  # lines longer than max_line, each replaced by an OVERLONG marker
+    # Tailer(raw_bytes=True): the batch's bytes, undecoded (``lines`` is then empty); a consumer
+    # that wants lines calls decode_lines(data, max_line), which gives exactly what
+    # ``lines``/``overlong`` would have held. Batches cut around an overlong line keep lines.
+    data: bytes | None = None
 
 
 def prefix_hash(fd: int, offset: int) -> str:
@@ -199,7 +203,10 @@ class Tailer:
         rotate_grace: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         max_line: int = MAX_LINE_BYTES,
+        raw_bytes: bool = False,
     ) -> None:
+        self.raw = raw_bytes  # hand out undecoded bytes (Batch.data) for a columnar parser
+        self._raw_data: bytes | None = None
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         if max_line <= 0:
@@ -502,7 +509,8 @@ class Tailer:
             h.scan_at = -1
             c.ckpt = ck
             self.errors.pop(c.path, None)
-            yield Batch(c.path, lines, start, end, ck, rotated_from, overlong)
+            data, self._raw_data = self._raw_data, None
+            yield Batch(c.path, lines, start, end, ck, rotated_from, overlong, data)
 
     def _chunk(self, h: _Handle) -> tuple[int, list[str], int] | None:
         """The next complete lines at ``h.offset`` (their byte length, the lines, how many
@@ -522,6 +530,9 @@ class Tailer:
         if self.max_lines is not None and buf.count(b"\n", 0, n) > self.max_lines:
             rest = buf.split(b"\n", self.max_lines)[-1]
             n = len(buf) - len(rest)
+        if self.raw:
+            self._raw_data = buf[:n] if n < len(buf) else buf
+            return n, [], 0
         lines = str(memoryview(buf)[:n], "utf-8", "replace").split("\n")
         lines.pop()  # the empty string after the last newline
         # A decoded line has at most as many characters as bytes (and at least a quarter):
@@ -623,6 +634,26 @@ class Tailer:
             c.cur = None
         if c.old is h:
             c.old = None
+
+
+def decode_lines(data: bytes, max_line: int = MAX_LINE_BYTES) -> tuple[list[str], int]:
+    """The lines of ``data`` (complete lines, ending in a newline) and how many of them are
+    OVERLONG markers: exactly what a non-raw Tailer puts in ``Batch.lines``/``overlong``."""
+    lines = str(data, "utf-8", "replace").split("\n")
+    lines.pop()
+    if len(data) > max_line and max(map(len, lines)) * 4 > max_line:
+        parts = data.split(b"\n")
+        parts.pop()
+        out: list[str] = []
+        overlong = 0
+        for part in parts:
+            if len(part) > max_line:
+                out.append(OVERLONG.format(len(part)))
+                overlong += 1
+            else:
+                out.append(str(part, "utf-8", "replace"))
+        return out, overlong
+    return lines, 0
 
 
 def _path_key(c: _Cursor) -> str:

@@ -226,8 +226,13 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", r
         loop.add_signal_handler(sig, stop.set)
     store = SqlStore(engine)
     readers = [
-        SourceReader(store, SourceSpec(p, f, p, mapping, relays, host=host)) for p, f in paths
+        SourceReader(
+            store, SourceSpec(p, f, p, mapping, relays, host=host), fast_batch=_fast_batch(f, p)
+        )
+        for p, f in paths
     ]
+    if not follow and any(r.fast_batch is not None for r in readers):
+        _backlog_gc()
     started = time.monotonic()
     try:
         for r in readers:
@@ -265,6 +270,39 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", r
     finally:
         for r in readers:
             r.close()
+
+
+FAST_MIN_BYTES = 32 << 20  # below this, importing pyarrow costs more than it saves
+
+
+def _backlog_gc() -> None:
+    """A backlog makes many short-lived tuples (buckets, rows) and no cycles worth a
+    collection per 700 allocations: the start-up objects go to the permanent generation and
+    the young generation is collected 100x less often (measured: 8-25% less CPU)."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 20)
+
+
+def _fast_batch(fmt: str, path: str):  # type: ignore[no-untyped-def]
+    """The columnar backlog parser for ``fmt`` (PowerMTA, with pyarrow installed) when the
+    files hold a backlog worth it, or None. Results are the same either way;
+    OPSCONSOLE_INGEST_FAST=1 / 0 forces the one or the other (the tests run both)."""
+    force = os.environ.get("OPSCONSOLE_INGEST_FAST", "")
+    if fmt != "pmta" or force == "0":
+        return None
+    if force != "1":
+        files = glob.glob(path) if glob.has_magic(path) else [path]
+        size = 0
+        for f in files:
+            with contextlib.suppress(OSError):
+                size += os.path.getsize(f)
+        if size < FAST_MIN_BYTES:
+            return None
+    from opsconsole.core.sources import pmta_backlog
+
+    return pmta_backlog.add_batch if pmta_backlog.available() else None
 
 
 def _hint_unmapped(unmapped: dict[str, int]) -> None:

@@ -50,6 +50,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@pytest.fixture(params=["fast", "lines"])
+def ingest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both PowerMTA paths of ``ingest``: the columnar backlog parser and the line parser
+    (the CLI subprocesses inherit the switch)."""
+    monkeypatch.setenv("OPSCONSOLE_INGEST_FAST", "1" if request.param == "fast" else "0")
+    return str(request.param)
+
+
 def cli(
     db: str, *args: str, check: bool = True, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -194,6 +202,7 @@ def write_pmta(path: Path, rng: random.Random, n: int = 3000) -> tuple[dict, Cou
     return dict(tally), unattributed, garbage
 
 
+@pytest.mark.usefixtures("ingest_path")
 def test_pmta_reordered_columns_unmapped_bounces_and_garbage(tmp_path: Path, db_url: str) -> None:
     rng = random.Random(20260302)
     path = tmp_path / "acct-2026.csv"
@@ -349,6 +358,7 @@ SIM_OPTIONS: dict[str, dict] = {
 }
 
 
+@pytest.mark.usefixtures("ingest_path")
 def test_simulator_files_all_formats_match_truth(tmp_path: Path, db_url: str) -> None:
     db = db_url
     total: dict[str, Counter[str]] = defaultdict(Counter)

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PY = sys.executable
 
 
@@ -53,6 +55,15 @@ def totals(db: str) -> dict[str, int]:
     return out
 
 
+@pytest.fixture(params=["fast", "lines"])
+def ingest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both PowerMTA paths of ``ingest``: the columnar backlog parser and the line parser
+    (the CLI subprocesses inherit the switch)."""
+    monkeypatch.setenv("OPSCONSOLE_INGEST_FAST", "1" if request.param == "fast" else "0")
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("ingest_path")
 def test_wrong_format_is_refused_and_the_right_one_is_exact(tmp_path: Path) -> None:
     log, truth = simulate(tmp_path, "postfix")
     db = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
@@ -68,6 +79,7 @@ def test_wrong_format_is_refused_and_the_right_one_is_exact(tmp_path: Path) -> N
     assert {k: got[k] for k in ("sent", "deferred")} == attributed(truth)
 
 
+@pytest.mark.usefixtures("ingest_path")
 def test_auto_detects_each_format(tmp_path: Path) -> None:
     for fmt in ("pmta", "postfix", "kumo", "jsonl"):
         log, truth = simulate(tmp_path, fmt)
