@@ -58,6 +58,29 @@ def _stats(r: Sequence[Any]) -> WindowStats:
     return WindowStats(*(int(v or 0) for v in r[2:8]))
 
 
+async def _ip_chunks(
+    engine: AsyncEngine, sql: str, lo: int, hi: int, chunk: int
+) -> AsyncIterator[list[Any]]:
+    """The rows of ``sql`` (ordered so that an IP's rows are adjacent, the IP first) as
+    lists holding about ``chunk`` IPs each; an IP's rows never straddle two lists."""
+    out: list[Any] = []
+    n_ips = 0
+    last = None
+    async with engine.connect() as conn:
+        result = await conn.stream(text(sql), {"lo": lo, "hi": hi})
+        async for part in result.partitions(1000):
+            for r in part:
+                if r[0] != last:
+                    if n_ips >= chunk:
+                        yield out
+                        out, n_ips = [], 0
+                    n_ips += 1
+                    last = r[0]
+                out.append(r)
+    if out:
+        yield out
+
+
 async def key_chunks(
     engine: AsyncEngine, lo: int, hi: int, order: str = "rate", chunk: int = CHUNK
 ) -> AsyncIterator[list[KeyRow]]:
@@ -65,23 +88,8 @@ async def key_chunks(
     ``chunk`` IPs; an IP's keys never straddle two chunks. ``order``: ``rate`` (the
     report's: worst bounce rate, then most sent, then address) or ``ip`` (address)."""
     sql = _by_rate_sql(engine) if order == "rate" else _by_ip_sql(engine)
-    out: list[KeyRow] = []
-    n_ips = 0
-    last = None
-    async with engine.connect() as conn:
-        result = await conn.stream(text(sql), {"lo": lo, "hi": hi})
-        async for part in result.partitions(1000):
-            for r in part:
-                ip = str(r[0])
-                if ip != last:
-                    if n_ips >= chunk:
-                        yield out
-                        out, n_ips = [], 0
-                    n_ips += 1
-                    last = ip
-                out.append((ip, str(r[1]), _stats(r)))
-    if out:
-        yield out
+    async for rows in _ip_chunks(engine, sql, lo, hi, chunk):
+        yield [(str(r[0]), str(r[1]), _stats(r)) for r in rows]
 
 
 async def provider_chunks(
@@ -95,23 +103,11 @@ async def provider_chunks(
         " AND minute < :hi AND ip != '' AND provider != '' GROUP BY ip, subuser, provider"
         f" ORDER BY ip{c}, subuser{c}, provider{c}"
     )
-    out: dict[tuple[str, str, str], WindowStats] = {}
-    n_ips = 0
-    last = None
-    async with engine.connect() as conn:
-        result = await conn.stream(text(sql), {"lo": lo, "hi": hi})
-        async for part in result.partitions(1000):
-            for r in part:
-                ip = str(r[0])
-                if ip != last:
-                    if n_ips >= chunk:
-                        yield out
-                        out, n_ips = {}, 0
-                    n_ips += 1
-                    last = ip
-                out[(ip, str(r[1]), str(r[2]))] = WindowStats(*(int(v or 0) for v in r[3:9]))
-    if out:
-        yield out
+    async for rows in _ip_chunks(engine, sql, lo, hi, chunk):
+        yield {
+            (str(r[0]), str(r[1]), str(r[2])): WindowStats(*(int(v or 0) for v in r[3:9]))
+            for r in rows
+        }
 
 
 async def unattributed_stats(engine: AsyncEngine, lo: int, hi: int) -> WindowStats:

@@ -60,18 +60,7 @@ class Truth:
             c = out.get(k)
             if c is None:
                 c = out[k] = Counts()
-            if kind == Kind.DELIVERED:
-                c.delivered += v
-            elif kind == Kind.BOUNCED:
-                c.bounced += v
-                if hard:
-                    c.hard += v
-                else:
-                    c.soft += v
-            elif kind == Kind.DEFERRED:
-                c.deferred += v
-            elif kind == Kind.COMPLAINED:
-                c.complaints += v
+            _add(c, kind, hard, v)
         return out
 
     @property
