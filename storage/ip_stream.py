@@ -93,14 +93,16 @@ async def key_chunks(
 
 
 async def provider_chunks(
-    engine: AsyncEngine, lo: int, hi: int, chunk: int = CHUNK
+    engine: AsyncEngine, lo: int, hi: int, chunk: int = CHUNK, known_only: bool = True
 ) -> AsyncIterator[dict[tuple[str, str, str], WindowStats]]:
-    """The window's (ip, subuser, provider) counters (attributed, known provider), by
-    ip, subuser, provider, about ``chunk`` IPs at a time (an IP never straddles two)."""
+    """The window's (ip, subuser, provider) counters (attributed; a known provider unless
+    ``known_only`` is False), by ip, subuser, provider, about ``chunk`` IPs at a time (an IP
+    never straddles two)."""
     c = _collate(engine)
+    known = " AND provider != ''" if known_only else ""
     sql = (
         f"SELECT ip, subuser, provider, {_SUMS} FROM bucket WHERE minute >= :lo"
-        " AND minute < :hi AND ip != '' AND provider != '' GROUP BY ip, subuser, provider"
+        f" AND minute < :hi AND ip != ''{known} GROUP BY ip, subuser, provider"
         f" ORDER BY ip{c}, subuser{c}, provider{c}"
     )
     async for rows in _ip_chunks(engine, sql, lo, hi, chunk):
@@ -150,9 +152,9 @@ class StreamReads:
         return await unattributed_stats(self.engine, lo, hi)
 
     def provider_chunks(
-        self, lo: int, hi: int, chunk: int = CHUNK
+        self, lo: int, hi: int, chunk: int = CHUNK, known_only: bool = True
     ) -> AsyncIterator[dict[tuple[str, str, str], WindowStats]]:
-        return provider_chunks(self.engine, lo, hi, chunk)
+        return provider_chunks(self.engine, lo, hi, chunk, known_only)
 
     async def ip_hosts_of(self, ips: Sequence[str]) -> dict[str, list[str]]:
         return await ip_hosts_of(self.engine, ips)

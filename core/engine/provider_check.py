@@ -3,6 +3,7 @@ through the store's ``provider_store`` (storage/providers.py), run core.provider
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,9 +15,11 @@ from opsconsole.core.ports import EngineState
 from opsconsole.core.provider_policy import ProviderDecision, ProvidersConfig, Suspension
 from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet, signatures_from_config
-from opsconsole.core.stats import WindowStats
+from opsconsole.core.stats import Severity, WindowStats, severity
 from opsconsole.core.warmup import day_window_start
 from opsconsole.core.windows import minute_floor
+
+CHUNK = 2000  # IPs per read of the provider counters
 
 
 class ProviderReads(Protocol):
@@ -65,9 +68,12 @@ async def decide(
     if reads is None or not pcfg.enabled:
         return ProviderDecision()
     table, sigs = tools(pcfg)
-    stats = await reads.ip_stats(lo, hi)
     suspensions = await reads.suspensions()
     hits = await reads.signature_hits(minute_floor(now - pcfg.signature_window), hi)
+    if hasattr(store, "provider_chunks"):  # any number of IPs (issue 18.9)
+        stats = await judged_stats(store, config, state, suspensions, hits, lo, hi)
+    else:
+        stats = await reads.ip_stats(lo, hi)
 
     def meaning_of(sig_id: str) -> tuple[str, str]:
         sig = sigs.by_id(sig_id)
@@ -81,6 +87,40 @@ async def decide(
     if quota_obs:
         decision = replace(decision, observations=(*decision.observations, *quota_obs))
     return decision
+
+
+async def judged_stats(
+    store: Any,
+    config: EngineConfig,
+    state: EngineState,
+    suspensions: Mapping[tuple[str, str], Suspension],
+    hits: Mapping[tuple[str, str, str], int],
+    lo: int,
+    hi: int,
+) -> dict[tuple[str, str], WindowStats]:
+    """The (ip, provider) counters of the IPs the provider policy can say something about,
+    read a chunk of IPs at a time: an IP with a provider at warning or worse, a suspension,
+    signature hits or an open provider alert (all its providers, so that its totals are
+    whole). Any other IP's readings are all below warning with nothing open: the policy
+    would only observe them as fine, which the check skips. Memory follows the IPs in
+    trouble, not the IPs in the window."""
+    base, pcfg = config.monitor.thresholds, config.providers
+    keep = {ip for ip, _p in suspensions} | {ip for ip, _p, _s in hits}
+    keep |= {a.ip for a in state.open_alerts.values() if a.provider}
+    out: dict[tuple[str, str], WindowStats] = {}
+    async for chunk in store.provider_chunks(lo, hi, CHUNK, known_only=False):
+        per: dict[tuple[str, str], WindowStats] = {}
+        for (ip, _su, prov), st in chunk.items():
+            prev = per.get((ip, prov))
+            per[(ip, prov)] = st if prev is None else prev + st
+        bad = {
+            ip
+            for (ip, prov), st in per.items()
+            if provider_policy.judged(prov)
+            and severity(st, pcfg.thresholds(prov, base)) >= Severity.WARNING
+        }
+        out.update((k, st) for k, st in per.items() if k[0] in bad or k[0] in keep)
+    return out
 
 
 async def provider_quotas(
