@@ -15,7 +15,13 @@ from opsconsole.core import provider_views
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.reputation import report as rep
 from opsconsole.core.reputation.zones import SEVERITY_RANK
-from opsconsole.core.stats import Thresholds, WindowStats, severity
+from opsconsole.core.stats import (
+    Thresholds,
+    WindowStats,
+    bounce_severity,
+    complaint_severity,
+    severity,
+)
 
 Row = dict[str, Any]
 RANK = {"insufficient": 0, "ok": 1, "warning": 2, "critical": 3, "block": 4}
@@ -53,6 +59,7 @@ class WorstProvider:
     bounce_rate: float
     severity: str
     sent: int
+    complaint_rate: float | None = None  # set when complaints, not bounces, make it worst
 
 
 def worst_providers(
@@ -83,7 +90,9 @@ def worst_providers(
     ]
     keyed += [(k, v.items()) for k, v in whole.items()]
     out: dict[tuple[str, str | None], WorstProvider] = {}
+    pairs_of: dict[tuple[str, str | None], list[tuple[str, WindowStats]]] = {}
     for key, pairs in keyed:
+        pairs = pairs_of[key] = list(pairs)
         mine = RANK.get(own.get(key, "ok"), 1)
         best: tuple[int, float, int, str] | None = None
         for prov, st in pairs:
@@ -96,7 +105,12 @@ def worst_providers(
         if best is not None:
             rank, rate_, sent, prov = best
             label = next(k for k, v in RANK.items() if v == rank)
-            out[key] = WorstProvider(prov, rate_, label, sent)
+            st = dict(pairs_of[key])[prov]
+            t = pcfg.thresholds(prov, base)
+            by_complaints = complaint_severity(st, t) > bounce_severity(st, t)
+            out[key] = WorstProvider(
+                prov, rate_, label, sent, st.complaint_rate if by_complaints else None
+            )
     return out
 
 

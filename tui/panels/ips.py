@@ -32,10 +32,13 @@ SHORT_PROVIDER = {"microsoft": "msft"}  # narrow cells only
 
 
 def provider_cell(w: WorstProvider | None, narrow: bool = False) -> str:
-    """``microsoft 42%``; narrow: ``msft 42%`` (names cut to 7); blank when none is worse."""
+    """``microsoft 42%`` (``google 0.4%c`` when complaints make it worst); narrow: ``msft
+    42%`` (names cut to 7); blank when none is worse."""
     if w is None:
         return ""
     name = SHORT_PROVIDER.get(w.provider, w.provider[:7]) if narrow else w.provider
+    if w.complaint_rate is not None:  # complaints make it worst: their rate, marked
+        return f"{name} {w.complaint_rate * 100:.1f}%c"
     return f"{name} {w.bounce_rate * 100:.0f}%"
 
 
