@@ -228,6 +228,8 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", r
     readers = [
         SourceReader(store, SourceSpec(p, f, p, mapping, relays, host=host)) for p, f in paths
     ]
+    for r in readers:
+        r.two_cores = not follow  # a backlog may use both cores (core/engine/backlog.py)
     started = time.monotonic()
     try:
         for r in readers:
