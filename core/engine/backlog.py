@@ -47,7 +47,8 @@ class SplitHook:
 
 
 def _postfix_arm(parser: Any) -> set[str]:
-    parser._probe = probe = set()
+    probe: set[str] = set()
+    parser._probe = probe
     return probe
 
 

@@ -70,11 +70,15 @@ def write_log(
         r = rng.random()
         if r < chains:  # a content-filter chain
             new = f"{qid + 0x500000:X}"
-            hop = (f"{s} mx postfix/smtp[9]: {q}: to=<a{i}@{dom}>, relay=127.0.0.1[127.0.0.1]"
-                   f":10024, delay=1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as {new})")  # fmt: skip
+            hop = (
+                f"{s} mx postfix/smtp[9]: {q}: to=<a{i}@{dom}>, relay=127.0.0.1[127.0.0.1]"
+                f":10024, delay=1, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as {new})"
+            )
             inj = f"@TS@ mx postfix/smtpd[7]: {new}: client=localhost[127.0.0.1]"
-            real = (f"@TS@ mx {tag}[8]: {new}: to=<a{i}@{dom}>, relay=mx.{dom}[198.51.100.7]:25,"
-                    " delay=2, dsn=2.0.0, status=sent (250 ok)")  # fmt: skip
+            real = (
+                f"@TS@ mx {tag}[8]: {new}: to=<a{i}@{dom}>, relay=mx.{dom}[198.51.100.7]:25,"
+                " delay=2, dsn=2.0.0, status=sent (250 ok)"
+            )
             k = i + rng.randrange(1, gap)
             if rng.random() < 0.5:
                 out.append(inj.replace("@TS@", s))
@@ -87,8 +91,9 @@ def write_log(
         elif r < 0.1:
             out.append(f"{s} mx postfix/pickup[3]: {q}: uid=0 from=<root>")
         elif r < 0.12:
-            out.append(f"{s} mx postfix/qmgr[5]: {q}: from=<b@s.test>, status=expired,"
-                       " returned to sender")  # fmt: skip
+            out.append(
+                f"{s} mx postfix/qmgr[5]: {q}: from=<b@s.test>, status=expired, returned to sender"
+            )
         elif r < 0.13:
             out.append(rng.choice(["garbage, not syslog", "\x00\xff binary", "::: :::"]))
         elif r < 0.4:
@@ -97,8 +102,10 @@ def write_log(
             word = rng.choices(["sent", "bounced", "deferred"], [70, 18, 12])[0]
             dsn = {"sent": "2.0.0", "bounced": "5.7.1", "deferred": "4.7.0"}[word]
             text = "250 ok" if word == "sent" else rng.choice(DIAGS)
-            out.append(f"{s} mx {tag}[8]: {q}: to=<u{i}@{dom}>, relay=mx.{dom}[198.51.100.7]:25,"
-                       f" delay=0.5, dsn={dsn}, status={word} ({text})")  # fmt: skip
+            out.append(
+                f"{s} mx {tag}[8]: {q}: to=<u{i}@{dom}>, relay=mx.{dom}[198.51.100.7]:25,"
+                f" delay=0.5, dsn={dsn}, status={word} ({text})"
+            )
     out += [t.replace("@TS@", stamp(T0 + 86_400, style)) for _, t in later]
     path.write_text("\n".join(out) + "\n", encoding="utf-8", errors="surrogateescape")
 
@@ -110,7 +117,7 @@ DUMPS = {
     " FROM bounce_sample ORDER BY id",
     "ingest_counter": "SELECT source, format, path, lines, events, ignored, malformed,"
     " unattributed, internal, expired, last_event_at, samples FROM ingest_counter",
-    "source_checkpoint": "SELECT host, path, source, dev, inode, \"offset\", first_line_hash,"
+    "source_checkpoint": 'SELECT host, path, source, dev, inode, "offset", first_line_hash,'
     " parser_state FROM source_checkpoint ORDER BY path",
 }
 
@@ -126,9 +133,11 @@ async def _read(url: str, path: Path, two: bool, batch_bytes: int) -> SourceRead
     engine = await open_database(url)
     try:
         r = SourceReader(
-            SqlStore(engine), SourceSpec(str(path), "postfix", str(path), IP_MAP),
-            clock=lambda: NOW, batch_bytes=batch_bytes,
-        )  # fmt: skip
+            SqlStore(engine),
+            SourceSpec(str(path), "postfix", str(path), IP_MAP),
+            clock=lambda: NOW,
+            batch_bytes=batch_bytes,
+        )
         r.two_cores = two
         r.split_min_bytes = 0
         taken: list[int] = []
@@ -217,8 +226,10 @@ def test_a_worker_that_missed_an_id_known_before_the_split_is_refused(
     assert split is not None
     s = stamp(T0 + 50_000, "classic")
     inj = f"{s} mx postfix/smtpd[7]: ABCDEF123456: client=localhost[127.0.0.1]\n".encode()
-    hop = (f"{s} mx postfix/smtp[9]: 99AA: to=<z@gmail.com>, relay=127.0.0.1[127.0.0.1]:10024,"
-           " dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ABCDEF123456)\n").encode()  # fmt: skip
+    hop = (
+        f"{s} mx postfix/smtp[9]: 99AA: to=<z@gmail.com>, relay=127.0.0.1[127.0.0.1]:10024,"
+        " dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as ABCDEF123456)\n"
+    ).encode()
     # the injection line replaces the end of the batch before the split (same length)
     head = data[:split]
     cut = head.rfind(b"\n", 0, len(head) - 1) + 1
