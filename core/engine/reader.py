@@ -108,6 +108,7 @@ class SourceReader:
         # process (core/engine/backlog.py); the live tail path stays in one process.
         self.two_cores = False
         self.split_min_bytes = backlog.MIN_BYTES
+        self.early_worker: backlog.Worker | None = None  # forked before open (backlog.early)
 
     async def open(self) -> None:
         self._saved = await self.store.load_checkpoints(self.spec.host)
@@ -174,6 +175,14 @@ class SourceReader:
         """A worker reading the second half of this source's one file, if it is a backlog
         worth splitting in a format that has a split hook (core/engine/backlog.py)."""
         assert self._tailer is not None
+        early, self.early_worker = self.early_worker, None
+        got = self._plan_worker(early)
+        if early is not None and got is not early:
+            early.close()
+        return got
+
+    def _plan_worker(self, early: backlog.Worker | None) -> backlog.Worker | None:
+        assert self._tailer is not None
         hook = backlog.HOOKS.get(self.spec.fmt)
         path = self.spec.path
         if hook is None or self._tailer.paths != [path]:
@@ -190,9 +199,16 @@ class SourceReader:
                 if (saved.checkpoint.dev, saved.checkpoint.inode) != (st.st_dev, st.st_ino):
                     return None  # a rotated generation comes first: read in order
                 start = saved.checkpoint.offset
+            t = self._tailer
+            if (
+                early is not None
+                and start == 0
+                and (early.path, early.dev, early.inode, early.max_bytes)
+                == (path, st.st_dev, st.st_ino, t.max_bytes)
+            ):
+                return early
             if st.st_size - start < self.split_min_bytes:
                 return None
-            t = self._tailer
             split = backlog.plan_split(fd, start, st.st_size, t.max_bytes, t.max_lines)
             if split is None:
                 return None
