@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.engine import backlog
 from opsconsole.core.events import system_clock
 from opsconsole.core.ports import CheckpointConflict, ReaderStore, SavedCheckpoint
 from opsconsole.core.providers import ProviderTable
@@ -109,6 +110,11 @@ class SourceReader:
         # Awaited after each committed batch; False stops this poll at that boundary (the
         # engine renews its lease here, and stops on SIGTERM or a lost lease).
         self.keep_going: Callable[[], Awaitable[bool]] | None = None
+        # A one-shot reading (``ingest``) may read a big file's second half in a worker
+        # process (core/engine/backlog.py); the live tail path stays in one process.
+        self.two_cores = False
+        self.split_min_bytes = backlog.MIN_BYTES
+        self.early_worker: backlog.Worker | None = None  # forked before open (backlog.early)
 
     async def open(self) -> None:
         self._saved = await self.store.load_checkpoints(self.spec.host)
@@ -164,6 +170,87 @@ class SourceReader:
         self._rewind = False
 
     async def _poll_once(self, added: Totals) -> None:
+        worker = self._start_worker() if self.two_cores else None
+        try:
+            if await self._poll_batches(added, worker):
+                # the worker's half is committed: resume from the database's positions
+                await self._reopen()
+                await self._poll_batches(added, None)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    def _start_worker(self) -> backlog.Worker | None:
+        """A worker reading the second half of this source's one file, if it is a backlog
+        worth splitting in a format that has a split hook (core/engine/backlog.py)."""
+        assert self._tailer is not None
+        early, self.early_worker = self.early_worker, None
+        got = self._plan_worker(early)
+        if early is not None and got is not early:
+            early.close()
+        return got
+
+    def _plan_worker(self, early: backlog.Worker | None) -> backlog.Worker | None:
+        assert self._tailer is not None
+        hook = backlog.HOOKS.get(self.spec.fmt)
+        path = self.spec.path
+        if hook is None or self._tailer.paths != [path]:
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            saved = self._saved.get(path)
+            start = 0
+            if saved is not None:
+                if (saved.checkpoint.dev, saved.checkpoint.inode) != (st.st_dev, st.st_ino):
+                    return None  # a rotated generation comes first: read in order
+                start = saved.checkpoint.offset
+            t = self._tailer
+            if (
+                early is not None
+                and start == 0
+                and (early.path, early.dev, early.inode, early.max_bytes)
+                == (path, st.st_dev, st.st_ino, t.max_bytes)
+            ):
+                return early
+            if st.st_size - start < self.split_min_bytes:
+                return None
+            split = backlog.plan_split(fd, start, st.st_size, t.max_bytes, t.max_lines)
+            if split is None:
+                return None
+            ck = backlog.checkpoint_at(fd, path, split)
+        finally:
+            os.close(fd)
+        s = self.spec
+        return backlog.start(
+            path, ck, max_bytes=t.max_bytes, max_lines=t.max_lines, hook=hook,
+            make_parser=lambda: make_parser(
+                s.fmt, s.ip_map, now=self.clock, internal_relays=s.internal_relays
+            ),
+            make_agg=lambda: BatchAggregate(self.providers, self.signatures),
+        )  # fmt: skip
+
+    async def _take_worker(self, worker: backlog.Worker, parser: Parser, added: Totals) -> bool:
+        """After the batch ending at the split: commit the worker's batches if its reading
+        stands for the in-order one (True), else False (the caller reads on in order)."""
+        got = await asyncio.to_thread(worker.result)
+        if got is None or not got[0]:
+            return False
+        batches, record = got
+        hook = backlog.HOOKS[self.spec.fmt]
+        merge = hook.merger(parser.get_state(), record, batches[-1].state)
+        if merge is None:
+            return False
+        for wb in batches:
+            batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
+            wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
+            await self._commit(batch, wb.agg, wb.stats, merge(wb.state), False, added)
+        return True
+
+    async def _poll_batches(self, added: Totals, worker: backlog.Worker | None) -> bool:
         assert self._tailer is not None
         for batch in self._tailer.iter_batches():
             cp = batch.checkpoint
@@ -181,34 +268,52 @@ class SourceReader:
                 agg.add_all(parser.feed(batch.lines))
             stats = parser.stats.take()
             state = dict(parser.get_state())
-            state[reading.KEY] = self._reading_after(batch, feed_pending is not None)
-            saved = SavedCheckpoint(cp, state, self.spec.host)
-            try:
-                await self.store.commit_batch(
-                    source=self.spec.name,
-                    fmt=self.spec.fmt,
-                    source_path=self.spec.path,
-                    agg=agg,
-                    stats=stats,
-                    checkpoint=saved,
-                    expected=self._saved.get(cp.path),
-                    now=self.clock(),
-                    host=self.spec.host,
-                )
-            except BaseException:
-                # The tailer and parser are already past this batch, and a cancelled commit
-                # may still land: resume from the database's checkpoints on the next poll.
-                self._rewind = True
-                raise
-            self._saved[cp.path] = saved
-            nbytes = batch.end_offset - batch.start_offset
-            added.add(stats, nbytes)
-            self.totals.add(stats, nbytes)
-            if self.on_batch is not None:
-                self.on_batch(self.totals, nbytes)
-            await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
-            if self.keep_going is not None and not await self.keep_going():
-                return
+            if not await self._commit(batch, agg, stats, state, feed_pending is not None, added):
+                return False
+            if worker is not None and batch.end_offset >= worker.split:
+                if (
+                    batch.end_offset == worker.split
+                    and (cp.path, cp.inode) == (worker.path, worker.inode)
+                    and batch.rotated_from is None
+                    and await self._take_worker(worker, parser, added)
+                ):
+                    return True
+                worker.close()
+                worker = None
+        return False
+
+    async def _commit(  # type: ignore[no-untyped-def]
+        self, batch: Batch, agg, stats: ParseStats, state: dict, esp: bool, added: Totals
+    ) -> bool:
+        """Commit one batch with its checkpoint; False: stop this poll (keep_going)."""
+        cp = batch.checkpoint
+        state[reading.KEY] = self._reading_after(batch, esp)
+        saved = SavedCheckpoint(cp, state, self.spec.host)
+        try:
+            await self.store.commit_batch(
+                source=self.spec.name,
+                fmt=self.spec.fmt,
+                source_path=self.spec.path,
+                agg=agg,
+                stats=stats,
+                checkpoint=saved,
+                expected=self._saved.get(cp.path),
+                now=self.clock(),
+                host=self.spec.host,
+            )
+        except BaseException:
+            # The tailer and parser are already past this batch, and a cancelled commit
+            # may still land: resume from the database's checkpoints on the next poll.
+            self._rewind = True
+            raise
+        self._saved[cp.path] = saved
+        nbytes = batch.end_offset - batch.start_offset
+        added.add(stats, nbytes)
+        self.totals.add(stats, nbytes)
+        if self.on_batch is not None:
+            self.on_batch(self.totals, nbytes)
+        await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
+        return self.keep_going is None or await self.keep_going()
 
     def _reading_after(self, batch: Batch, esp: bool) -> dict[str, object]:
         """The reading record (``ingest --rescan``) after ``batch``: what was read, with

@@ -59,7 +59,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -173,6 +173,9 @@ class PostfixParser(LineParser):
         self._lineno = 0  # lines fed since the state was empty (deadlines are relative)
         self._line_base = 0  # during feed: line number = stats.lines + _line_base
         self._released: list[Event] = []
+        # Set by a backlog worker: the queue ids looked up in _recent and not found there
+        # (the state before its split point might have held them; see split_merger).
+        self._probe: set[str] | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -465,6 +468,8 @@ class PostfixParser(LineParser):
                             if qid in self._recent:
                                 stats.internal += 1
                                 return None
+                            if self._probe is not None:  # a backlog worker (split_merger)
+                                self._probe.add(qid)
                             n = stats.lines + self._line_base
                             held = [ts, int(kind), ip, hard, domain, status, diag, n]
                             pending.setdefault(qid, []).append(held)
@@ -547,3 +552,31 @@ class PostfixParser(LineParser):
         if sec > 60:
             return None
         return base + sec + (float(frac) if frac else 0.0)
+
+
+def split_merger(
+    before: Mapping[str, Any], probe: set[str], last: Mapping[str, Any]
+) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+    """Can a backlog worker's reading of a file's second half, started with no state, stand
+    for the reading in order? ``before`` is the state the first half ended with, ``probe``
+    the queue ids the worker looked up in its re-injected ids and missed, ``last`` the
+    worker's final state. Exact when no candidate hop was held at the split (a held one
+    may be resolved by a line of the second half), no missed id was known before the split,
+    and neither reading ever evicted a re-injected id. Returns the function that turns each
+    of the worker's states into the state the in-order reading has there, or None."""
+    if before.get("pending") or before.get("line", 0):
+        return None
+    prior = [q for q in before.get("recent") or [] if isinstance(q, str)]
+    if not prior:
+        return dict
+    known = set(prior)
+    added = list(last.get("recent") or [])
+    if probe & known or len(added) >= RECENT_MAX or len(known.union(added)) > RECENT_MAX:
+        return None
+
+    def merge(state: dict[str, Any]) -> dict[str, Any]:
+        recent = prior + [q for q in state.get("recent") or [] if q not in known]
+        return {"line": state.get("line", 0), "pending": state.get("pending", []),
+                "recent": recent}  # fmt: skip
+
+    return merge

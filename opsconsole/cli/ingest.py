@@ -132,10 +132,38 @@ def ingest(
             _rescan, settings.db, specs, mapping, relays, reading_host, dry_run, output
         )
         raise typer.Exit(code)
-    code = run_async(
-        _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host, relays
-    )
+    early = None if follow or len(specs) != 1 else _early_worker(specs[0], mapping, relays)
+    try:
+        code = run_async(
+            _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host, relays,
+            early,
+        )  # fmt: skip
+    finally:
+        if early is not None:
+            early.close()
     raise typer.Exit(code)
+
+
+def _early_worker(spec, mapping, relays):  # type: ignore[no-untyped-def]
+    """A worker reading the second half of one big file, forked now so that it reads while
+    this process opens the database (core/engine/backlog.py); None when not worth it."""
+    path, fmt = spec
+    from opsconsole.core.engine import backlog
+
+    if fmt not in backlog.HOOKS or glob.has_magic(path) or not os.path.isfile(path):
+        return None
+    from opsconsole.core.aggregate import BatchAggregate
+    from opsconsole.core.engine.reader import BATCH_BYTES
+    from opsconsole.core.events import system_clock
+    from opsconsole.core.sources import make_parser
+    from opsconsole.core.sources.tail import DEFAULT_MAX_LINES
+
+    return backlog.early(
+        path, fmt, max_bytes=BATCH_BYTES, max_lines=DEFAULT_MAX_LINES,
+        min_bytes=backlog.MIN_BYTES,
+        make_parser=lambda: make_parser(fmt, mapping, now=system_clock, internal_relays=relays),
+        make_agg=BatchAggregate,
+    )  # fmt: skip
 
 
 def _sample(path: str, limit: int = 1 << 20) -> list[str]:
@@ -195,7 +223,9 @@ async def _rescan(db, files, mapping, relays, host, dry_run, output) -> int:  # 
         await engine.dispose()
 
 
-async def _ingest(db, paths, fmt, mapping, follow, interval, host="", relays=()) -> int:  # type: ignore[no-untyped-def]
+async def _ingest(  # type: ignore[no-untyped-def]
+    db, paths, fmt, mapping, follow, interval, host="", relays=(), early=None
+) -> int:
     from sqlalchemy.exc import OperationalError
 
     from opsconsole.core.errors import first_line
@@ -204,7 +234,9 @@ async def _ingest(db, paths, fmt, mapping, follow, interval, host="", relays=())
 
     engine = await open_database(db)
     try:
-        return await _run_readers(engine, paths, fmt, mapping, follow, interval, host, relays)
+        return await _run_readers(
+            engine, paths, fmt, mapping, follow, interval, host, relays, early
+        )
     except OperationalError as e:
         # Raw driver errors span lines (SQL, parameters); say what happened in one.
         reason = first_line(e)
@@ -216,7 +248,9 @@ async def _ingest(db, paths, fmt, mapping, follow, interval, host="", relays=())
         await engine.dispose()
 
 
-async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", relays=()) -> int:  # type: ignore[no-untyped-def]
+async def _run_readers(  # type: ignore[no-untyped-def]
+    engine, paths, fmt, mapping, follow, interval, host="", relays=(), early=None
+) -> int:
     from opsconsole.core.engine.reader import SourceReader, SourceSpec, Totals
     from opsconsole.storage.store import SqlStore
 
@@ -233,6 +267,9 @@ async def _run_readers(engine, paths, fmt, mapping, follow, interval, host="", r
     ]
     if not follow and any(r.fast_batch is not None for r in readers):
         _backlog_gc()
+    for r in readers:
+        r.two_cores = not follow  # a backlog may use both cores (core/engine/backlog.py)
+        r.early_worker = early
     started = time.monotonic()
     try:
         for r in readers:

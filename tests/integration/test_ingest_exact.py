@@ -37,7 +37,9 @@ IP_ROW_KEYS = {
 }  # fmt: skip
 # One row per IP (issue 10.3): the IP's totals and its subusers below it.
 # ... and the fleet's host that read it last, and all hosts that did (issue 13.4).
+# ... and an operator's hold-off and an engine removal's expiry (issue 12.3).
 JSON_IP_KEYS = (IP_ROW_KEYS - {"subuser"}) | {"subusers", "host", "hosts"}
+JSON_IP_KEYS |= {"holdoff_until", "holdoff_seconds", "reenable_at"}
 SUBUSER_KEYS = IP_ROW_KEYS - {"ip", "pool", "status"}
 
 # A fixed window a day in the past (minute aligned), so classic syslog stamps without a
