@@ -123,7 +123,10 @@ class ProviderSuspender:
         now: float,
         wanted: Mapping[tuple[str, str], Wanted] | None = None,
         applied: Mapping[tuple[str, str], Applied] | None = None,
+        asked: str = RESUME,
     ) -> ProviderPlan:
+        """What to do now for (ip, provider); ``asked``: the decision the row came from (a
+        suspend row that finds nothing wanted and nothing applied has nothing to lift)."""
         wanted = await self.wanted() if wanted is None else wanted
         applied = await self.ledger.applied(self.kind) if applied is None else applied
         want, had = wanted.get((ip, provider)), applied.get((ip, provider))
@@ -138,6 +141,9 @@ class ProviderSuspender:
             )
             old = tuple(_kumo_delete(self.adapter, i) for i in (had.ids if had else ()))
             return self._from(SUSPEND, ip, provider, plan, old, want.until)
+        if had is None and asked == SUSPEND:  # lifted before it ever reached the MTA
+            return ProviderPlan(RESUME, ip, provider,
+                                notes=(f"{ip} at {provider}: no longer suspended",))  # fmt: skip
         if self.kind == "kumo":
             if had is not None and had.ids:
                 steps = tuple(_kumo_delete(self.adapter, i) for i in had.ids)
@@ -184,7 +190,8 @@ class ProviderSuspender:
         ip, provider = str(payload.get("ip", "")), str(payload.get("provider", ""))
         now = self.clock()
         try:
-            p = await self.plan_one(ip, provider, now)
+            asked = str(payload.get("action") or RESUME)
+            p = await self.plan_one(ip, provider, now, asked=asked)
         except Exception as e:  # the database or the MTA listing briefly gone: retried
             return False, f"cannot plan: {e}", {"kind": self.kind, "provider": provider}
         detail: dict[str, Any] = {

@@ -193,3 +193,83 @@ def test_kumo_post_then_delete_of_the_returned_id(
         await store.close()
 
     asyncio.run(go())
+
+
+def test_kumo_http_500_is_retried_and_every_attempt_audited(
+    tmp_path: Path, db_url: str, kumod_api: kumod.KumodApi
+) -> None:
+    kumo = KumoConfig(
+        sources_file=str(tmp_path / "s.toml"), shaping_file=str(tmp_path / "sh.toml"),
+        base_url=kumod_api.base_url, provider_sites={"microsoft": SITE}, sources={A: "ip-4"},
+    )  # fmt: skip
+    config = EngineConfig(host="h", pools=POOLS, mta=MtaConfig("kumo", kumo=kumo, min_interval=0))
+    kumod_api.fail_posts = 2
+
+    async def go() -> None:
+        clock = FakeClock()
+        store = await seeded(db_url, clock())
+        async with httpx.AsyncClient(timeout=5.0, trust_env=False) as http:
+            await run_check(store, config, clock(), {})
+            runner = runner_for(config, store, "test", clock, lambda: True, dict, http)
+            for wait in (5.0, 10.0):
+                await runner.drain(10)
+                assert (await provider_rows(store))[0][0] == "pending"
+                clock.advance(wait)
+            await runner.drain(10)
+            assert await provider_rows(store) == [("done", 3)]
+        assert [c[0] for c in kumod_api.calls].count("POST") == 3
+        assert len(kumod_api.active) == 1
+        audits = mta_audits(await store.audit_entries(), "mta.suspend_provider")
+        got = [(a["detail"]["attempt"], a["detail"]["steps"][0]["returncode"]) for a in audits]
+        assert got == [(3, 200), (2, 500), (1, 500)]
+        assert [a["reason"] for a in audits[1:]] == [
+            f"step 1 failed: http POST {kumod_api.base_url}{kumod.PATH} "
+            + audits[1]["detail"]["steps"][0]["step"].split(kumod.PATH + " ", 1)[1]
+        ] * 2
+        await store.close()
+
+    asyncio.run(go())
+
+
+def test_cli_mta_plan_then_undo_enables_the_source(tmp_path: Path, harness: Harness) -> None:
+    """The real program: ``mta plan`` shows the disable commands before they run, ``undo``
+    of the engine's suspension runs ``pmta enable source`` for each microsoft domain."""
+    h = harness
+    pmta = recorder(tmp_path / "bin", "pmta")
+    h.write_config(
+        '[mta]\nkind = "pmta"\nmin_interval = "0s"\n'
+        f'path = "{pmta.folder}:{pmta.env()["PATH"]}"\n'
+        f'[mta.pmta]\npools_file = "{tmp_path / "pools.conf"}"\npmta = "pmta"\n\n'
+        '[[pools]]\nname = "bulk"\n'
+        f'members = [{{ ip = "{A}", vmta = "v4" }}, {{ ip = "{B}", vmta = "v5" }}]\n'
+    )
+    config = pmta_config(tmp_path, pmta.env())
+
+    async def decide() -> None:
+        store = await seeded(h.db, time.time())
+        await run_check(store, config, time.time(), {})
+        await store.close()
+
+    asyncio.run(decide())
+    plan = h.cli("mta", "plan").stdout.splitlines()
+    want = [
+        f"suspend {A} at microsoft: run pmta disable source --reenable-after=6h {A} {d} "
+        f"(undo: pmta enable source {A} {d})"
+        for d in MICROSOFT
+    ]
+    assert [line for line in plan if line.startswith("suspend ")] == want
+    assert pmta.calls() == [["show", "disabled", "sources"]]  # a plan only reads
+    [dec] = [a for a in h.audit() if a["action"] == "suspend_provider"]
+    res = h.cli("undo", str(dec["id"]), env={"USER": "alice"})
+    assert res.stdout.startswith(f"undo of {dec['id']} (suspend_provider {A}): {A} resumed")
+    # the suspension never reached the MTA (no engine ran its row): the pending suspend row
+    # finds nothing wanted and does nothing; the undo's lift runs (enable is idempotent)
+    enables = [c for c in pmta.calls() if c[0] == "enable"]
+    assert enables == [["enable", "source", A, d] for d in MICROSOFT]
+    assert not [c for c in pmta.calls() if c[0] == "disable"]
+    audits = json.loads(h.cli("audit", "--json").stdout)
+    lifts = [a for a in audits if a["action"] == "mta.resume_provider"]
+    assert [(a["reason"], len(a["detail"]["steps"])) for a in lifts] == [("ok", len(MICROSOFT))]
+    [late] = [a for a in audits if a["action"] == "mta.suspend_provider"]
+    assert (late["reason"], late["detail"]["steps"]) == ("ok", [])
+    assert late["detail"]["plan"] == [f"note: {A} at microsoft: no longer suspended"]
