@@ -260,6 +260,11 @@ def test_cli_mta_plan_then_undo_enables_the_source(tmp_path: Path, harness: Harn
     assert [line for line in plan if line.startswith("suspend ")] == want
     assert pmta.calls() == [["show", "disabled", "sources"]]  # a plan only reads
     [dec] = [a for a in h.audit() if a["action"] == "suspend_provider"]
+    dry = h.cli("undo", str(dec["id"]), "--dry-run").stdout.splitlines()
+    assert [line for line in dry if line.startswith("mta: ")] == [
+        f"mta: run pmta enable source {A} {d}" for d in MICROSOFT
+    ]
+    assert [c for c in pmta.calls() if c[0] != "show"] == []  # a dry run runs nothing
     res = h.cli("undo", str(dec["id"]), env={"USER": "alice"})
     assert res.stdout.startswith(f"undo of {dec['id']} (suspend_provider {A}): {A} resumed")
     # the suspension never reached the MTA (no engine ran its row): the pending suspend row
