@@ -278,3 +278,27 @@ def test_cli_mta_plan_then_undo_enables_the_source(tmp_path: Path, harness: Harn
     [late] = [a for a in audits if a["action"] == "mta.suspend_provider"]
     assert (late["reason"], late["detail"]["steps"]) == ("ok", [])
     assert late["detail"]["plan"] == [f"note: {A} at microsoft: no longer suspended"]
+
+
+def test_a_row_cut_off_by_a_restart_runs_again(tmp_path: Path, db_url: str) -> None:
+    """An engine died with the suspend row ``running``: the next leader runs it again."""
+    pmta = recorder(tmp_path / "bin", "pmta")
+    config = pmta_config(tmp_path, pmta.env())
+
+    async def go() -> None:
+        clock = FakeClock()
+        store = await seeded(db_url, clock())
+        await run_check(store, config, clock(), {})
+        async with store.engine.begin() as conn:  # claimed by the engine that then died
+            await conn.exec_driver_sql(
+                "UPDATE journal SET state = 'running', attempts = 1, holder = 'dead'"
+                " WHERE kind = 'mta_provider'"
+            )
+        await runner_for(config, store, "next", clock, lambda: True, dict).drain(10)
+        assert await provider_rows(store) == [("done", 2)]
+        assert pmta.calls() == [
+            ["disable", "source", "--reenable-after=6h", A, d] for d in MICROSOFT
+        ]
+        await store.close()
+
+    asyncio.run(go())
