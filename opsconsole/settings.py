@@ -424,6 +424,7 @@ class MtaPmtaSettings(_Strict):
     reload_command: list[str] | None = None
     own_vmtas: dict[str, str] = {}
     timeout: Duration = 30.0
+    command: list[str] | None = Field(None, min_length=1)  # disable/enable source prefix
 
 
 class MtaKumoSettings(_Strict):

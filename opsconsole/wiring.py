@@ -116,6 +116,7 @@ def mta_config(settings: Settings) -> MtaConfig | None:
             reload_command=tuple(t.pmta.reload_command) if t.pmta.reload_command else None,
             own_vmtas=dict(t.pmta.own_vmtas),
             timeout=t.pmta.timeout,
+            command=tuple(t.pmta.command) if t.pmta.command else None,
         ),
         kumo=KumoConfig(
             sources_file=t.kumo.sources_file,

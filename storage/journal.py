@@ -153,6 +153,12 @@ class JournalStore:
             rows = (await conn.execute(select(J).order_by(c.id))).mappings().all()
         return [dict(r) for r in rows]
 
+    def suspension_ledger(self) -> Any:
+        """Provider suspensions applied to the MTA (storage/mta_suspensions.py)."""
+        from opsconsole.storage.mta_suspensions import SuspensionLedger
+
+        return SuspensionLedger(self.engine)
+
     # -- what the MTA had before opsconsole's first write ------------------------------
 
     async def original(self, kind: str) -> dict[str, Any] | None:

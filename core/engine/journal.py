@@ -35,6 +35,8 @@ log = logging.getLogger("opsconsole.journal")
 HOOK = "hook"
 MTA = "mta"
 MTA_KEY = "mta:pools"
+MTA_PROVIDER = "mta_provider"  # a provider suspension/resume to land in the MTA
+PROVIDER_ACTIONS = ("suspend_provider", "resume_provider")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,26 @@ def entries_for(
     if mta_configured and moved:
         what = ", ".join(f"{a['action']} {a['ip']}" for a in moved[:5])
         out.append(mta_entry(what))
+    if mta_configured:
+        out += provider_entries(actions)
+    return out
+
+
+def provider_entries(actions: Sequence[Mapping[str, Any]]) -> list[JournalEntry]:
+    """One ``mta_provider`` row per suspend/resume of an (ip, provider): the runner looks up
+    what is wanted when it runs (core.mta.suspensions), so the row names only the pair."""
+    out = []
+    for a in actions:
+        if a.get("action") in PROVIDER_ACTIONS and a.get("provider"):
+            ip, prov = str(a["ip"]), str(a["provider"])
+            payload = {
+                "action": a["action"],
+                "ip": ip,
+                "provider": prov,
+                "reason": str(a.get("reason") or ""),
+                "domains": a.get("domains") or "",
+            }
+            out.append(JournalEntry(MTA_PROVIDER, payload, f"mtap:{ip}:{prov}"[:64]))
     return out
 
 
@@ -148,6 +170,8 @@ class JournalPort(Protocol):
 # An MTA apply: (reason) -> (ok, error, audit detail). Built at the edge.
 MtaApply = Callable[[str], Awaitable[tuple[bool, str | None, dict[str, Any]]]]
 OnFailed = Callable[[JournalItem, str, float], Awaitable[None]]
+# A provider suspension to the MTA: (row payload) -> (ok, error, audit detail).
+MtaProviderApply = Callable[[Mapping[str, Any]], Awaitable[tuple[bool, str | None, dict[str, Any]]]]
 
 
 @dataclass
@@ -166,6 +190,7 @@ class JournalRunner:
     mta_min_interval: float = 0.0
     on_failed: OnFailed | None = None
     env: Mapping[str, str] | None = None
+    mta_provider: MtaProviderApply | None = None
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
@@ -271,6 +296,11 @@ class JournalRunner:
                         self._last_mta = self.clock()
                         ok, error, detail = await self._run_mta(item)
                         audit_action, actor = "mta.apply", "mta"
+                elif item.kind == MTA_PROVIDER:
+                    async with self._mta_lock:  # one MTA change at a time
+                        ok, error, detail = await self._run_provider(item)
+                        audit_action = f"mta.{item.payload.get('action', 'provider')}"
+                        actor = "mta"
                 else:
                     ok, error, detail = await self._run_hook(item)
                     audit_action, actor = f"hook:{item.payload.get('action', '')}", "hook"
@@ -283,6 +313,11 @@ class JournalRunner:
         if self.mta_apply is None:
             return False, "no [mta] configured", {}
         return await self.mta_apply(str(item.payload.get("reason", "")))
+
+    async def _run_provider(self, item: JournalItem) -> tuple[bool, str | None, dict[str, Any]]:
+        if self.mta_provider is None:
+            return False, "no [mta] configured", {}
+        return await self.mta_provider(item.payload)
 
     async def _run_hook(self, item: JournalItem) -> tuple[bool, str | None, dict[str, Any]]:
         from opsconsole.core.mta.apply import Runner
@@ -413,6 +448,7 @@ def runner_for(
         )  # fmt: skip
 
     mta_apply: MtaApply | None = None
+    mta_provider: MtaProviderApply | None = None
     min_interval = 0.0
     env = None
     if config.mta is not None:
@@ -436,7 +472,10 @@ def runner_for(
             config.mta, config.pools, members, journal, Runner(http, env=env), clock, on_guard
         )
         min_interval = config.mta.min_interval
+        from opsconsole.core.mta.suspensions import suspender_for
+
+        mta_provider = suspender_for(config, store, mta_apply, clock)
     return JournalRunner(
         journal, holder, clock, is_leader=is_leader, mta_apply=mta_apply,
-        mta_min_interval=min_interval, on_failed=on_failed, env=env,
+        mta_min_interval=min_interval, on_failed=on_failed, env=env, mta_provider=mta_provider,
     )  # fmt: skip

@@ -51,9 +51,14 @@ class PmtaConfig:
     reload_command: tuple[str, ...] | None = None  # default: (pmta, "reload")
     own_vmtas: Mapping[str, str] = field(default_factory=dict)  # vmta -> EHLO hostname
     timeout: float = 30.0
+    # the argv prefix of disable/enable/show source commands (e.g. sudo -n pmta); default: pmta
+    command: tuple[str, ...] | None = None
 
     def reload(self) -> tuple[str, ...]:
         return self.reload_command or (self.pmta, "reload")
+
+    def cli(self, *args: str) -> tuple[str, ...]:
+        return (*(self.command or (self.pmta,)), *args)
 
 
 def interval(seconds: float) -> str:
@@ -169,11 +174,11 @@ class PmtaAdapter:
         if s.until <= now:
             return Plan(notes=(f"suspension of {s.ip} at {s.provider} already expired",))
         every = f"--reenable-after={interval(s.until - now)}"
-        pmta = self.config.pmta
+        cli = self.config.cli
         steps: list[Step] = [
             Run(
-                (pmta, "disable", "source", every, s.ip, d),
-                (pmta, "enable", "source", s.ip, d),
+                cli("disable", "source", every, s.ip, d),
+                cli("enable", "source", s.ip, d),
                 self.config.timeout,
             )
             for d in s.domains
@@ -183,11 +188,9 @@ class PmtaAdapter:
     def plan_resume(
         self, ip: str, provider: str, domains: Sequence[str], current: MtaState
     ) -> Plan:
-        pmta = self.config.pmta
+        cli = self.config.cli
         return Plan(
-            tuple(
-                Run((pmta, "enable", "source", ip, d), None, self.config.timeout) for d in domains
-            )
+            tuple(Run(cli("enable", "source", ip, d), None, self.config.timeout) for d in domains)
         )
 
     async def read_state(self) -> MtaState:
@@ -201,7 +204,7 @@ class PmtaAdapter:
         except OSError as e:
             errors.append(f"{self.config.pools_file}: {e.strerror}")
         res = await self.runner.run(
-            (self.config.pmta, "show", "disabled", "sources"), self.config.timeout
+            self.config.cli("show", "disabled", "sources"), self.config.timeout
         )
         suspended: list[ActualSuspension] = []
         if res.returncode == 0 and res.error is None:

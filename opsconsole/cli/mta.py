@@ -47,8 +47,17 @@ def _applier(store: Any, config: EngineConfig) -> MtaApplier:
 
 
 async def plan_lines(store: Any, config: EngineConfig) -> list[str]:
-    plan, _ = await _applier(store, config).plan()
-    return plan.describe() or ["nothing to do: the MTA already has the desired pools"]
+    import time
+
+    from opsconsole.core.mta.suspensions import suspender_for
+
+    applier = _applier(store, config)
+    plan, _ = await applier.plan()
+    lines = plan.describe() or ["nothing to do: the MTA already has the desired pools"]
+    for p, calls in await suspender_for(config, store, applier, time.time).pending(time.time()):
+        verb = "suspend" if p.op == "suspend_provider" else "resume"
+        lines += [f"{verb} {p.ip} at {p.provider}: {c}" for c in calls]
+    return lines
 
 
 async def apply_pools(store: Any, config: EngineConfig) -> str:

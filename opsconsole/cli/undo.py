@@ -22,6 +22,24 @@ def register(app: typer.Typer) -> None:
     )(undo_cmd)
 
 
+async def _lift_calls(store: Any, config: Any, changes: Any, now: float) -> list[str]:
+    """The MTA calls that lifting the undone provider suspensions would run."""
+    if config.mta is None:
+        return []
+    from opsconsole.cli.mta import _applier
+    from opsconsole.core.mta.suspensions import suspender_for
+
+    lifted = [key for c in changes for key in c.resumed]
+    if not lifted:
+        return []
+    s = suspender_for(config, store, _applier(store, config), lambda: now)
+    lines = []
+    for ip, prov in lifted:
+        plan = await s.plan_one(ip, prov, now, wanted={})
+        lines += [f"mta: {line}" for line in plan.describe()]
+    return lines
+
+
 def undo_cmd(
     ctx: typer.Context,
     action_id: Annotated[str, typer.Argument(metavar="ACTION_ID", help="The audit entry's id.")],
@@ -48,6 +66,7 @@ def undo_cmd(
         return None, [
             f"would {message}",
             *describe(dry.changes, actions, config.mta is not None, now),
+            *await _lift_calls(store, config, dry.changes, now),
         ]
 
     error, lines = read(ctx, preview)

@@ -24,6 +24,7 @@ class KumodApi:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any]] = []
         self.active: dict[str, dict[str, Any]] = {}
+        self.fail_posts = 0  # answer this many POSTs with HTTP 500 first
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -64,6 +65,9 @@ class KumodApi:
                         return self._answer(404, {"error": "no such endpoint"})
                     if method == "GET":
                         return self._answer(200, list(api.active.values()))
+                    if method == "POST" and api.fail_posts > 0:
+                        api.fail_posts -= 1
+                        return self._answer(500, {"error": "stand-in told to fail"})
                     if method == "POST":
                         if (
                             not isinstance(body, dict)
