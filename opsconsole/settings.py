@@ -481,6 +481,7 @@ class ReputationSettings(_Strict):
     snds_key: SecretStr | None = None
     snds_url: str = "https://sendersupport.olc.protection.outlook.com/snds/"
     snds_interval: Duration = 86400.0
+    max_seen_ips: int = Field(500, ge=0, le=100_000)  # seen-only IPs checked: the busiest
 
     @model_validator(mode="after")
     def _zones_known(self) -> ReputationSettings:

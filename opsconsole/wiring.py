@@ -283,6 +283,7 @@ def reputation_config(settings: Settings) -> ReputationConfig | None:
         ),
         snds=snds,
         snds_interval=r.snds_interval,
+        max_seen_ips=r.max_seen_ips,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,9 @@ class ReputationConfig:
     dnsbl: DnsblConfig = field(default_factory=DnsblConfig)
     snds: SndsConfig | None = None
     snds_interval: float = 86400.0
+    # IPs seen in the window that are neither pool members nor warming: the most sending
+    # ones only (a hostile file's million junk IPs must not become a million lookups).
+    max_seen_ips: int = 500
 
 
 class ReputationPort(Protocol):
@@ -256,10 +260,38 @@ class ReputationService:
     async def monitored_ips(self, now: float) -> list[str]:
         state = await self.store.engine_state(now)
         lo, hi = window_bounds(now, self.config.monitor.window)
-        seen = await self.store.window_stats(lo, hi)
         ips = {m.ip for m in state.members} | {p.ip for p in state.plans}
-        ips |= {ip for ip, _sub in seen if ip}
+        ips |= set(await self._busiest_seen(lo, hi, self.rep.max_seen_ips))
         return sorted(ips)
+
+    async def _busiest_seen(self, lo: int, hi: int, n: int) -> list[str]:
+        """The ``n`` IPs with the most sent in [lo, hi), read a chunk at a time when the
+        store can (memory follows ``n``, not the IPs in the window)."""
+        best: list[tuple[int, str]] = []  # a min-heap of (sent, ip)
+
+        def offer(ip: str, sent: int) -> None:
+            if not ip or n <= 0:
+                return
+            if len(best) < n:
+                heapq.heappush(best, (sent, ip))
+            elif (sent, ip) > best[0]:
+                heapq.heapreplace(best, (sent, ip))
+
+        chunks = getattr(self.store, "key_chunks", None)
+        if chunks is not None:
+            async for chunk in chunks(lo, hi, "ip"):
+                per: dict[str, int] = {}
+                for ip, _sub, st in chunk:
+                    per[ip] = per.get(ip, 0) + st.sent
+                for ip, sent in per.items():
+                    offer(ip, sent)
+        else:
+            per = {}
+            for (ip, _sub), st in (await self.store.window_stats(lo, hi)).items():
+                per[ip] = per.get(ip, 0) + st.sent
+            for ip, sent in per.items():
+                offer(ip, sent)
+        return [ip for _sent, ip in best]
 
     async def _dnsbl(self, now: float) -> None:
         assert self._checker is not None
