@@ -9,10 +9,11 @@ for the human views (table, markdown, the console, the metrics).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -96,34 +97,36 @@ class StreamedReport:
     status_of: dict[str, str]
     chunk: int = CHUNK
 
-    async def rows(self) -> AsyncIterator[dict[str, Any]]:
+    async def rows(self) -> AsyncGenerator[dict[str, Any], None]:
         """Every IP row in the report's order (``views.ip_rows``' rows, fleet-annotated)."""
         from opsconsole.core.views import ip_row
 
         t = self.head_thresholds
         fleet = fleet_of(self.store) is not None
-        async for chunk in self.store.key_chunks(self.lo, self.hi, "rate", self.chunk):
-            grouped = group_keys(chunk)
-            hosts = await self.store.ip_hosts_of([g[0] for g in grouped]) if fleet else {}
-            for ip, tot, subs in grouped:
-                row = ip_row(ip, tot, t, self.pool_of.get(ip),
-                             self.status_of.get(ip, UNPOOLED), subs)  # fmt: skip
-                if self.annotate is not None:  # before the fleet's keys, as build_report
-                    self.annotate(row)
-                if fleet:
-                    hs = hosts.get(ip, [])
-                    row["host"] = hs[0] if hs else None
-                    row["hosts"] = list(hs)
-                    if self.host is not None and self.host not in hs:
-                        continue
-                yield row
+        chunks = self.store.key_chunks(self.lo, self.hi, "rate", self.chunk)
+        async with contextlib.aclosing(chunks):  # a cancelled reader frees its cursor now
+            async for chunk in chunks:
+                grouped = group_keys(chunk)
+                hosts = await self.store.ip_hosts_of([g[0] for g in grouped]) if fleet else {}
+                for ip, tot, subs in grouped:
+                    row = ip_row(ip, tot, t, self.pool_of.get(ip),
+                                 self.status_of.get(ip, UNPOOLED), subs)  # fmt: skip
+                    if self.annotate is not None:  # before the fleet's keys, as build_report
+                        self.annotate(row)
+                    if fleet:
+                        hs = hosts.get(ip, [])
+                        row["host"] = hs[0] if hs else None
+                        row["hosts"] = list(hs)
+                        if self.host is not None and self.host not in hs:
+                            continue
+                    yield row
 
     head_thresholds: Any = None
     config: Any = None
     now: float = 0.0
     annotate: Callable[[dict[str, Any]], None] | None = None  # hold-offs (core.holdoff_views)
 
-    async def provider_rows(self) -> AsyncIterator[dict[str, Any]]:
+    async def provider_rows(self) -> AsyncGenerator[dict[str, Any], None]:
         """The ``providers`` section's rows (``provider_views.provider_rows``), streamed."""
         from opsconsole.core.engine.provider_check import reads_of
         from opsconsole.core.provider_views import provider_rows
@@ -132,9 +135,11 @@ class StreamedReport:
         if reads is None or not hasattr(self.store, "provider_chunks"):
             return
         suspensions = await reads.suspensions()
-        async for chunk in self.store.provider_chunks(self.lo, self.hi, self.chunk):
-            for row in provider_rows(chunk, suspensions, self.config, self.now):
-                yield row
+        chunks = self.store.provider_chunks(self.lo, self.hi, self.chunk)
+        async with contextlib.aclosing(chunks):
+            async for chunk in chunks:
+                for row in provider_rows(chunk, suspensions, self.config, self.now):
+                    yield row
 
 
 async def open_report(
@@ -202,16 +207,17 @@ async def top_rows(
     totals = Totals()
     heap: list[tuple[tuple[Any, ...], int, dict[str, Any]]] = []
     seq = 0
-    async for row in rows:
-        totals.add(row)
-        item = (key(row), -seq, row)
-        seq += 1
-        if n <= 0:
-            continue
-        if len(heap) < n:
-            heapq.heappush(heap, item)
-        elif item[:2] > heap[0][:2]:
-            heapq.heapreplace(heap, item)
+    async with contextlib.aclosing(rows):  # type: ignore[type-var]
+        async for row in rows:
+            totals.add(row)
+            item = (key(row), -seq, row)
+            seq += 1
+            if n <= 0:
+                continue
+            if len(heap) < n:
+                heapq.heappush(heap, item)
+            elif item[:2] > heap[0][:2]:
+                heapq.heapreplace(heap, item)
     kept = sorted(heap, key=lambda it: -it[1])
     return [it[2] for it in kept], totals
 
@@ -231,7 +237,9 @@ async def bounded_report(
         rows, totals = await top_rows(sr.rows(), n, key)
         report = sr.head
         shown = {r["ip"] for r in rows}  # the providers of the IPs shown
-        report["providers"] = [r async for r in sr.provider_rows() if r["ip"] in shown]
+        prows = sr.provider_rows()
+        async with contextlib.aclosing(prows):
+            report["providers"] = [r async for r in prows if r["ip"] in shown]
     else:
         from opsconsole.core.views import build_report
 

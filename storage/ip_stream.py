@@ -13,7 +13,8 @@ code-point order for UTF-8).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -60,7 +61,7 @@ def _stats(r: Sequence[Any]) -> WindowStats:
 
 async def _ip_chunks(
     engine: AsyncEngine, sql: str, lo: int, hi: int, chunk: int
-) -> AsyncIterator[list[Any]]:
+) -> AsyncGenerator[list[Any], None]:
     """The rows of ``sql`` (ordered so that an IP's rows are adjacent, the IP first) as
     lists holding about ``chunk`` IPs each; an IP's rows never straddle two lists."""
     out: list[Any] = []
@@ -88,8 +89,10 @@ async def key_chunks(
     ``chunk`` IPs; an IP's keys never straddle two chunks. ``order``: ``rate`` (the
     report's: worst bounce rate, then most sent, then address) or ``ip`` (address)."""
     sql = _by_rate_sql(engine) if order == "rate" else _by_ip_sql(engine)
-    async for rows in _ip_chunks(engine, sql, lo, hi, chunk):
-        yield [(str(r[0]), str(r[1]), _stats(r)) for r in rows]
+    rows_of = _ip_chunks(engine, sql, lo, hi, chunk)
+    async with contextlib.aclosing(rows_of):  # closed with this stream, not by the GC
+        async for rows in rows_of:
+            yield [(str(r[0]), str(r[1]), _stats(r)) for r in rows]
 
 
 async def provider_chunks(
@@ -105,11 +108,13 @@ async def provider_chunks(
         f" AND minute < :hi AND ip != ''{known} GROUP BY ip, subuser, provider"
         f" ORDER BY ip{c}, subuser{c}, provider{c}"
     )
-    async for rows in _ip_chunks(engine, sql, lo, hi, chunk):
-        yield {
-            (str(r[0]), str(r[1]), str(r[2])): WindowStats(*(int(v or 0) for v in r[3:9]))
-            for r in rows
-        }
+    rows_of = _ip_chunks(engine, sql, lo, hi, chunk)
+    async with contextlib.aclosing(rows_of):
+        async for rows in rows_of:
+            yield {
+                (str(r[0]), str(r[1]), str(r[2])): WindowStats(*(int(v or 0) for v in r[3:9]))
+                for r in rows
+            }
 
 
 async def unattributed_stats(engine: AsyncEngine, lo: int, hi: int) -> WindowStats:

@@ -8,6 +8,7 @@ Action hooks and MTA applies are journal rows in that same transaction; the jour
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -171,8 +172,10 @@ async def chunked_decision(
         state.members, state.plans, cfg, now, lambda o: observed(o, state),
         stage_stats=stage_stats, today_sent=today_sent,
     )  # fmt: skip
-    async for rows in store.key_chunks(lo, hi, "ip", chunk):
-        run.feed(rows)
+    chunks = store.key_chunks(lo, hi, "ip", chunk)
+    async with contextlib.aclosing(chunks):  # a cancelled check frees its cursor now
+        async for rows in chunks:
+            run.feed(rows)
     return run.finish()
 
 

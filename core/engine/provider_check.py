@@ -3,6 +3,7 @@ through the store's ``provider_store`` (storage/providers.py), run core.provider
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
@@ -108,18 +109,20 @@ async def judged_stats(
     keep = {ip for ip, _p in suspensions} | {ip for ip, _p, _s in hits}
     keep |= {a.ip for a in state.open_alerts.values() if a.provider}
     out: dict[tuple[str, str], WindowStats] = {}
-    async for chunk in store.provider_chunks(lo, hi, CHUNK, known_only=False):
-        per: dict[tuple[str, str], WindowStats] = {}
-        for (ip, _su, prov), st in chunk.items():
-            prev = per.get((ip, prov))
-            per[(ip, prov)] = st if prev is None else prev + st
-        bad = {
-            ip
-            for (ip, prov), st in per.items()
-            if provider_policy.judged(prov)
-            and severity(st, pcfg.thresholds(prov, base)) >= Severity.WARNING
-        }
-        out.update((k, st) for k, st in per.items() if k[0] in bad or k[0] in keep)
+    chunks = store.provider_chunks(lo, hi, CHUNK, known_only=False)
+    async with contextlib.aclosing(chunks):  # a cancelled check frees its cursor now
+        async for chunk in chunks:
+            per: dict[tuple[str, str], WindowStats] = {}
+            for (ip, _su, prov), st in chunk.items():
+                prev = per.get((ip, prov))
+                per[(ip, prov)] = st if prev is None else prev + st
+            bad = {
+                ip
+                for (ip, prov), st in per.items()
+                if provider_policy.judged(prov)
+                and severity(st, pcfg.thresholds(prov, base)) >= Severity.WARNING
+            }
+            out.update((k, st) for k, st in per.items() if k[0] in bad or k[0] in keep)
     return out
 
 

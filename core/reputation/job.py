@@ -279,12 +279,14 @@ class ReputationService:
 
         chunks = getattr(self.store, "key_chunks", None)
         if chunks is not None:
-            async for chunk in chunks(lo, hi, "ip"):
-                per: dict[str, int] = {}
-                for ip, _sub, st in chunk:
-                    per[ip] = per.get(ip, 0) + st.sent
-                for ip, sent in per.items():
-                    offer(ip, sent)
+            stream = chunks(lo, hi, "ip")
+            async with contextlib.aclosing(stream):
+                async for chunk in stream:
+                    per: dict[str, int] = {}
+                    for ip, _sub, st in chunk:
+                        per[ip] = per.get(ip, 0) + st.sent
+                    for ip, sent in per.items():
+                        offer(ip, sent)
         else:
             per = {}
             for (ip, _sub), st in (await self.store.window_stats(lo, hi)).items():
