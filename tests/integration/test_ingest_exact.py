@@ -438,7 +438,8 @@ def test_report_csv_markdown_table(filled_db: str, tmp_path: Path) -> None:
     span = ("--since", iso(T0), "--until", iso(T1))
     out = cli(filled_db, "report", "--format", "csv", *span).stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows and set(rows[0]) == IP_ROW_KEYS
+    # ... and each IP line's listings (issue 14.4)
+    assert rows and set(rows[0]) == IP_ROW_KEYS | {"listed_on", "snds_filter"}
     lines: list[tuple[str, str, int, int]] = []
     for r in rep["ips"]:  # the IP's line, then one per subuser
         lines.append((r["ip"], "", r["sent"], r["deferred"]))
