@@ -6,6 +6,7 @@ timer for the next fetch, so fetches never overlap or pile up).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -142,6 +143,12 @@ class OpsApp(App[int]):
 
     async def on_unmount(self) -> None:
         self._stop.set()
+        # A refresh cut off mid-read closes its cursor before the store goes away: nothing
+        # of ours is left holding a connection once the app is gone.
+        refreshing = self.workers.cancel_group(self, "refresh")
+        if refreshing:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.workers.wait_for_complete(refreshing), 5.0)
         if self._open_store is not None and self._store is not None:
             await self._store.close()
 
