@@ -317,8 +317,8 @@ class SourceReader:
 
     def _reading_after(self, batch: Batch, esp: bool) -> dict[str, object]:
         """The reading record (``ingest --rescan``) after ``batch``: what was read, with
-        which flags, and a CRC of the bytes (read back from the file: the tailer hands out
-        decoded lines)."""
+        which flags, and a CRC of the bytes (those the tailer read; read back from the file
+        only for a batch it assembled from pieces, around an overlong line, or a worker's)."""
         cp = batch.checkpoint
         prev = self._saved.get(cp.path)
         if esp or self.providers is not None or self.signatures is not None:
@@ -328,8 +328,8 @@ class SourceReader:
         def crc_from(seed: int) -> int | None:
             if batch.end_offset == batch.start_offset:
                 return seed
-            if batch.data is not None and len(batch.data) == batch.end_offset - batch.start_offset:
-                return zlib.crc32(batch.data, seed)  # the raw bytes are at hand
+            if batch.raw is not None and len(batch.raw) == batch.end_offset - batch.start_offset:
+                return zlib.crc32(batch.raw, seed)  # the bytes as the tailer read them
             try:
                 fd = os.open(batch.rotated_from or cp.path, os.O_RDONLY)
             except OSError:

@@ -142,6 +142,9 @@ class Batch:
     # that wants lines calls decode_lines(data, max_line), which gives exactly what
     # ``lines``/``overlong`` would have held. Batches cut around an overlong line keep lines.
     data: bytes | None = None
+    # The batch's bytes as read (either mode) when it was read in one piece, else None: what
+    # the reading record's CRC is taken over without reading the file a second time.
+    raw: bytes | memoryview | None = None
 
 
 def prefix_hash(fd: int, offset: int) -> str:
@@ -207,6 +210,7 @@ class Tailer:
     ) -> None:
         self.raw = raw_bytes  # hand out undecoded bytes (Batch.data) for a columnar parser
         self._raw_data: bytes | None = None
+        self._raw_view: memoryview | None = None
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         if max_line <= 0:
@@ -510,7 +514,8 @@ class Tailer:
             c.ckpt = ck
             self.errors.pop(c.path, None)
             data, self._raw_data = self._raw_data, None
-            yield Batch(c.path, lines, start, end, ck, rotated_from, overlong, data)
+            raw, self._raw_view = self._raw_view, None
+            yield Batch(c.path, lines, start, end, ck, rotated_from, overlong, data, raw)
 
     def _chunk(self, h: _Handle) -> tuple[int, list[str], int] | None:
         """The next complete lines at ``h.offset`` (their byte length, the lines, how many
@@ -530,6 +535,7 @@ class Tailer:
         if self.max_lines is not None and buf.count(b"\n", 0, n) > self.max_lines:
             rest = buf.split(b"\n", self.max_lines)[-1]
             n = len(buf) - len(rest)
+        self._raw_view = memoryview(buf)[:n]
         if self.raw:
             self._raw_data = buf[:n] if n < len(buf) else buf
             return n, [], 0
