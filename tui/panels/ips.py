@@ -74,7 +74,7 @@ class IpsPanel(Panel):
     # 77 columns: an 80-column screen shows every one whole (sent and the sparkline are in
     # the IP detail); no column starts that the screen would cut mid-word
     NARROW_KEYS = ("ip", "subuser", "bounce", "trend", "worst", "rep", "status")
-    NARROW_WIDTH = {"subuser": 9, "worst": 11, "rep": 7}
+    NARROW_WIDTH = {"subuser": 9, "worst": 12, "rep": 7}
     NARROW_LABEL = {"rep": "rep"}
 
     def __init__(self, *, id: str | None = None) -> None:
