@@ -104,23 +104,16 @@ class BatchAggregate:
                 row[HARD if hard else SOFT] += 1
                 self._sample(ev, ip)
                 diag = ev[7]
-                if diag:
-                    sid = sig_of.get(diag, _UNSEEN)
-                    if sid is _UNSEEN:
-                        sid = self._match(sigs, diag)
-                    if sid is not None:
-                        hk = (ip, prov, sid, minute)
-                        hits[hk] = hits.get(hk, 0) + 1
             else:
                 row[_COLUMN[kind]] += 1
-                if kind == deferred and ev[7]:
-                    diag = ev[7]
-                    sid = sig_of.get(diag, _UNSEEN)
-                    if sid is _UNSEEN:
-                        sid = self._match(sigs, diag)
-                    if sid is not None:
-                        hk = (ip, prov, sid, minute)
-                        hits[hk] = hits.get(hk, 0) + 1
+                diag = ev[7] if kind == deferred else ""
+            if diag:  # a bounce's or deferral's diagnostic: block signatures
+                sid = sig_of.get(diag, _UNSEEN)
+                if sid is _UNSEEN:
+                    sid = self._match(sigs, diag)
+                if sid is not None:
+                    hk = (ip, prov, sid, minute)
+                    hits[hk] = hits.get(hk, 0) + 1
             if last is None or ts > last:
                 last = ts
         self.events += n
