@@ -297,11 +297,7 @@ async def ip_timeline(
     step = max(60, int(window) // slots // 60 * 60)
     hi = (int(now) // step + 1) * step  # slots on whole quarter hours; the last one is now's
     lo = hi - step * slots
-    one = getattr(store, "ip_rate_series", None)
-    if callable(one):
-        series = await one(ip, lo, hi, step)
-    else:
-        series = (await store.ip_series(lo, hi, step)).get(ip) or [(0, 0)] * slots
+    series = (await store.ip_series(lo, hi, step, [ip])).get(ip) or [(0, 0)] * slots
     reads = rep.reads_of(store)
     changes = await reads.changes(ip, float(lo)) if reads is not None else []
     return timeline_of(series, changes, lo, step, config.monitor.thresholds)

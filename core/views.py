@@ -69,7 +69,9 @@ class ReadStore(Protocol):
 
     async def warmup_sent_today(self, plans: Iterable[PlanState], hi: int) -> dict[str, int]: ...
 
-    async def ip_series(self, lo: int, hi: int, step: int) -> dict[str, list[tuple[int, int]]]: ...
+    async def ip_series(
+        self, lo: int, hi: int, step: int, ips: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[int, int]]]: ...
 
     async def bounce_samples(self, ip: str, limit: int = 20) -> list[Row]: ...
 
@@ -449,8 +451,7 @@ async def snapshot(
         series, read_at = previous.series, previous.series_read_at
     else:
         shown = [r["ip"] for r in report["ips"]]
-        of = getattr(store, "ip_series_of", None)
-        series = await (of(lo, hi, step, shown) if of else store.ip_series(lo, hi, step))
+        series = await store.ip_series(lo, hi, step, shown)
         read_at = mono
     ms = (time.perf_counter() - started) * 1000
     return Snapshot(report, series, now, ms, (lo, step), read_at)

@@ -163,34 +163,3 @@ class StreamReads:
 
     async def ip_hosts_of(self, ips: Sequence[str]) -> dict[str, list[str]]:
         return await ip_hosts_of(self.engine, ips)
-
-    async def ip_series_of(
-        self, lo: int, hi: int, step: int, ips: Sequence[str]
-    ) -> dict[str, list[tuple[int, int]]]:
-        return await ip_series_of(self.engine, lo, hi, step, ips)
-
-
-async def ip_series_of(
-    engine: AsyncEngine, lo: int, hi: int, step: int, ips: Sequence[str]
-) -> dict[str, list[tuple[int, int]]]:
-    """``reads.ip_series`` for these IPs only (the rows a console shows)."""
-    slots = max(1, (hi - lo) // step)
-    out: dict[str, list[tuple[int, int]]] = {}
-    async with engine.connect() as conn:
-        for i in range(0, len(ips), 500):
-            part = list(ips[i : i + 500])
-            names = ", ".join(f":p{j}" for j in range(len(part)))
-            sql = text(
-                "SELECT ip, (minute - :lo) / :step AS slot, sum(delivered + bounced),"
-                f" sum(bounced) FROM bucket WHERE minute >= :lo AND minute < :hi"
-                f" AND ip IN ({names}) GROUP BY ip, slot"
-            )
-            params: dict[str, Any] = {"lo": lo, "hi": hi, "step": step}
-            params |= {f"p{j}": ip for j, ip in enumerate(part)}
-            for ip, slot, sent, bounced in await conn.execute(sql, params):
-                series = out.get(ip)
-                if series is None:
-                    series = out[ip] = [(0, 0)] * slots
-                if 0 <= slot < slots:
-                    series[int(slot)] = (int(sent or 0), int(bounced or 0))
-    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select, text
@@ -51,23 +51,34 @@ async def ip_window_stats(
 
 
 async def ip_series(
-    engine: AsyncEngine, lo: int, hi: int, step: int
+    engine: AsyncEngine, lo: int, hi: int, step: int, ips: Sequence[str] | None = None
 ) -> dict[str, list[tuple[int, int]]]:
-    """Per IP, (sent, bounced) per ``step``-second slot over [lo, hi): for sparklines."""
-    sql = text(
+    """Per IP, (sent, bounced) per ``step``-second slot over [lo, hi): for sparklines and
+    the IP detail's timeline; with ``ips``, those IPs only (the rows a console shows)."""
+    head = (
         "SELECT ip, (minute - :lo) / :step AS slot, sum(delivered + bounced), sum(bounced)"
-        " FROM bucket WHERE minute >= :lo AND minute < :hi AND ip != ''"
-        " GROUP BY ip, slot"
+        " FROM bucket WHERE minute >= :lo AND minute < :hi"
     )
+    base: dict[str, Any] = {"lo": lo, "hi": hi, "step": step}
+    if ips is None:
+        queries = [(head + " AND ip != '' GROUP BY ip, slot", base)]
+    else:
+        queries = []
+        for i in range(0, len(ips), 500):  # bounded IN lists
+            part = list(ips[i : i + 500])
+            names = ", ".join(f":p{j}" for j in range(len(part)))
+            params = base | {f"p{j}": ip for j, ip in enumerate(part)}
+            queries.append((head + f" AND ip IN ({names}) GROUP BY ip, slot", params))
     slots = max(1, (hi - lo) // step)
     out: dict[str, list[tuple[int, int]]] = {}
     async with engine.connect() as conn:
-        for ip, slot, sent, bounced in await conn.execute(sql, {"lo": lo, "hi": hi, "step": step}):
-            series = out.get(ip)
-            if series is None:
-                series = out[ip] = [(0, 0)] * slots
-            if 0 <= slot < slots:
-                series[int(slot)] = (int(sent or 0), int(bounced or 0))
+        for sql, params in queries:
+            for ip, slot, sent, bounced in await conn.execute(text(sql), params):
+                series = out.get(ip)
+                if series is None:
+                    series = out[ip] = [(0, 0)] * slots
+                if 0 <= slot < slots:
+                    series[int(slot)] = (int(sent or 0), int(bounced or 0))
     return out
 
 

@@ -369,16 +369,13 @@ class SqlStore(StreamReads):
     async def lease(self) -> Row | None:
         return await reads.read_lease(self.engine)
 
-    async def ip_series(self, lo: int, hi: int, step: int) -> dict[str, list[tuple[int, int]]]:
-        return await reads.ip_series(self.engine, lo, hi, step)
+    async def ip_series(
+        self, lo: int, hi: int, step: int, ips: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[int, int]]]:
+        return await reads.ip_series(self.engine, lo, hi, step, ips)
 
     async def bounce_samples(self, ip: str, limit: int = 20) -> list[Row]:
         return await reads.bounce_samples(self.engine, ip, limit)
-
-    async def ip_rate_series(self, ip: str, lo: int, hi: int, step: int) -> list[tuple[int, int]]:
-        from opsconsole.storage.timeline import ip_rate_series
-
-        return await ip_rate_series(self.engine, ip, lo, hi, step)
 
     async def audit_entries(
         self, since: float | None = None, ip: str | None = None, limit: int = 1000
