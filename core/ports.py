@@ -9,7 +9,7 @@ compare-and-swap (:class:`CheckpointConflict` when another writer moved it first
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -158,7 +158,16 @@ class LeaseStore(Protocol):
 class CheckStore(Protocol):
     """What a check reads, and the one transaction it writes."""
 
-    async def window_stats(self, lo: int, hi: int) -> dict[Key, WindowStats]: ...
+    def key_chunks(
+        self, lo: int, hi: int, order: str = "rate", chunk: int = 2000
+    ) -> AsyncGenerator[list[tuple[str, str, WindowStats]], None]:
+        """The window's (ip, subuser) counters, a chunk of IPs at a time (an IP's keys never
+        straddle two chunks), by ``order``: ``rate`` (the report's) or ``ip``."""
+        ...
+
+    async def ip_window_stats(
+        self, ip: str, lo: int, hi: int, subuser: str | None = None
+    ) -> WindowStats: ...
 
     async def engine_state(self, now: float) -> EngineState: ...
 

@@ -15,7 +15,7 @@ import heapq
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.fleet import fleet_of
@@ -25,23 +25,6 @@ from opsconsole.core.stats import Severity, WindowStats
 KeyRow = tuple[str, str, WindowStats]
 CHUNK = 2000
 SEVERITY_RANK = {s.label: int(s) for s in Severity}
-
-
-@runtime_checkable
-class StreamStore(Protocol):
-    """The chunked reads (``storage.ip_stream.StreamReads``)."""
-
-    def key_chunks(
-        self, lo: int, hi: int, order: str = "rate", chunk: int = CHUNK
-    ) -> AsyncIterator[list[KeyRow]]: ...
-
-    async def unattributed_stats(self, lo: int, hi: int) -> WindowStats: ...
-
-    async def ip_hosts_of(self, ips: Sequence[str]) -> dict[str, list[str]]: ...
-
-
-def streams(store: object) -> bool:
-    return isinstance(store, StreamStore)
 
 
 def group_keys(
@@ -230,26 +213,14 @@ async def bounded_report(
     key: Callable[[dict[str, Any]], tuple[Any, ...]] = severity_volume,
     **kw: Any,
 ) -> dict[str, Any]:
-    """The report with at most ``n`` IP rows and ``ips_totals`` (every IP counted);
-    a store without chunked reads gets the whole report, cut the same way."""
-    if streams(store):
-        sr = await open_report(store, config, **kw)
-        rows, totals = await top_rows(sr.rows(), n, key)
-        report = sr.head
-        shown = {r["ip"] for r in rows}  # the providers of the IPs shown
-        prows = sr.provider_rows()
-        async with contextlib.aclosing(prows):
-            report["providers"] = [r async for r in prows if r["ip"] in shown]
-    else:
-        from opsconsole.core.views import build_report
-
-        report = await build_report(store, config, **kw)
-
-        async def it() -> AsyncIterator[dict[str, Any]]:
-            for r in report["ips"]:
-                yield r
-
-        rows, totals = await top_rows(it(), n, key)
+    """The report with at most ``n`` IP rows and ``ips_totals`` (every IP counted)."""
+    sr = await open_report(store, config, **kw)
+    rows, totals = await top_rows(sr.rows(), n, key)
+    report = sr.head
+    shown = {r["ip"] for r in rows}  # the providers of the IPs shown
+    prows = sr.provider_rows()
+    async with contextlib.aclosing(prows):
+        report["providers"] = [r async for r in prows if r["ip"] in shown]
     report["ips"] = rows
     report["ips_totals"] = totals.as_dict(len(rows))
     report["ips_totals"]["by_severity"] = dict(totals.by_severity)

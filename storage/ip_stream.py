@@ -84,7 +84,7 @@ async def _ip_chunks(
 
 async def key_chunks(
     engine: AsyncEngine, lo: int, hi: int, order: str = "rate", chunk: int = CHUNK
-) -> AsyncIterator[list[KeyRow]]:
+) -> AsyncGenerator[list[KeyRow], None]:
     """The window's (ip, subuser) counters, attributed IPs only, as lists of about
     ``chunk`` IPs; an IP's keys never straddle two chunks. ``order``: ``rate`` (the
     report's: worst bounce rate, then most sent, then address) or ``ip`` (address)."""
@@ -144,13 +144,14 @@ async def ip_hosts_of(engine: AsyncEngine, ips: Sequence[str]) -> dict[str, list
 
 
 class StreamReads:
-    """The chunked reads, mixed into ``SqlStore`` (``core.views.StreamStore``)."""
+    """The chunked reads, mixed into ``SqlStore``: ``core.ports.CheckStore.key_chunks`` and
+    the streamed report's."""
 
     engine: AsyncEngine
 
     def key_chunks(
         self, lo: int, hi: int, order: str = "rate", chunk: int = CHUNK
-    ) -> AsyncIterator[list[KeyRow]]:
+    ) -> AsyncGenerator[list[KeyRow], None]:
         return key_chunks(self.engine, lo, hi, order, chunk)
 
     async def unattributed_stats(self, lo: int, hi: int) -> WindowStats:

@@ -65,18 +65,13 @@ async def run_check(
     today_sent = await store.warmup_sent_today(warming, hi)
     hreads = holdoffs.reads_of(store)
     hstate = await hreads.holdoff_state() if hreads is not None else None
-    if hasattr(store, "key_chunks"):  # any number of IPs, a chunk at a time (issue 18.9)
-        decision = await chunked_decision(
-            store, lo, hi, state, cfg, now, stage_stats, today_sent, CHECK_CHUNK
-        )
-        # The hold-off rules read only the IPs in hold-off or with an expiring removal.
-        held = {ip for _pool, ip in (*hstate.holdoffs, *hstate.expiries)} if hstate else set()
-        key_stats = {(ip, ""): await store.ip_window_stats(ip, lo, hi) for ip in sorted(held)}  # type: ignore[attr-defined]
-    else:
-        key_stats = await store.window_stats(lo, hi)
-        decision = policy.evaluate(
-            key_stats, members, plans, cfg, now, stage_stats=stage_stats, today_sent=today_sent
-        )
+    # Any number of IPs: the policy is fed a chunk of IPs at a time (issue 18.9).
+    decision = await chunked_decision(
+        store, lo, hi, state, cfg, now, stage_stats, today_sent, CHECK_CHUNK
+    )
+    # The hold-off rules read only the IPs in hold-off or with an expiring removal.
+    held = {ip for _pool, ip in (*hstate.holdoffs, *hstate.expiries)} if hstate else set()
+    key_stats = {(ip, ""): await store.ip_window_stats(ip, lo, hi) for ip in sorted(held)}
     hold_ops: list[Any] = []
     if hstate is not None:  # operator hold-offs, expiry of engine removals (core.holdoff)
         decision, hold_ops = holdoff.adjust(

@@ -265,8 +265,8 @@ class ReputationService:
         return sorted(ips)
 
     async def _busiest_seen(self, lo: int, hi: int, n: int) -> list[str]:
-        """The ``n`` IPs with the most sent in [lo, hi), read a chunk at a time when the
-        store can (memory follows ``n``, not the IPs in the window)."""
+        """The ``n`` IPs with the most sent in [lo, hi), read a chunk of IPs at a time
+        (memory follows ``n``, not the IPs in the window)."""
         best: list[tuple[int, str]] = []  # a min-heap of (sent, ip)
 
         def offer(ip: str, sent: int) -> None:
@@ -277,22 +277,14 @@ class ReputationService:
             elif (sent, ip) > best[0]:
                 heapq.heapreplace(best, (sent, ip))
 
-        chunks = getattr(self.store, "key_chunks", None)
-        if chunks is not None:
-            stream = chunks(lo, hi, "ip")
-            async with contextlib.aclosing(stream):
-                async for chunk in stream:
-                    per: dict[str, int] = {}
-                    for ip, _sub, st in chunk:
-                        per[ip] = per.get(ip, 0) + st.sent
-                    for ip, sent in per.items():
-                        offer(ip, sent)
-        else:
-            per = {}
-            for (ip, _sub), st in (await self.store.window_stats(lo, hi)).items():
-                per[ip] = per.get(ip, 0) + st.sent
-            for ip, sent in per.items():
-                offer(ip, sent)
+        stream = self.store.key_chunks(lo, hi, "ip")
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                per: dict[str, int] = {}
+                for ip, _sub, st in chunk:
+                    per[ip] = per.get(ip, 0) + st.sent
+                for ip, sent in per.items():
+                    offer(ip, sent)
         return [ip for _sent, ip in best]
 
     async def _dnsbl(self, now: float) -> None:
