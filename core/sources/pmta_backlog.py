@@ -13,7 +13,8 @@ parser (``feed``), so hostile input is always judged by one piece of code:
   count;
 * a header line only as the batch's first line (a pipe restart in mid-batch: slow path);
 * no event row may be malformed (bad time, bad ``dlvSourceIp``): the slow path then keeps
-  the samples in line order.
+  the samples in line order;
+* no line may be near the overlong limit (the line parser sees an OVERLONG marker there).
 
 Arrow tokenizes, dictionary-encodes each column we use, and counts rows per (attribution,
 provider, minute, kind, hard); Python classifies the distinct type, time, address/vmta,
@@ -26,23 +27,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsconsole.core.aggregate import BOUNCED as B_COL
-from opsconsole.core.aggregate import COMPLAINTS as C_COL
-from opsconsole.core.aggregate import DEFERRED as D_COL
-from opsconsole.core.aggregate import DELIVERED as DL_COL
-from opsconsole.core.aggregate import HARD, SOFT, BatchAggregate, default_signatures, default_table
+from opsconsole.core.aggregate import BatchAggregate, default_signatures, default_table
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources.base import MAX_AHEAD, MAX_TEXT, MAX_UNMAPPED, MIN_TS
 from opsconsole.core.sources.pmta import _TYPES, PmtaParser, _Columns, _is_header
+from opsconsole.core.sources.tail import MAX_LINE_BYTES
 
 # A line every CSV reader splits the same way (no CR: Arrow would end the row there).
 _FIELD = r'(?:[^",\r\n]*|"[^"\r\n]*")'
 CLEAN_BATCH = rf"\A(?:{_FIELD}(?:,{_FIELD})*\n)*\z"  # every line, in one RE2 pass
 _SAMPLES_PER_IP = 20
-_COLUMN = {Kind.DELIVERED: DL_COL, Kind.DEFERRED: D_COL, Kind.COMPLAINED: C_COL}
-_COLUMN_OF = (DL_COL, B_COL, D_COL, C_COL)  # by Kind value
-_KINDS = (Kind.DELIVERED, Kind.BOUNCED, Kind.DEFERRED, Kind.COMPLAINED)
 _new = tuple.__new__
 
 
@@ -69,10 +64,15 @@ ADAPTIVE = True
 MAX_DISTINCT_SHARE = 0.25
 
 
-def add_batch(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> bool:
+def add_batch(
+    parser: PmtaParser, agg: BatchAggregate, data: bytes, max_line: int = MAX_LINE_BYTES
+) -> bool:
     """Parse ``data`` (complete lines) into ``agg`` and ``parser.stats`` as the Python parser
-    would; False (and nothing changed) when the batch is not one this path can judge."""
+    would (``decode_lines(data, max_line)`` then ``feed``); False (and nothing changed) when
+    the batch is not one this path can judge."""
     if ADAPTIVE and getattr(parser, "_backlog_off", False):
+        return False
+    if _maybe_overlong(data, max_line):
         return False
     try:
         plan = _plan(parser, agg, data)
@@ -82,6 +82,15 @@ def add_batch(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> bool:
         return False
     plan()
     return True
+
+
+def _maybe_overlong(data: bytes, max_line: int) -> bool:
+    """False when no line of ``data`` can be longer than ``max_line`` bytes: every aligned
+    block of ``step`` bytes holds a newline, so no run without one is longer than
+    2 * step - 2 <= max_line. A find per block, each stopping at the block's first newline."""
+    step = max_line // 2 + 1
+    find = data.find
+    return any(find(b"\n", at, at + step) < 0 for at in range(0, len(data), step))
 
 
 def _plan(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> Any:
@@ -115,7 +124,7 @@ def _plan(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> Any:
         table = pcsv.read_csv(
             pa.py_buffer(body),
             read_options=pcsv.ReadOptions(
-                column_names=[f"c{i}" for i in range(cols.n)], block_size=1 << 20
+                column_names=[f"c{i}" for i in range(cols.n)], block_size=1 << 20, use_threads=False
             ),
             parse_options=pcsv.ParseOptions(
                 quote_char='"',
@@ -308,9 +317,18 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             prov = domains[dom] = table_p.provider_of(dom) if dom else ""
         prov_of.append(prov)
 
+    # Bucket keys in key order: the (ip, vmta) and the provider of each code ranked (equal
+    # ones equal), then Arrow groups and sorts by rank. The batch's buckets are then filled
+    # in the order the upsert writes them (BatchAggregate.rows sorts a sorted list in one pass).
     cidx = combo.indices.cast(pa.int64())
+    keys_a = sorted(set(attrs))
+    rank_a = {a: i for i, a in enumerate(keys_a)}
+    keys_p = sorted(set(prov_of))
+    rank_p = {p: i for i, p in enumerate(keys_p)}
+    aidx = pc.take(pa.array([rank_a[a] for a in attrs], pa.int64()), cidx)
+    pidx = pc.take(pa.array([rank_p[p] for p in prov_of], pa.int64()), dom_i)
     hard_b = pc.multiply(hard, pc.equal(kind, 1).cast(pa.int64()))
-    ind = {  # one counter column per bucket column, summed per (attribution, provider, minute)
+    ind = {  # one counter column per bucket column, summed per (ip, vmta, provider, minute)
         "n0": pc.equal(kind, 0).cast(pa.int64()),
         "n1": pc.equal(kind, 1).cast(pa.int64()),
         "n2": pc.equal(kind, 2).cast(pa.int64()),
@@ -318,11 +336,18 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         "nh": hard_b,
     }
     grouped = (
-        pa.table({"c": cidx, "p": dom_i, "m": minute, **ind})
-        .group_by(["c", "p", "m"])
+        pa.table({"a": aidx, "p": pidx, "m": minute, **ind})
+        .group_by(["a", "p", "m"], use_threads=False)
         .aggregate([(k, "sum") for k in ind])
+        .sort_by([("a", "ascending"), ("p", "ascending"), ("m", "ascending")])
     )
-    g = grouped.to_pydict()
+    ga, gp, gm = grouped.column("a"), grouped.column("p"), grouped.column("m")
+    gn = {k: grouped.column(f"{k}_sum") for k in ind}
+    total = pc.add(pc.add(gn["n0"], gn["n1"]), pc.add(gn["n2"], gn["n3"]))
+    bucket_cols = [c.to_pylist() for c in (
+        ga, gp, gm, gn["n0"], gn["n1"], gn["nh"], pc.subtract(gn["n1"], gn["nh"]), gn["n2"],
+        gn["n3"],
+    )]  # fmt: skip
 
     # Rows the aggregate looks at one by one: bounces and deferrals with a diag (signature
     # hits, bounce samples). Few; taken in line order.
@@ -337,9 +362,10 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         dd = _dict(pc, pc.take(diag_col, look))
         diag_of = [d[:MAX_TEXT] for d in dd.dictionary.to_pylist()]
         hit_groups = pa.table({
-            "c": pc.take(cidx, look), "p": pc.take(dom_i, look), "m": pc.take(minute, look),
+            "a": pc.take(aidx, look), "p": pc.take(pidx, look), "m": pc.take(minute, look),
             "d": dd.indices.cast(pa.int64()),
-        }).group_by(["c", "p", "m", "d"]).aggregate([([], "count_all")]).to_pydict()  # fmt: skip
+        }).group_by(["a", "p", "m", "d"], use_threads=False).aggregate(
+            [([], "count_all")]).to_pydict()  # fmt: skip
     if len(look):
         # Bounce samples: the first 20 bounces of each IP, in line order.
         lc = pc.take(cidx, look).to_pylist()
@@ -362,24 +388,19 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
                 "d": (pc.take(diag_col, pick).to_pylist() if diag_col is not None
                       else [""] * len(chosen)),
             }  # fmt: skip
-    unattributed = 0
-    g["count_all"] = [a + b + c + d for a, b, c, d in zip(
-        g["n0_sum"], g["n1_sum"], g["n2_sum"], g["n3_sum"], strict=True)]  # fmt: skip
-    for c, n in zip(g["c"], g["count_all"], strict=True):
-        if not attrs[c][0]:
-            unattributed += n
-    # Unmapped names in order of their first event (what the line loop would admit).
+    # Events of no IP, and the unmapped names among them in order of their first event
+    # (what the line loop would admit).
+    no_ip = pc.take(pa.array([not k[0] for k in keys_a], pa.bool_()), ga)
+    unattributed = pc.sum(pc.filter(total, no_ip)).as_py() or 0
     unmapped_first: dict[str, tuple[int, int]] = {}
     if unattributed:
-        counts: dict[int, int] = {}
-        for c, n in zip(g["c"], g["count_all"], strict=True):
-            counts[c] = counts.get(c, 0) + n
-        first_row = _first_rows(pa, pc, cidx, len(attrs))
-        for c, n in counts.items():
-            ip_, vm = attrs[c]
-            if not ip_ and vm:
-                f0, n0 = unmapped_first.get(vm, (1 << 62, 0))
-                unmapped_first[vm] = (min(f0, first_row[c]), n0 + n)
+        per = pa.table({"a": pc.filter(ga, no_ip), "n": pc.filter(total, no_ip)})
+        per_a = per.group_by("a", use_threads=False).aggregate([("n", "sum")]).to_pydict()
+        first_row = _first_rows(pa, pc, aidx, len(keys_a))
+        for a, n in zip(per_a["a"], per_a["n_sum"], strict=True):
+            vm = keys_a[a][1]
+            if vm:
+                unmapped_first[vm] = (first_row[a], n)  # one (ip, vmta) key per name
 
     def apply() -> None:
         apply_counts(ignored, n_events, unattributed)
@@ -388,22 +409,23 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             u = st.unmapped
             if vm in u or len(u) < MAX_UNMAPPED:
                 u[vm] = u.get(vm, 0) + n
+        ips, vms = [k[0] for k in keys_a], [k[1] for k in keys_a]
+        ga_, gp_, gm_, *counts = bucket_cols  # counts in bucket column order
+        keys = zip(map(ips.__getitem__, ga_), map(vms.__getitem__, ga_),
+                   map(keys_p.__getitem__, gp_), gm_, strict=True)  # fmt: skip
+        values = map(list, zip(*counts, strict=True))
         buckets = agg.buckets
-        for c, p, m, n0, n1, n2, n3, nh in zip(
-            g["c"], g["p"], g["m"], g["n0_sum"], g["n1_sum"], g["n2_sum"], g["n3_sum"],
-            g["nh_sum"], strict=True,
-        ):  # fmt: skip
-            ip_, vm = attrs[c]
-            bkey = (ip_, vm, prov_of[p], m)
-            row = buckets.get(bkey)
-            if row is None:
-                row = buckets[bkey] = [0, 0, 0, 0, 0, 0]
-            row[DL_COL] += n0
-            row[B_COL] += n1
-            row[HARD] += nh
-            row[SOFT] += n1 - nh
-            row[D_COL] += n2
-            row[C_COL] += n3
+        if not buckets:  # unique keys in key order: one C loop, and rows() need not sort
+            buckets.update(zip(keys, values, strict=True))
+            agg.ordered = True
+        else:
+            for bkey, v in zip(keys, values, strict=True):
+                row = buckets.get(bkey)
+                if row is None:
+                    buckets[bkey] = v
+                else:
+                    for i, n in enumerate(v):
+                        row[i] += n
         agg.events += n_events
         if agg.last_event_at is None or last > agg.last_event_at:
             agg.last_event_at = last
@@ -424,10 +446,10 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         hits = agg.signature_hits
         sig_of = [sigs.match(d) if d else None for d in diag_of]  # match is pure
         hg = hit_groups
-        for c, p, m, di, n in zip(hg["c"], hg["p"], hg["m"], hg["d"], hg["count_all"], strict=True):
+        for a, p, m, di, n in zip(hg["a"], hg["p"], hg["m"], hg["d"], hg["count_all"], strict=True):
             sig = sig_of[di]
             if sig is not None:
-                hk = (attrs[c][0], prov_of[p], sig.id, m)
+                hk = (keys_a[a][0], keys_p[p], sig.id, m)
                 hits[hk] = hits.get(hk, 0) + n
 
     return apply
@@ -481,7 +503,7 @@ def _dict(pc, arr):  # type: ignore[no-untyped-def]
 def _first_rows(pa, pc, cidx, n):  # type: ignore[no-untyped-def]
     """The first row index of every combo code 0..n-1."""
     rows = pa.table({"c": cidx, "i": pa.array(range(len(cidx)), pa.int64())})
-    g = rows.group_by("c").aggregate([("i", "min")]).to_pydict()
+    g = rows.group_by("c", use_threads=False).aggregate([("i", "min")]).to_pydict()
     out = [0] * n
     for c, i in zip(g["c"], g["i_min"], strict=True):
         out[c] = i

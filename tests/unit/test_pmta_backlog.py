@@ -109,6 +109,27 @@ def test_hostile_lines_are_judged_exactly(tmp_path: Path) -> None:
     assert 0 < took < n  # some batches held a hostile line and went to the line parser
 
 
+def test_long_lines_and_invalid_utf8_inside_a_batch(tmp_path: Path) -> None:
+    """Lines the tailer hands over raw inside a big batch: one over the 64 KiB limit (the
+    line parser sees an OVERLONG marker, so the batch must go to it), one just under, and
+    invalid UTF-8 in a column the fast path reads and in one it does not."""
+    rng = random.Random(3)
+    pool = pmta_other.ip_pool(5)
+    good = [pmta_other.record(rng, pool, NOW - 600 + i) for i in range(30)]
+    row = "b,,vmta-0,2026-03-02 09:00:00+0000,198.51.0.1,a@gmail.com,5.1.1,{},,o,1,e,,,1"
+    cases = {
+        "overlong": row.format('"' + "x" * (70 << 10) + '"'),
+        "just under": row.format('"' + "x" * (60 << 10) + '"'),
+        "bad utf-8 read": row.format("x\udcff"),
+        "bad utf-8 unread": row.format("x").replace(",o,", ",o\udcff,"),
+    }
+    for name, line in cases.items():
+        path = tmp_path / f"{name}.csv"
+        text = "\n".join([",".join(pmta_other.HEADER), *good[:10], line, *good[10:]]) + "\n"
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))
+        assert compare(path, pmta_other.vmta_map(pool), max_bytes=1 << 20)[0] == 1, name
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_random_mixes_of_clean_and_hostile_lines(tmp_path_factory, data) -> None:  # type: ignore[no-untyped-def]
