@@ -1,24 +1,31 @@
-"""Two cores for a backlog: a worker process reads the second half of a big file while the
-reader reads the first; the reader then commits the worker's batches in file order.
+"""Two cores for a backlog: a worker process reads the first part of a big file and streams
+its batches to the reader, which commits them as they come and, in between, reads the rest
+of the file itself; the reader's batches are committed after the worker's.
 
 Only a one-shot reading of one file uses it (``opsconsole ingest`` without ``--follow``);
 the live tail path stays in one process. Exactness:
 
-* the split point is a batch boundary of the in-order reading (:func:`plan_split` cuts
-  chunks exactly as :class:`~opsconsole.core.sources.tail.Tailer` does) and the worker reads
-  with a tailer of its own from there, so its batches, lines, per-batch samples and
-  checkpoints are the ones the in-order reading would have produced;
-* the worker starts with no parser state; its result is taken only if the format's
-  *split hook* (:data:`HOOKS`) says the state the first half ended with could not have
-  changed the second half's reading, and the hook maps each worker state to the in-order
-  one (the checkpoints carry it). Otherwise the reader reads the second half itself;
-* the reader commits batch by batch as always, each with its checkpoint, first its own
-  half then the worker's: a kill at any moment leaves a prefix of the file committed, and a
-  rerun resumes from it.
+* the worker's part is the in-order reading itself: it starts at the saved position with
+  the saved parser state (or at offset 0 with none) and stops at the split, a batch
+  boundary of the in-order reading (:func:`plan_split` cuts chunks exactly as
+  :class:`~opsconsole.core.sources.tail.Tailer` does), so its batches, lines, per-batch
+  samples and checkpoints are the ones the reader would have produced;
+* the reader reads from the split with a tailer of its own and the state its format's
+  *split hook* (:data:`HOOKS`) primes it with (none for Postfix; for PowerMTA the file's
+  first line read as the header), and holds its batches. They are committed only if the
+  hook says the state the worker's part ended with could not have changed their reading,
+  mapped to the in-order states (the checkpoints carry them). Otherwise they are dropped
+  and the reader reads on in order from the worker's last checkpoint;
+* both read each batch the same way (:func:`read_batch`: the columnar path where the reader
+  has one, else the line parser);
+* every batch is committed with its checkpoint, in file order: a kill at any moment leaves
+  a prefix of the file committed, and a rerun resumes from it. A worker that fails or is
+  killed leaves the batches it sent; the reader reads on in order from there.
 
-Generic part: split, fork, collect. A format joins by registering a hook in :data:`HOOKS`
-(``arm(parser)`` returns what the worker records, ``merger(before, record, last)`` the state
-mapping or None).
+Generic part: split, fork, stream. A format joins by registering a hook in :data:`HOOKS`
+(``arm(parser, path)`` primes the reader's parser for the second part and returns what it
+records, ``merger(before, record, last)`` the state mapping or None, ``share`` the part of
+the backlog the worker reads).
 """
 
 from __future__ import annotations
@@ -26,30 +33,45 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import signal
+import struct
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opsconsole.core.sources.tail import HASH_BYTES, Checkpoint, Tailer, prefix_hash
+from opsconsole.core.sources.tail import (
+    HASH_BYTES,
+    MAX_LINE_BYTES,
+    Batch,
+    Checkpoint,
+    Tailer,
+    decode_lines,
+    prefix_hash,
+)
 
 MIN_BYTES = 48 << 20  # a smaller backlog is read in one process (the fork is not worth it)
-SHARE = 0.5  # the fraction of the backlog the reader keeps (it also does every commit)
-# ... when the worker is forked before the reader opens the database (:func:`early`): the
-# reader's start-up (imports, migrations) runs while the worker already reads
-SHARE_EARLY = 0.4
+HOLD_BYTES = 1 << 30  # file bytes the reader reads ahead while the worker's are committed
 
 State = dict[str, Any]
 Merger = Callable[[State], State]
+# The columnar parser of a format (pmta_backlog.add_batch): fills the aggregate from a
+# batch's raw bytes exactly as the line parser would, or returns False and changes nothing.
+FastBatch = Callable[[Any, Any, bytes], bool]
 
 
 @dataclass(frozen=True)
 class SplitHook:
-    arm: Callable[[Any], Any]  # parser -> the record the worker keeps while reading
+    arm: Callable[[Any, str], Any]  # (parser, path) -> the record the second part keeps
     merger: Callable[[Mapping[str, Any], Any, Mapping[str, Any]], Merger | None]
+    # The part of the backlog the worker reads: the reader also commits every batch, so
+    # it keeps less where commits cost more than parsing (measured: bench/ingest_*.py);
+    # the reader's start-up (imports, migrations) runs while the worker already reads.
+    share: float = 0.5
 
 
-def _postfix_arm(parser: Any) -> set[str]:
+def _postfix_arm(parser: Any, path: str) -> set[str]:
     probe: set[str] = set()
     parser._probe = probe
     return probe
@@ -61,7 +83,41 @@ def _postfix_merger(before: Mapping[str, Any], probe: Any, last: Mapping[str, An
     return split_merger(before, probe, last)
 
 
-HOOKS: dict[str, SplitHook] = {"postfix": SplitHook(_postfix_arm, _postfix_merger)}
+def _pmta_arm(parser: Any, path: str) -> State:
+    """The second part's parser reads the file's first line first (a header there sets the
+    columns, as in the in-order reading; its counts are dropped: they are the first
+    part's). The record is the state the second part starts with."""
+    with open(path, "rb") as f:
+        first = f.readline(MAX_LINE_BYTES + 1)
+    if first.endswith(b"\n"):
+        lines, _ = decode_lines(first)
+        for _ev in parser.feed(lines):
+            pass
+        parser.stats.take()
+    return dict(parser.get_state())
+
+
+def _pmta_merger(before: Mapping[str, Any], start: Any, last: Mapping[str, Any]) -> Any:
+    """The reading is a function of the columns alone: the second part's stands for the
+    in-order one when the first part ended with the columns it started with."""
+    return dict if dict(before) == start else None
+
+
+HOOKS: dict[str, SplitHook] = {
+    "postfix": SplitHook(_postfix_arm, _postfix_merger, share=0.55),
+    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7),
+}
+
+
+def read_batch(parser: Any, agg: Any, batch: Batch, fast: FastBatch | None, max_line: int) -> None:
+    """One batch into ``agg`` and ``parser.stats``: raw bytes through the columnar parser
+    when it takes them, else decoded and fed to the line parser (reader and worker alike)."""
+    if batch.data is not None:
+        if fast is None or not fast(parser, agg, batch.data):
+            lines, _ = decode_lines(batch.data, max_line)
+            agg.add_all(parser.feed(lines))
+    else:
+        agg.add_all(parser.feed(batch.lines))
 
 
 @dataclass
@@ -74,8 +130,202 @@ class WorkerBatch:
     state: State
 
 
+# Frames on the worker's pipe: an 8-byte length, then a pickle of one of
+#   ("batch", WorkerBatch)  one batch, in file order
+#   ("end", None)           the last batch sent ended at the split
+#   ("failed", reason)      the worker stopped early (its batches sent so far stand)
+_LEN = struct.Struct("<Q")
+
+
+class Worker:
+    """A forked process reading bytes [start, split) of one file, in order, streaming its
+    batches; :meth:`frames` delivers them to the reader's event loop."""
+
+    def __init__(
+        self, pid: int, rfd: int, path: str, start: Checkpoint, split: int, max_bytes: int
+    ) -> None:
+        self.pid, self.rfd, self.path, self.start, self.split = pid, rfd, path, start, split
+        self.dev, self.inode, self.max_bytes = start.dev, start.inode, max_bytes
+        self._thread: threading.Thread | None = None
+
+    def frames(self, loop: Any) -> Any:
+        """An asyncio.Queue that receives each frame as (kind, payload), then ("eof", None)."""
+        import asyncio
+
+        q: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                while True:
+                    head = _read_exact(self.rfd, _LEN.size)
+                    if head is None:
+                        break
+                    body = _read_exact(self.rfd, _LEN.unpack(head)[0])
+                    if body is None:
+                        break
+                    frame = pickle.loads(body)
+                    loop.call_soon_threadsafe(q.put_nowait, frame)
+            except Exception:  # a torn frame (the worker was killed): what came stands
+                pass
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(q.put_nowait, ("eof", None))
+
+        self._thread = threading.Thread(target=pump, name="backlog-pipe", daemon=True)
+        self._thread.start()
+        return q
+
+    def close(self) -> None:
+        """Stop the worker (if still running), reap it, then close the pipe."""
+        if self.pid > 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+        if self._thread is not None:
+            self._thread.join()  # the write end is closed: the pump sees EOF
+            self._thread = None
+        if self.rfd >= 0:
+            os.close(self.rfd)
+            self.rfd = -1
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    parts = []
+    while n:
+        b = os.read(fd, min(n, 1 << 20))
+        if not b:
+            return None
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts)
+
+
+def start(
+    path: str,
+    ck: Checkpoint,
+    split: int,
+    *,
+    state: Mapping[str, Any],
+    max_bytes: int,
+    max_lines: int | None,
+    make_parser: Callable[[], Any],
+    make_agg: Callable[[], Any],
+    fast: FastBatch | None = None,
+) -> Worker:
+    """Fork a worker reading ``path`` from ``ck`` (with parser ``state``) up to ``split``."""
+    rfd, wfd = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        os.close(wfd)
+        return Worker(pid, rfd, path, ck, split, max_bytes)
+    code = 1
+    try:  # the child: never returns into the caller's code
+        os.close(rfd)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        writer = threading.Thread(target=_send_all, args=(wfd, out), daemon=True)
+        writer.start()  # writes while the worker parses on (the reader may be busy)
+
+        def send(frame: tuple[str, Any]) -> None:
+            out.put(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+
+        try:
+            _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, fast,
+                  parent, send)  # fmt: skip
+            send(("end", None))
+        except Exception as e:
+            send(("failed", repr(e)))
+        out.put(None)
+        writer.join()
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _send_all(wfd: int, out: queue.SimpleQueue[bytes | None]) -> None:
+    with contextlib.suppress(OSError):  # the reader is gone: nothing to tell
+        while (data := out.get()) is not None:
+            view = memoryview(_LEN.pack(len(data)) + data)
+            while view:
+                view = view[os.write(wfd, view) :]
+    os.close(wfd)
+
+
+def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, fast, parent, send):  # type: ignore[no-untyped-def]
+    raw = fast is not None
+    tailer = Tailer(path, [ck], max_bytes=max_bytes, max_lines=max_lines, raw_bytes=raw)
+    parser = make_parser()
+    parser.set_state(state)
+    expect = ck.offset
+    try:
+        for batch in tailer.iter_batches():
+            cp = batch.checkpoint
+            if cp.inode != ck.inode or batch.rotated_from is not None:
+                raise RuntimeError("the file was replaced")
+            if batch.start_offset != expect or batch.end_offset > split:
+                raise RuntimeError(f"batch [{batch.start_offset}, {batch.end_offset}) off plan")
+            agg = make_agg()
+            read_batch(parser, agg, batch, fast, tailer.max_line)
+            stats = parser.stats.take()
+            agg.providers = agg.signatures = None  # shared tables: not sent back
+            agg._domains, agg._sig_of = {}, {}  # caches
+            send(("batch", WorkerBatch(batch.start_offset, batch.end_offset, cp, agg, stats,
+                                       dict(parser.get_state()))))  # fmt: skip
+            expect = batch.end_offset
+            if expect == split:
+                return
+            if os.getppid() != parent:
+                raise RuntimeError("the reader is gone")
+    finally:
+        tailer.close()
+    raise RuntimeError(f"the file ended at {expect}, before the split at {split}")
+
+
+def early(
+    path: str,
+    fmt: str,
+    *,
+    max_bytes: int,
+    max_lines: int | None,
+    min_bytes: int,
+    make_parser: Callable[[], Any],
+    make_agg: Callable[[], Any],
+    fast: FastBatch | None = None,
+) -> Worker | None:
+    """A worker for a fresh reading of ``path`` (from offset 0), forked before the reader
+    opens its database; the reader uses it only if the database has no position for the
+    file (see ``SourceReader._start_worker``), else stops it."""
+    hook = HOOKS.get(fmt)
+    if hook is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        if size < min_bytes:
+            return None
+        split = plan_split(fd, 0, size, max_bytes, max_lines, hook.share)
+        if split is None:
+            return None
+        ck = checkpoint_at(fd, path, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return start(
+        path, ck, split, state={}, max_bytes=max_bytes, max_lines=max_lines,
+        make_parser=make_parser, make_agg=make_agg, fast=fast,
+    )  # fmt: skip
+
+
 def plan_split(
-    fd: int, start: int, size: int, max_bytes: int, max_lines: int | None, share: float = SHARE
+    fd: int, start: int, size: int, max_bytes: int, max_lines: int | None, share: float
 ) -> int | None:
     """The first batch boundary of the in-order reading from ``start`` at or past ``share``
     of bytes [start, size), or None (no such boundary before the last chunk, or a line
@@ -94,148 +344,6 @@ def plan_split(
         pos += n
         if pos >= want:
             return pos if pos < size else None
-
-
-class Worker:
-    """A forked process reading bytes [split, EOF) of one file into batch aggregates."""
-
-    def __init__(self, pid: int, rfd: int, path: str, ck: Checkpoint, max_bytes: int) -> None:
-        self.pid, self.rfd, self.path, self.split = pid, rfd, path, ck.offset
-        self.dev, self.inode, self.max_bytes = ck.dev, ck.inode, max_bytes
-
-    def result(self) -> tuple[list[WorkerBatch], Any] | None:
-        """Block until the worker is done: its batches and record, or None if it failed."""
-        chunks = []
-        try:
-            while True:
-                b = os.read(self.rfd, 1 << 20)
-                if not b:
-                    break
-                chunks.append(b)
-        finally:
-            self.close()
-        try:
-            out = pickle.loads(b"".join(chunks))
-        except Exception:
-            return None
-        return (out[1], out[2]) if out and out[0] == "ok" else None
-
-    def close(self) -> None:
-        """Stop the worker (if still running) and reap it."""
-        if self.rfd >= 0:
-            os.close(self.rfd)
-            self.rfd = -1
-        if self.pid > 0:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = 0
-
-
-def start(
-    path: str,
-    ck: Checkpoint,
-    *,
-    max_bytes: int,
-    max_lines: int | None,
-    make_parser: Callable[[], Any],
-    make_agg: Callable[[], Any],
-    hook: SplitHook,
-) -> Worker:
-    """Fork a worker reading ``path`` from ``ck.offset`` (a batch boundary)."""
-    rfd, wfd = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid:
-        os.close(wfd)
-        return Worker(pid, rfd, path, ck, max_bytes)
-    code = 1
-    try:  # the child: never returns into the caller's code
-        os.close(rfd)
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        out: tuple[Any, ...] = ("failed",)
-        try:
-            got = _work(path, ck, max_bytes, max_lines, make_parser, make_agg, hook, parent)
-            out = ("ok", *got)
-        except Exception as e:
-            out = ("failed", repr(e))
-        data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(wfd, view) :]
-        code = 0
-    finally:
-        os._exit(code)
-
-
-def _work(path, ck, max_bytes, max_lines, make_parser, make_agg, hook, parent):  # type: ignore[no-untyped-def]
-    tailer = Tailer(path, [ck], max_bytes=max_bytes, max_lines=max_lines)
-    parser = make_parser()
-    record = hook.arm(parser)
-    batches: list[WorkerBatch] = []
-    try:
-        for batch in tailer.iter_batches():
-            cp = batch.checkpoint
-            expect = batches[-1].end if batches else ck.offset
-            if cp.inode != ck.inode or batch.rotated_from is not None:
-                raise RuntimeError("the file was replaced")
-            if batch.start_offset != expect:
-                raise RuntimeError(f"batch at {batch.start_offset}, not {expect}")
-            agg = make_agg()
-            agg.add_all(parser.feed(batch.lines))
-            stats = parser.stats.take()
-            agg.providers = agg.signatures = None  # shared tables: not sent back
-            agg._domains, agg._sig_of = {}, {}  # caches
-            batches.append(
-                WorkerBatch(batch.start_offset, batch.end_offset, cp, agg, stats,
-                            dict(parser.get_state()))
-            )  # fmt: skip
-            if os.getppid() != parent:
-                raise RuntimeError("the reader is gone")
-    finally:
-        tailer.close()
-    return batches, record
-
-
-def early(
-    path: str,
-    fmt: str,
-    *,
-    max_bytes: int,
-    max_lines: int | None,
-    min_bytes: int,
-    make_parser: Callable[[], Any],
-    make_agg: Callable[[], Any],
-) -> Worker | None:
-    """A worker for a fresh reading of ``path`` (from offset 0), forked before the reader
-    opens its database; the reader uses it only if the database has no position for the
-    file (see ``SourceReader._start_worker``), else stops it."""
-    hook = HOOKS.get(fmt)
-    if hook is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        size = os.fstat(fd).st_size
-        if size < min_bytes:
-            return None
-        split = plan_split(fd, 0, size, max_bytes, max_lines, SHARE_EARLY)
-        if split is None:
-            return None
-        ck = checkpoint_at(fd, path, split)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return start(
-        path, ck, max_bytes=max_bytes, max_lines=max_lines, hook=hook,
-        make_parser=make_parser, make_agg=make_agg,
-    )  # fmt: skip
 
 
 def checkpoint_at(fd: int, path: str, offset: int) -> Checkpoint:

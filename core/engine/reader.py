@@ -10,11 +10,13 @@ e.g. PowerMTA's current header, rides along in the checkpoint).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import zlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from opsconsole.core.aggregate import BatchAggregate
 from opsconsole.core.engine import backlog
@@ -24,7 +26,7 @@ from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet
 from opsconsole.core.sources import Parser, make_parser, reading
 from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
-from opsconsole.core.sources.tail import Batch, Tailer, decode_lines
+from opsconsole.core.sources.tail import Batch, Tailer
 
 BATCH_BYTES = 8 << 20
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
@@ -115,6 +117,8 @@ class SourceReader:
         self.two_cores = False
         self.split_min_bytes = backlog.MIN_BYTES
         self.early_worker: backlog.Worker | None = None  # forked before open (backlog.early)
+        self.splits: list[int] = []  # each split's offset: + its second part taken, - read again
+        self._stopped = False
 
     async def open(self) -> None:
         self._saved = await self.store.load_checkpoints(self.spec.host)
@@ -171,17 +175,19 @@ class SourceReader:
 
     async def _poll_once(self, added: Totals) -> None:
         worker = self._start_worker() if self.two_cores else None
+        if worker is None:
+            await self._poll_batches(added)
+            return
         try:
-            if await self._poll_batches(added, worker):
-                # the worker's half is committed: resume from the database's positions
-                await self._reopen()
-                await self._poll_batches(added, None)
+            go_on = await self._poll_split(worker, added)
         finally:
-            if worker is not None:
-                worker.close()
+            worker.close()
+        if go_on:  # what was committed stands: read on in order from the database's positions
+            await self._reopen()
+            await self._poll_batches(added)
 
     def _start_worker(self) -> backlog.Worker | None:
-        """A worker reading the second half of this source's one file, if it is a backlog
+        """A worker reading the first part of this source's one file, if it is a backlog
         worth splitting in a format that has a split hook (core/engine/backlog.py)."""
         assert self._tailer is not None
         early, self.early_worker = self.early_worker, None
@@ -204,10 +210,11 @@ class SourceReader:
             st = os.fstat(fd)
             saved = self._saved.get(path)
             start = 0
+            state: Mapping[str, Any] = {}
             if saved is not None:
                 if (saved.checkpoint.dev, saved.checkpoint.inode) != (st.st_dev, st.st_ino):
                     return None  # a rotated generation comes first: read in order
-                start = saved.checkpoint.offset
+                start, state = saved.checkpoint.offset, saved.parser_state
             t = self._tailer
             if (
                 early is not None
@@ -218,69 +225,89 @@ class SourceReader:
                 return early
             if st.st_size - start < self.split_min_bytes:
                 return None
-            split = backlog.plan_split(fd, start, st.st_size, t.max_bytes, t.max_lines)
+            split = backlog.plan_split(fd, start, st.st_size, t.max_bytes, t.max_lines, hook.share)
             if split is None:
                 return None
-            ck = backlog.checkpoint_at(fd, path, split)
+            ck = saved.checkpoint if saved is not None else backlog.checkpoint_at(fd, path, 0)
         finally:
             os.close(fd)
         s = self.spec
         return backlog.start(
-            path, ck, max_bytes=t.max_bytes, max_lines=t.max_lines, hook=hook,
+            path, ck, split, state=state, max_bytes=t.max_bytes, max_lines=t.max_lines,
             make_parser=lambda: make_parser(
                 s.fmt, s.ip_map, now=self.clock, internal_relays=s.internal_relays
             ),
             make_agg=lambda: BatchAggregate(self.providers, self.signatures),
+            fast=self.fast_batch,
         )  # fmt: skip
 
-    async def _take_worker(self, worker: backlog.Worker, parser: Parser, added: Totals) -> bool:
-        """After the batch ending at the split: commit the worker's batches if its reading
-        stands for the in-order one (True), else False (the caller reads on in order)."""
-        got = await asyncio.to_thread(worker.result)
-        if got is None or not got[0]:
-            return False
-        batches, record = got
-        hook = backlog.HOOKS[self.spec.fmt]
-        merge = hook.merger(parser.get_state(), record, batches[-1].state)
+    async def _poll_split(self, worker: backlog.Worker, added: Totals) -> bool:
+        """Commit the worker's batches as they come while reading from its split on, then
+        this reader's own batches if the worker's last state allows (backlog.HOOKS). The
+        outcome is recorded in :attr:`splits` (+split taken, -split read again in order).
+        False: stop this poll (keep_going)."""
+        own = _SecondPart(self, worker)
+        committer = asyncio.create_task(self._commit_worker(worker, added))
+        try:
+            while not committer.done() and own.held_bytes < backlog.HOLD_BYTES:
+                if not own.read_one():
+                    break
+                await asyncio.sleep(0)  # the committer's turn
+            before = await committer
+        finally:
+            if not committer.done():
+                committer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await committer
+            own.close()
+        if before is None:  # the worker failed (read on in order), or a commit said stop
+            self.splits.append(-worker.split)
+            stopped, self._stopped = self._stopped, False
+            return not stopped
+        merge = own.merger(before)
+        self.splits.append(worker.split if merge is not None else -worker.split)
         if merge is None:
-            return False
-        for wb in batches:
-            batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
-            wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
-            await self._commit(batch, wb.agg, wb.stats, merge(wb.state), False, added)
+            return True
+        for batch, agg, stats, state in own.held:
+            agg.providers, agg.signatures = self.providers, self.signatures
+            if not await self._commit(batch, agg, stats, merge(state), False, added):
+                return False
         return True
 
-    async def _poll_batches(self, added: Totals, worker: backlog.Worker | None) -> bool:
+    async def _commit_worker(self, worker: backlog.Worker, added: Totals) -> Any:
+        """Commit the worker's batches in order; its last state once it reached the split,
+        None if it failed first or a commit said stop."""
+        frames = worker.frames(asyncio.get_running_loop())
+        state = None
+        while True:
+            kind, payload = await frames.get()
+            if kind == "end" and state is not None:
+                return state
+            if kind != "batch":
+                return None  # failed, or gone before the split: read on in order
+            wb = payload
+            batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
+            wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
+            if not await self._commit(batch, wb.agg, wb.stats, dict(wb.state), False, added):
+                self._stopped = True
+                return None
+            state = wb.state
+
+    async def _poll_batches(self, added: Totals) -> None:
         assert self._tailer is not None
         for batch in self._tailer.iter_batches():
             cp = batch.checkpoint
             parser = self._parser_for(cp.path, cp.inode)
             agg = BatchAggregate(self.providers, self.signatures)
             feed_pending = getattr(parser, "feed_pending", None)
-            if batch.data is not None:  # raw bytes: the columnar path, else decode and feed
-                fast = self.fast_batch
-                if fast is None or not fast(parser, agg, batch.data):
-                    lines, _ = decode_lines(batch.data, self._tailer.max_line)
-                    agg.add_all(parser.feed(lines))
-            elif feed_pending is not None:  # ESP payloads: storage counts only new event ids
-                agg.pending = feed_pending(batch.lines)
-            else:
-                agg.add_all(parser.feed(batch.lines))
+            if feed_pending is not None and batch.data is None:  # ESP payloads: storage
+                agg.pending = feed_pending(batch.lines)  # counts only new event ids
+            else:  # raw bytes: the columnar path where it takes them, else the line parser
+                backlog.read_batch(parser, agg, batch, self.fast_batch, self._tailer.max_line)
             stats = parser.stats.take()
             state = dict(parser.get_state())
             if not await self._commit(batch, agg, stats, state, feed_pending is not None, added):
-                return False
-            if worker is not None and batch.end_offset >= worker.split:
-                if (
-                    batch.end_offset == worker.split
-                    and (cp.path, cp.inode) == (worker.path, worker.inode)
-                    and batch.rotated_from is None
-                    and await self._take_worker(worker, parser, added)
-                ):
-                    return True
-                worker.close()
-                worker = None
-        return False
+                return
 
     async def _commit(  # type: ignore[no-untyped-def]
         self, batch: Batch, agg, stats: ParseStats, state: dict, esp: bool, added: Totals
@@ -380,3 +407,77 @@ class SourceReader:
     def close(self) -> None:
         if self._tailer is not None:
             self._tailer.close()
+
+
+class _SecondPart:
+    """The reader's own part of a split: from the worker's split to the end of the file,
+    read with a tailer of its own and a parser the format's hook primed; its batches are
+    held (without their bytes) until the worker's are committed."""
+
+    def __init__(self, reader: SourceReader, worker: backlog.Worker) -> None:
+        s = reader.spec
+        self.reader, self.worker = reader, worker
+        self.hook = backlog.HOOKS[s.fmt]
+        self.parser = make_parser(s.fmt, s.ip_map, now=reader.clock,
+                                  internal_relays=s.internal_relays)  # fmt: skip
+        self.record = self.hook.arm(self.parser, worker.path)
+        self.start_state = dict(self.parser.get_state())
+        self.held: list[tuple[Batch, BatchAggregate, ParseStats, dict[str, Any]]] = []
+        self.held_bytes = 0
+        self.done = False
+        self._tailer: Tailer | None = None
+        self._batches: Iterator[Batch] | None = None
+
+    def _open(self) -> Iterator[Batch] | None:
+        w, r = self.worker, self.reader
+        assert r._tailer is not None
+        try:
+            fd = os.open(w.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            if os.fstat(fd).st_ino != w.inode:
+                return None
+            ck = backlog.checkpoint_at(fd, w.path, w.split)
+        finally:
+            os.close(fd)
+        self._tailer = Tailer(
+            w.path, [ck], max_bytes=r._tailer.max_bytes, max_lines=r._tailer.max_lines,
+            raw_bytes=r.fast_batch is not None,
+        )  # fmt: skip
+        return self._tailer.iter_batches()
+
+    def read_one(self) -> bool:
+        """Read and hold the next batch; False at the end (or anything off plan)."""
+        if self.done:
+            return False
+        if self._batches is None:
+            self._batches = self._open()
+        batch = next(self._batches, None) if self._batches is not None else None
+        expect = self.held[-1][0].end_offset if self.held else self.worker.split
+        if (
+            batch is None
+            or batch.rotated_from is not None
+            or batch.checkpoint.inode != self.worker.inode
+            or batch.start_offset != expect
+        ):
+            self.done = True
+            return False
+        agg = BatchAggregate(self.reader.providers, self.reader.signatures)
+        assert self._tailer is not None
+        backlog.read_batch(self.parser, agg, batch, self.reader.fast_batch, self._tailer.max_line)
+        stats = self.parser.stats.take()
+        kept = Batch(batch.path, [], batch.start_offset, batch.end_offset, batch.checkpoint)
+        self.held.append((kept, agg, stats, dict(self.parser.get_state())))
+        self.held_bytes += batch.end_offset - batch.start_offset
+        return True
+
+    def merger(self, before: Mapping[str, Any]) -> backlog.Merger | None:
+        """The state mapping for the held batches, or None (read them again in order)."""
+        last = self.held[-1][3] if self.held else self.start_state
+        return self.hook.merger(before, self.record, last)
+
+    def close(self) -> None:
+        if self._tailer is not None:
+            self._tailer.close()
+            self._tailer = None

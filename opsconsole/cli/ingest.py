@@ -123,21 +123,24 @@ def ingest(
             specs += [(os.path.abspath(f), _format_of(f, fmt)) for f in sorted(glob.glob(p))]
             continue
         specs.append((os.path.abspath(p), _format_of(p, fmt)))
-    settings = settings_from(ctx)
     if host is not None and not host.strip():
         fail("--host wants a host name, got an empty value")
-    reading_host = host.strip() if host is not None else settings.host
-    if rescan:
-        code = run_async(
-            _rescan, settings.db, specs, mapping, relays, reading_host, dry_run, output
-        )
-        raise typer.Exit(code)
-    early = None if follow or len(specs) != 1 else _early_worker(specs[0], mapping, relays)
+    # Forked first: the worker reads while this process loads its settings and database.
+    early = (
+        None if rescan or follow or len(specs) != 1 else _early_worker(specs[0], mapping, relays)
+    )
     try:
-        code = run_async(
-            _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host, relays,
-            early,
-        )  # fmt: skip
+        settings = settings_from(ctx)
+        reading_host = host.strip() if host is not None else settings.host
+        if rescan:
+            code = run_async(
+                _rescan, settings.db, specs, mapping, relays, reading_host, dry_run, output
+            )
+        else:
+            code = run_async(
+                _ingest, settings.db, specs, fmt, mapping, follow, interval, reading_host,
+                relays, early,
+            )  # fmt: skip
     finally:
         if early is not None:
             early.close()
@@ -162,7 +165,7 @@ def _early_worker(spec, mapping, relays):  # type: ignore[no-untyped-def]
         path, fmt, max_bytes=BATCH_BYTES, max_lines=DEFAULT_MAX_LINES,
         min_bytes=backlog.MIN_BYTES,
         make_parser=lambda: make_parser(fmt, mapping, now=system_clock, internal_relays=relays),
-        make_agg=BatchAggregate,
+        make_agg=BatchAggregate, fast=_fast_batch(fmt, path),
     )  # fmt: skip
 
 

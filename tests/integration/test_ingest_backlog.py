@@ -1,8 +1,9 @@
-"""Two cores for a backlog (core/engine/backlog.py): a worker reads a big file's second half,
-the reader commits it after its own half, only when the worker's reading stands for the
-in-order one. Every database row (buckets, signature hits, bounce samples, counters,
-checkpoints with their parser state) must equal a one-process reading's, whether the worker's
-half was taken or read again; a SIGKILL at any moment then a rerun is exact."""
+"""Two cores for a backlog (core/engine/backlog.py): a worker reads a big file's first part
+and streams it to the reader, which commits it and reads the rest itself; the reader's own
+batches are committed only when their reading stands for the in-order one. Every database
+row (buckets, signature hits, bounce samples, counters, checkpoints with their parser
+state) must equal a one-process reading's, whether the second part was taken or read
+again; a SIGKILL at any moment then a rerun is exact. PowerMTA: test_ingest_backlog_pmta."""
 
 from __future__ import annotations
 
@@ -126,7 +127,9 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {t: [tuple(r) for r in rows(url, sql)] for t, sql in DUMPS.items()}
 
 
-async def _read(url: str, path: Path, two: bool, batch_bytes: int) -> SourceReader | None:
+async def _read(  # type: ignore[no-untyped-def]
+    url: str, path: Path, two: bool, batch_bytes: int, fmt="postfix", ip_map=None, fast=None
+) -> SourceReader | None:
     from opsconsole.storage.db import open_database
     from opsconsole.storage.store import SqlStore
 
@@ -134,43 +137,38 @@ async def _read(url: str, path: Path, two: bool, batch_bytes: int) -> SourceRead
     try:
         r = SourceReader(
             SqlStore(engine),
-            SourceSpec(str(path), "postfix", str(path), IP_MAP),
+            SourceSpec(str(path), fmt, str(path), IP_MAP if ip_map is None else ip_map),
             clock=lambda: NOW,
             batch_bytes=batch_bytes,
+            fast_batch=fast,
         )
         r.two_cores = two
         r.split_min_bytes = 0
-        taken: list[int] = []
-        take = r._take_worker
-
-        async def spy(worker, parser, added):  # type: ignore[no-untyped-def]
-            ok = await take(worker, parser, added)
-            taken.append(worker.split if ok else -worker.split)
-            return ok
-
-        r._take_worker = spy  # type: ignore[method-assign]
         await r.open()
         await r.poll()
         r.close()
-        r.taken = taken  # type: ignore[attr-defined]
         return r
     finally:
         await engine.dispose()
 
 
-def read(url: str, path: Path, two: bool, batch_bytes: int = 32 << 10) -> list[int]:
-    """Ingest ``path`` into a fresh ``url``; the worker splits taken (+) or refused (-)."""
+def read(url: str, path: Path, two: bool, batch_bytes: int = 32 << 10, **kw: Any) -> list[int]:
+    """Ingest ``path`` into a fresh ``url``; the splits whose second part was taken (+) or
+    read again in order (-)."""
     reset_db(url)
-    r = asyncio.run(_read(url, path, two, batch_bytes))
+    r = asyncio.run(_read(url, path, two, batch_bytes, **kw))
     assert r is not None
-    return r.taken  # type: ignore[attr-defined, no-any-return]
+    return r.splits
+
+
+SHARE = backlog.HOOKS["postfix"].share
 
 
 def split_state(path: Path, batch_bytes: int = 32 << 10) -> dict[str, Any]:
-    """The parser state the in-order reading has at the worker's split point."""
+    """The parser state the in-order reading has at the split point."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        split = backlog.plan_split(fd, 0, os.fstat(fd).st_size, batch_bytes, 100_000)
+        split = backlog.plan_split(fd, 0, os.fstat(fd).st_size, batch_bytes, 100_000, SHARE)
         assert split is not None
         p = PostfixParser(IP_MAP, now=lambda: NOW)
         for lines in iter_lines(fd, 0, split):
@@ -207,20 +205,20 @@ def test_two_processes_equal_one_whether_the_split_is_taken_or_not(
         if seen.get("pending", 0) >= 2 and seen.get("recent", 0) >= 2:
             break
     assert seen.get("pending", 0) >= 2 and seen.get("recent", 0) >= 2, seen
-    assert seen.get("taken", 0) >= 1, seen  # ... and a worker's half taken with known ids
+    assert seen.get("taken", 0) >= 1, seen  # ... and a second part taken with known ids
 
 
-def test_a_worker_that_missed_an_id_known_before_the_split_is_refused(
+def test_a_second_part_that_missed_an_id_known_before_the_split_is_refused(
     tmp_path: Path, db_url: str
 ) -> None:
-    """A re-injection logged just before the split and its hop just after: the worker, with
-    no state, takes the hop for a candidate; the merge must refuse it."""
+    """A re-injection logged just before the split and its hop just after: the second part,
+    read with no state, takes the hop for a candidate; the merge must refuse it."""
     base = tmp_path / "base.log"
     write_log(base, 3, 3000)
     data = base.read_bytes()
     fd = os.open(base, os.O_RDONLY)
     try:
-        split = backlog.plan_split(fd, 0, len(data), 32 << 10, 100_000)
+        split = backlog.plan_split(fd, 0, len(data), 32 << 10, 100_000, SHARE)
     finally:
         os.close(fd)
     assert split is not None
@@ -257,7 +255,7 @@ def test_sigkill_during_a_two_process_ingest_then_rerun_is_exact(tmp_path: Path)
     write_log(path, 11, 450_000, gap=8, chains=0.002)  # > backlog.MIN_BYTES: the CLI splits
     assert path.stat().st_size > backlog.MIN_BYTES + (8 << 20)
     at_split = split_state(path, 8 << 20)
-    assert at_split["recent"] and not at_split["pending"]  # the worker's half is taken
+    assert at_split["recent"] and not at_split["pending"]  # the second part is taken
     url_one = f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
     read(url_one, path, two=False, batch_bytes=8 << 20)
     want = dump(url_one)
@@ -267,7 +265,7 @@ def test_sigkill_during_a_two_process_ingest_then_rerun_is_exact(tmp_path: Path)
     env = dict(os.environ)
     rng = random.Random(5)
     # a run takes ~2.5 s on a quiet machine: kills land in either half and in the commits
-    # of the worker's batches (a killed run resumes from its last checkpoint and splits again)
+    # of the second part (a killed run resumes from its last checkpoint and splits again)
     for delay in sorted(0.4 + rng.random() * 2.2 for _ in range(5)):
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(delay)
