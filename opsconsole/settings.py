@@ -307,6 +307,13 @@ def _opt_duration(v: Any) -> float | None:
     return parse_duration(v)
 
 
+_ASYNC_DRIVERS = (
+    ("sqlite://", "sqlite+aiosqlite://"),
+    ("postgresql://", "postgresql+asyncpg://"),
+    ("postgres://", "postgresql+asyncpg://"),
+)
+
+
 def default_db_url() -> str:
     path = user_data_path("opsconsole", appauthor=False) / "opsconsole.db"
     return f"sqlite+aiosqlite:///{path}"
@@ -530,6 +537,16 @@ class Settings(BaseSettings):
     reputation: ReputationSettings | None = None
     providers: ProvidersSection = ProvidersSection()
     host: str = Field(default_factory=lambda: os.uname().nodename)
+
+    @field_validator("db")
+    @classmethod
+    def _async_driver(cls, v: str) -> str:
+        """``sqlite:///PATH`` and ``postgresql://...`` (what other tools take) get the async
+        driver opsconsole runs on; any other URL is used as given."""
+        for plain, driver in _ASYNC_DRIVERS:
+            if v.startswith(plain):
+                return driver + v[len(plain) :]
+        return v
 
     @model_validator(mode="before")
     @classmethod

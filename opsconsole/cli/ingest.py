@@ -115,6 +115,8 @@ def ingest(
                 fail(f"no such file: {p}")
             if os.path.isdir(p):
                 fail(f"is a directory: {p} (give files or a quoted glob)")
+            if not os.path.isfile(p):  # a pipe or a device has no position to resume from
+                fail(f"not a regular file: {p} (write the stream to a file, then ingest it)")
             if not os.access(p, os.R_OK):
                 fail(f"cannot read {p}: permission denied")
         elif not follow and not glob.glob(p):

@@ -53,6 +53,23 @@ def test_help_has_no_python_type_names() -> None:
         assert "<" not in h and "list[str]" not in h and "range>" not in h, (cmd, h)
 
 
+def test_ingest_refuses_what_it_cannot_resume(db: str, tmp_path: Path) -> None:
+    """A device or pipe has no position to checkpoint: refused before anything is read
+    (it used to print "read 0 lines" and exit 1)."""
+    assert "not a regular file: /dev/null" in one_line(
+        run("ingest", "/dev/null", "--format", "postfix", db=db), 2
+    )
+    assert "is a directory" in one_line(run("ingest", str(tmp_path), "-f", "pmta", db=db), 2)
+
+
+def test_a_plain_sqlite_url_is_opened_with_the_async_driver(tmp_path: Path) -> None:
+    log = tmp_path / "m.log"
+    log.write_text("")
+    r = run("--db", f"sqlite:///{tmp_path / 'p.db'}", "ingest", str(log), "-f", "postfix")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p.db").exists()
+
+
 def test_bad_ips_and_unknown_pools_are_refused(db: str) -> None:
     assert "not an IP address" in one_line(run("pools", "add", "bulk", "not-an-ip", db=db), 2)
     assert "not an IP address" in one_line(run("warmup", "start", "999.9.9.9", db=db), 2)

@@ -71,6 +71,22 @@ def test_command_line_wins(tmp_path: Path, monkeypatch) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:////var/lib/o.db", "sqlite+aiosqlite:////var/lib/o.db"),
+        ("postgresql://ops@db1/ops", "postgresql+asyncpg://ops@db1/ops"),
+        ("postgres://ops@db1/ops", "postgresql+asyncpg://ops@db1/ops"),
+        ("postgresql+asyncpg://ops@db1/ops", "postgresql+asyncpg://ops@db1/ops"),
+        ("sqlite+aiosqlite:////x.db", "sqlite+aiosqlite:////x.db"),
+    ],
+)
+def test_a_plain_url_gets_the_async_driver(given: str, used: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OPSCONSOLE_DB", given)
+    assert load_settings().db == used
+    assert load_settings(db=given).db == used
+
+
+@pytest.mark.parametrize(
     ("text", "needle"),
     [
         ("[monitor]\ncheck_intervall = '5m'\n", "monitor.check_intervall: unknown key"),
