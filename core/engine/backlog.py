@@ -52,7 +52,10 @@ from opsconsole.core.sources.tail import (
 )
 
 MIN_BYTES = 48 << 20  # a smaller backlog is read in one process (the fork is not worth it)
-HOLD_BYTES = 1 << 30  # file bytes the reader reads ahead while the worker's are committed
+# Rows (buckets, signature hits, samples) the reader holds from its own part while the
+# worker's are committed (~100 MB); past it, the round ends with the worker's part and the
+# next round splits what is left.
+HOLD_ROWS = 400_000
 
 State = dict[str, Any]
 Merger = Callable[[State], State]
@@ -105,7 +108,7 @@ def _pmta_merger(before: Mapping[str, Any], start: Any, last: Mapping[str, Any])
 
 HOOKS: dict[str, SplitHook] = {
     "postfix": SplitHook(_postfix_arm, _postfix_merger, share=0.55),
-    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7),
+    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.8),
 }
 
 
@@ -137,9 +140,14 @@ class WorkerBatch:
 _LEN = struct.Struct("<Q")
 
 
+FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
+
+
 class Worker:
     """A forked process reading bytes [start, split) of one file, in order, streaming its
-    batches; :meth:`frames` delivers them to the reader's event loop."""
+    batches; :meth:`frames` delivers them to the reader's event loop. Both ends hold at
+    most :data:`FRAMES_AHEAD` frames: a worker far ahead of the commits waits (memory
+    stays bounded whatever the backlog's size) and the reader reads more of its own part."""
 
     def __init__(
         self, pid: int, rfd: int, path: str, start: Checkpoint, split: int, max_bytes: int
@@ -147,9 +155,11 @@ class Worker:
         self.pid, self.rfd, self.path, self.start, self.split = pid, rfd, path, start, split
         self.dev, self.inode, self.max_bytes = start.dev, start.inode, max_bytes
         self._thread: threading.Thread | None = None
+        self._room = threading.Semaphore(FRAMES_AHEAD)
+        self._closing = False
 
-    def frames(self, loop: Any) -> Any:
-        """An asyncio.Queue that receives each frame as (kind, payload), then ("eof", None)."""
+    def frames(self, loop: Any) -> _Frames:
+        """The frames as (kind, payload) in order, then ("eof", None)."""
         import asyncio
 
         q: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -157,14 +167,16 @@ class Worker:
         def pump() -> None:
             try:
                 while True:
+                    self._room.acquire()
+                    if self._closing:
+                        break
                     head = _read_exact(self.rfd, _LEN.size)
                     if head is None:
                         break
                     body = _read_exact(self.rfd, _LEN.unpack(head)[0])
                     if body is None:
                         break
-                    frame = pickle.loads(body)
-                    loop.call_soon_threadsafe(q.put_nowait, frame)
+                    loop.call_soon_threadsafe(q.put_nowait, pickle.loads(body))
             except Exception:  # a torn frame (the worker was killed): what came stands
                 pass
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
@@ -172,10 +184,12 @@ class Worker:
 
         self._thread = threading.Thread(target=pump, name="backlog-pipe", daemon=True)
         self._thread.start()
-        return q
+        return _Frames(q, self._room)
 
     def close(self) -> None:
         """Stop the worker (if still running), reap it, then close the pipe."""
+        self._closing = True
+        self._room.release()  # a pump waiting for room wakes and ends
         if self.pid > 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -183,11 +197,22 @@ class Worker:
                 os.waitpid(self.pid, 0)
             self.pid = 0
         if self._thread is not None:
-            self._thread.join()  # the write end is closed: the pump sees EOF
+            self._thread.join()  # the write end is closed: a pump in a read sees EOF
             self._thread = None
         if self.rfd >= 0:
             os.close(self.rfd)
             self.rfd = -1
+
+
+@dataclass
+class _Frames:
+    queue: Any  # asyncio.Queue of decoded frames
+    room: threading.Semaphore
+
+    async def get(self) -> tuple[str, Any]:
+        frame: tuple[str, Any] = await self.queue.get()
+        self.room.release()
+        return frame
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -226,7 +251,7 @@ def start(
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        out: queue.Queue[bytes | None] = queue.Queue(FRAMES_AHEAD)
         writer = threading.Thread(target=_send_all, args=(wfd, out), daemon=True)
         writer.start()  # writes while the worker parses on (the reader may be busy)
 
@@ -246,12 +271,17 @@ def start(
         os._exit(code)
 
 
-def _send_all(wfd: int, out: queue.SimpleQueue[bytes | None]) -> None:
-    with contextlib.suppress(OSError):  # the reader is gone: nothing to tell
-        while (data := out.get()) is not None:
+def _send_all(wfd: int, out: queue.Queue[bytes | None]) -> None:
+    gone = False
+    while (data := out.get()) is not None:
+        if gone:
+            continue  # the reader is gone: drain, so the parsing thread never blocks
+        try:
             view = memoryview(_LEN.pack(len(data)) + data)
             while view:
                 view = view[os.write(wfd, view) :]
+        except OSError:
+            gone = True
     os.close(wfd)
 
 

@@ -174,17 +174,24 @@ class SourceReader:
         self._rewind = False
 
     async def _poll_once(self, added: Totals) -> None:
-        worker = self._start_worker() if self.two_cores else None
-        if worker is None:
-            await self._poll_batches(added)
-            return
-        try:
-            go_on = await self._poll_split(worker, added)
-        finally:
-            worker.close()
-        if go_on:  # what was committed stands: read on in order from the database's positions
+        # A backlog is read in rounds of split parts (each round's memory is bounded), then
+        # what is left in order, from the database's positions.
+        while self.two_cores and (worker := self._start_worker()) is not None:
+            was = self._offset()
+            try:
+                go_on = await self._poll_split(worker, added)
+            finally:
+                worker.close()
+            if not go_on:
+                return
             await self._reopen()
-            await self._poll_batches(added)
+            if self._offset() == was:
+                break  # the round moved nothing (the worker failed at once): in order
+        await self._poll_batches(added)
+
+    def _offset(self) -> int:
+        saved = self._saved.get(self.spec.path)
+        return saved.checkpoint.offset if saved is not None else 0
 
     def _start_worker(self) -> backlog.Worker | None:
         """A worker reading the first part of this source's one file, if it is a backlog
@@ -249,10 +256,11 @@ class SourceReader:
         own = _SecondPart(self, worker)
         committer = asyncio.create_task(self._commit_worker(worker, added))
         try:
-            while not committer.done() and own.held_bytes < backlog.HOLD_BYTES:
-                if not own.read_one():
+            # The own part is parsed on a thread: the event loop stays free to drive each
+            # commit step by step (SQLite and Arrow release the GIL while they work).
+            while not committer.done() and own.held_rows < backlog.HOLD_ROWS:
+                if not await asyncio.to_thread(own.read_one):
                     break
-                await asyncio.sleep(0)  # the committer's turn
             before = await committer
         finally:
             if not committer.done():
@@ -423,7 +431,7 @@ class _SecondPart:
         self.record = self.hook.arm(self.parser, worker.path)
         self.start_state = dict(self.parser.get_state())
         self.held: list[tuple[Batch, BatchAggregate, ParseStats, dict[str, Any]]] = []
-        self.held_bytes = 0
+        self.held_rows = 0  # bucket, signature-hit and sample rows held
         self.done = False
         self._tailer: Tailer | None = None
         self._batches: Iterator[Batch] | None = None
@@ -469,7 +477,7 @@ class _SecondPart:
         stats = self.parser.stats.take()
         kept = Batch(batch.path, [], batch.start_offset, batch.end_offset, batch.checkpoint)
         self.held.append((kept, agg, stats, dict(self.parser.get_state())))
-        self.held_bytes += batch.end_offset - batch.start_offset
+        self.held_rows += len(agg.buckets) + len(agg.signature_hits) + len(agg.samples)
         return True
 
     def merger(self, before: Mapping[str, Any]) -> backlog.Merger | None:

@@ -193,8 +193,8 @@ def test_two_processes_equal_one_whether_the_split_is_taken_or_not(
         one = read(db_url, path, two=False)
         assert one == []
         want = dump(db_url)
-        got = read(db_url, path, two=True)
-        assert len(got) == 1
+        got = read(db_url, path, two=True)  # a round per split; what is left splits again
+        assert got and [abs(s) for s in got] == sorted(abs(s) for s in got)
         if case == "pending":
             assert got[0] < 0  # a chain open at the split: the reader read on in order
         elif got[0] > 0:
