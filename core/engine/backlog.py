@@ -37,10 +37,12 @@ import queue
 import signal
 import struct
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opsconsole.core.sources import reading
 from opsconsole.core.sources.tail import (
     HASH_BYTES,
     MAX_LINE_BYTES,
@@ -108,7 +110,7 @@ def _pmta_merger(before: Mapping[str, Any], start: Any, last: Mapping[str, Any])
 
 HOOKS: dict[str, SplitHook] = {
     "postfix": SplitHook(_postfix_arm, _postfix_merger, share=0.55),
-    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.8),
+    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7),
 }
 
 
@@ -131,6 +133,9 @@ class WorkerBatch:
     agg: Any  # BatchAggregate
     stats: Any  # ParseStats
     state: State
+    # (seed, CRC32 of the batch's bytes continued from seed): the reading record's running
+    # CRC (core/sources/reading.py), so the reader need not read the bytes back
+    crc: tuple[int, int] | None = None
 
 
 # Frames on the worker's pipe: an 8-byte length, then a pickle of one of
@@ -291,6 +296,7 @@ def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, f
     parser = make_parser()
     parser.set_state(state)
     expect = ck.offset
+    crc = reading.running_crc(state) if ck.offset else 0  # as the reader would continue it
     try:
         for batch in tailer.iter_batches():
             cp = batch.checkpoint
@@ -303,8 +309,13 @@ def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, f
             stats = parser.stats.take()
             agg.providers = agg.signatures = None  # shared tables: not sent back
             agg._domains, agg._sig_of = {}, {}  # caches
+            pair = None
+            view = batch.raw  # the bytes as read, when read in one piece
+            if crc is not None and view is not None and len(view) == batch.end_offset - expect:
+                pair = (crc, zlib.crc32(view, crc))
+            crc = pair[1] if pair is not None else None
             send(("batch", WorkerBatch(batch.start_offset, batch.end_offset, cp, agg, stats,
-                                       dict(parser.get_state()))))  # fmt: skip
+                                       dict(parser.get_state()), pair)))  # fmt: skip
             expect = batch.end_offset
             if expect == split:
                 return

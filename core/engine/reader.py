@@ -296,7 +296,9 @@ class SourceReader:
             wb = payload
             batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
             wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
-            if not await self._commit(batch, wb.agg, wb.stats, dict(wb.state), False, added):
+            if not await self._commit(
+                batch, wb.agg, wb.stats, dict(wb.state), False, added, wb.crc
+            ):
                 self._stopped = True
                 return None
             state = wb.state
@@ -318,11 +320,18 @@ class SourceReader:
                 return
 
     async def _commit(  # type: ignore[no-untyped-def]
-        self, batch: Batch, agg, stats: ParseStats, state: dict, esp: bool, added: Totals
+        self,
+        batch: Batch,
+        agg,
+        stats: ParseStats,
+        state: dict,
+        esp: bool,
+        added: Totals,
+        crc: tuple[int, int] | None = None,
     ) -> bool:
         """Commit one batch with its checkpoint; False: stop this poll (keep_going)."""
         cp = batch.checkpoint
-        state[reading.KEY] = self._reading_after(batch, esp)
+        state[reading.KEY] = self._reading_after(batch, esp, crc)
         saved = SavedCheckpoint(cp, state, self.spec.host)
         try:
             await self.store.commit_batch(
@@ -350,10 +359,13 @@ class SourceReader:
         await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
         return self.keep_going is None or await self.keep_going()
 
-    def _reading_after(self, batch: Batch, esp: bool) -> dict[str, object]:
+    def _reading_after(
+        self, batch: Batch, esp: bool, crc: tuple[int, int] | None = None
+    ) -> dict[str, object]:
         """The reading record (``ingest --rescan``) after ``batch``: what was read, with
-        which flags, and a CRC of the bytes (those the tailer read; read back from the file
-        only for a batch it assembled from pieces, around an overlong line, or a worker's)."""
+        which flags, and a CRC of the bytes (those the tailer read, or the backlog worker's
+        CRC of them; read back from the file only for a batch the tailer assembled from
+        pieces, around an overlong line, or one of a split's second part)."""
         cp = batch.checkpoint
         prev = self._saved.get(cp.path)
         if esp or self.providers is not None or self.signatures is not None:
@@ -363,6 +375,8 @@ class SourceReader:
         def crc_from(seed: int) -> int | None:
             if batch.end_offset == batch.start_offset:
                 return seed
+            if crc is not None and crc[0] == seed:
+                return crc[1]  # a worker's batch: the CRC it took over the bytes it read
             if batch.raw is not None and len(batch.raw) == batch.end_offset - batch.start_offset:
                 return zlib.crc32(batch.raw, seed)  # the bytes as the tailer read them
             try:

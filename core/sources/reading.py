@@ -57,6 +57,14 @@ def crc_range(fd: int, start: int, end: int, crc: int = 0) -> int:
     return crc
 
 
+def running_crc(state: Mapping[str, Any] | None) -> int | None:
+    """The running CRC the next batch continues from, per the reading record in a saved
+    parser ``state`` (None when the record has none to continue)."""
+    rec = record_of(state)
+    crc = rec.get("crc") if rec is not None and "broken" not in rec else None
+    return crc if isinstance(crc, int) else None
+
+
 def advance(
     prev: Mapping[str, Any] | None,
     *,
