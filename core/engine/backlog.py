@@ -110,7 +110,7 @@ def _pmta_merger(before: Mapping[str, Any], start: Any, last: Mapping[str, Any])
 
 HOOKS: dict[str, SplitHook] = {
     "postfix": SplitHook(_postfix_arm, _postfix_merger, share=0.55),
-    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7),
+    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.8),
 }
 
 
@@ -140,7 +140,8 @@ class WorkerBatch:
 
 # Frames on the worker's pipe: an 8-byte length, then a pickle of one of
 #   ("batch", WorkerBatch)  one batch, in file order
-#   ("end", None)           the last batch sent ended at the split
+#   ("end", offset)         done: the last batch sent ended there, the first boundary at
+#                           or past the target
 #   ("failed", reason)      the worker stopped early (its batches sent so far stand)
 _LEN = struct.Struct("<Q")
 
@@ -155,10 +156,13 @@ class Worker:
     stays bounded whatever the backlog's size) and the reader reads more of its own part."""
 
     def __init__(
-        self, pid: int, rfd: int, path: str, start: Checkpoint, split: int, max_bytes: int
+        self, pid: int, rfd: int, path: str, start: Checkpoint, target: int, max_bytes: int
     ) -> None:
-        self.pid, self.rfd, self.path, self.start, self.split = pid, rfd, path, start, split
+        self.pid, self.rfd, self.path, self.start, self.target = pid, rfd, path, start, target
         self.dev, self.inode, self.max_bytes = start.dev, start.inode, max_bytes
+        # The first batch boundary at or past ``target`` (where the worker stops), once
+        # the reader has worked it out (:func:`boundary`); None: none before the end.
+        self.split: int | None = None
         self._thread: threading.Thread | None = None
         self._room = threading.Semaphore(FRAMES_AHEAD)
         self._closing = False
@@ -234,7 +238,7 @@ def _read_exact(fd: int, n: int) -> bytes | None:
 def start(
     path: str,
     ck: Checkpoint,
-    split: int,
+    target: int,
     *,
     state: Mapping[str, Any],
     max_bytes: int,
@@ -243,13 +247,14 @@ def start(
     make_agg: Callable[[], Any],
     fast: FastBatch | None = None,
 ) -> Worker:
-    """Fork a worker reading ``path`` from ``ck`` (with parser ``state``) up to ``split``."""
+    """Fork a worker reading ``path`` from ``ck`` (with parser ``state``) up to the first
+    batch boundary at or past ``target``."""
     rfd, wfd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(wfd)
-        return Worker(pid, rfd, path, ck, split, max_bytes)
+        return Worker(pid, rfd, path, ck, target, max_bytes)
     code = 1
     try:  # the child: never returns into the caller's code
         os.close(rfd)
@@ -264,9 +269,9 @@ def start(
             out.put(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
 
         try:
-            _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, fast,
-                  parent, send)  # fmt: skip
-            send(("end", None))
+            end = _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg,
+                        fast, parent, send)  # fmt: skip
+            send(("end", end))
         except Exception as e:
             send(("failed", repr(e)))
         out.put(None)
@@ -290,7 +295,7 @@ def _send_all(wfd: int, out: queue.Queue[bytes | None]) -> None:
     os.close(wfd)
 
 
-def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, fast, parent, send):  # type: ignore[no-untyped-def]
+def _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg, fast, parent, send):  # type: ignore[no-untyped-def]
     raw = fast is not None
     tailer = Tailer(path, [ck], max_bytes=max_bytes, max_lines=max_lines, raw_bytes=raw)
     parser = make_parser()
@@ -302,8 +307,8 @@ def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, f
             cp = batch.checkpoint
             if cp.inode != ck.inode or batch.rotated_from is not None:
                 raise RuntimeError("the file was replaced")
-            if batch.start_offset != expect or batch.end_offset > split:
-                raise RuntimeError(f"batch [{batch.start_offset}, {batch.end_offset}) off plan")
+            if batch.start_offset != expect:
+                raise RuntimeError(f"batch at {batch.start_offset}, not {expect}")
             agg = make_agg()
             read_batch(parser, agg, batch, fast, tailer.max_line)
             stats = parser.stats.take()
@@ -317,13 +322,13 @@ def _work(path, ck, split, state, max_bytes, max_lines, make_parser, make_agg, f
             send(("batch", WorkerBatch(batch.start_offset, batch.end_offset, cp, agg, stats,
                                        dict(parser.get_state()), pair)))  # fmt: skip
             expect = batch.end_offset
-            if expect == split:
-                return
+            if expect >= target:
+                return expect
             if os.getppid() != parent:
                 raise RuntimeError("the reader is gone")
     finally:
         tailer.close()
-    raise RuntimeError(f"the file ended at {expect}, before the split at {split}")
+    return expect  # the end of the file came first: the whole backlog was the worker's
 
 
 def early(
@@ -338,8 +343,9 @@ def early(
     fast: FastBatch | None = None,
 ) -> Worker | None:
     """A worker for a fresh reading of ``path`` (from offset 0), forked before the reader
-    opens its database; the reader uses it only if the database has no position for the
-    file (see ``SourceReader._start_worker``), else stops it."""
+    opens its database (and before anyone walks the file's batch boundaries: the reader
+    works out the split while the worker reads); the reader uses it only if the database
+    has no position for the file (see ``SourceReader._start_worker``), else stops it."""
     hook = HOOKS.get(fmt)
     if hook is None:
         return None
@@ -351,16 +357,13 @@ def early(
         size = os.fstat(fd).st_size
         if size < min_bytes:
             return None
-        split = plan_split(fd, 0, size, max_bytes, max_lines, hook.share)
-        if split is None:
-            return None
         ck = checkpoint_at(fd, path, 0)
     except OSError:
         return None
     finally:
         os.close(fd)
     return start(
-        path, ck, split, state={}, max_bytes=max_bytes, max_lines=max_lines,
+        path, ck, int(size * hook.share), state={}, max_bytes=max_bytes, max_lines=max_lines,
         make_parser=make_parser, make_agg=make_agg, fast=fast,
     )  # fmt: skip
 
@@ -369,9 +372,17 @@ def plan_split(
     fd: int, start: int, size: int, max_bytes: int, max_lines: int | None, share: float
 ) -> int | None:
     """The first batch boundary of the in-order reading from ``start`` at or past ``share``
-    of bytes [start, size), or None (no such boundary before the last chunk, or a line
-    without a newline within a chunk: the tailer's overlong path, not worth following)."""
-    want = start + int((size - start) * share)
+    of bytes [start, size), or None (see :func:`boundary`; or the boundary is the end)."""
+    at = boundary(fd, start, max_bytes, max_lines, start + int((size - start) * share))
+    return at if at is not None and at < size else None
+
+
+def boundary(fd: int, start: int, max_bytes: int, max_lines: int | None, target: int) -> int | None:
+    """The first batch boundary of the in-order reading from ``start`` at or past
+    ``target`` (the tailer's cuts: whole chunks of ``max_bytes`` ending at a newline, at
+    most ``max_lines`` lines), or None: none before the last chunk (a short one), or a
+    line without a newline within a chunk (the tailer's overlong path, not worth
+    following)."""
     pos = start
     while True:
         buf = os.pread(fd, max_bytes, pos)
@@ -383,8 +394,8 @@ def plan_split(
         if max_lines is not None and buf.count(b"\n", 0, n) > max_lines:
             n = len(buf) - len(buf.split(b"\n", max_lines)[-1])
         pos += n
-        if pos >= want:
-            return pos if pos < size else None
+        if pos >= target:
+            return pos
 
 
 def checkpoint_at(fd: int, path: str, offset: int) -> Checkpoint:

@@ -239,7 +239,7 @@ class SourceReader:
         finally:
             os.close(fd)
         s = self.spec
-        return backlog.start(
+        worker = backlog.start(
             path, ck, split, state=state, max_bytes=t.max_bytes, max_lines=t.max_lines,
             make_parser=lambda: make_parser(
                 s.fmt, s.ip_map, now=self.clock, internal_relays=s.internal_relays
@@ -247,6 +247,8 @@ class SourceReader:
             make_agg=lambda: BatchAggregate(self.providers, self.signatures),
             fast=self.fast_batch,
         )  # fmt: skip
+        worker.split = split  # a boundary: the worker stops there
+        return worker
 
     async def _poll_split(self, worker: backlog.Worker, added: Totals) -> bool:
         """Commit the worker's batches as they come while reading from its split on, then
@@ -261,19 +263,22 @@ class SourceReader:
             while not committer.done() and own.held_rows < backlog.HOLD_ROWS:
                 if not await asyncio.to_thread(own.read_one):
                     break
-            before = await committer
+            done = await committer
         finally:
             if not committer.done():
                 committer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await committer
             own.close()
-        if before is None:  # the worker failed (read on in order), or a commit said stop
-            self.splits.append(-worker.split)
+        if done is None:  # the worker failed (read on in order), or a commit said stop
+            self.splits.append(-(own.split or worker.target))
             stopped, self._stopped = self._stopped, False
             return not stopped
-        merge = own.merger(before)
-        self.splits.append(worker.split if merge is not None else -worker.split)
+        before, end = done
+        if own.split is None or not own.held:
+            return True  # no second part (the worker read to the end, or to a short chunk)
+        merge = own.merger(before) if end == own.split else None
+        self.splits.append(own.split if merge is not None else -own.split)
         if merge is None:
             return True
         for batch, agg, stats, state in own.held:
@@ -283,16 +288,16 @@ class SourceReader:
         return True
 
     async def _commit_worker(self, worker: backlog.Worker, added: Totals) -> Any:
-        """Commit the worker's batches in order; its last state once it reached the split,
-        None if it failed first or a commit said stop."""
+        """Commit the worker's batches in order; (its last state, the offset it ended at)
+        once done, None if it failed first or a commit said stop."""
         frames = worker.frames(asyncio.get_running_loop())
         state = None
         while True:
             kind, payload = await frames.get()
             if kind == "end" and state is not None:
-                return state
+                return state, payload
             if kind != "batch":
-                return None  # failed, or gone before the split: read on in order
+                return None  # failed, or gone before a batch: read on in order
             wb = payload
             batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
             wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
@@ -447,12 +452,14 @@ class _SecondPart:
         self.held: list[tuple[Batch, BatchAggregate, ParseStats, dict[str, Any]]] = []
         self.held_rows = 0  # bucket, signature-hit and sample rows held
         self.done = False
+        self.split: int | None = None  # where this part starts (the worker's stop)
         self._tailer: Tailer | None = None
         self._batches: Iterator[Batch] | None = None
 
     def _open(self) -> Iterator[Batch] | None:
         w, r = self.worker, self.reader
         assert r._tailer is not None
+        t = r._tailer
         try:
             fd = os.open(w.path, os.O_RDONLY)
         except OSError:
@@ -460,11 +467,16 @@ class _SecondPart:
         try:
             if os.fstat(fd).st_ino != w.inode:
                 return None
-            ck = backlog.checkpoint_at(fd, w.path, w.split)
+            if w.split is None:  # an early worker: where it stops, worked out while it reads
+                w.split = backlog.boundary(fd, w.start.offset, t.max_bytes, t.max_lines, w.target)
+            self.split = w.split
+            if self.split is None:
+                return None
+            ck = backlog.checkpoint_at(fd, w.path, self.split)
         finally:
             os.close(fd)
         self._tailer = Tailer(
-            w.path, [ck], max_bytes=r._tailer.max_bytes, max_lines=r._tailer.max_lines,
+            w.path, [ck], max_bytes=t.max_bytes, max_lines=t.max_lines,
             raw_bytes=r.fast_batch is not None,
         )  # fmt: skip
         return self._tailer.iter_batches()
@@ -476,7 +488,7 @@ class _SecondPart:
         if self._batches is None:
             self._batches = self._open()
         batch = next(self._batches, None) if self._batches is not None else None
-        expect = self.held[-1][0].end_offset if self.held else self.worker.split
+        expect = self.held[-1][0].end_offset if self.held else self.split
         if (
             batch is None
             or batch.rotated_from is not None
