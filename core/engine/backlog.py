@@ -53,6 +53,7 @@ from opsconsole.core.sources.tail import (
     prefix_hash,
 )
 
+BATCH_BYTES = 8 << 20  # a reader's batch (SourceReader's default), here to fork before it loads
 MIN_BYTES = 48 << 20  # a smaller backlog is read in one process (the fork is not worth it)
 # Rows (buckets, signature hits, samples) the reader holds from its own part while the
 # worker's are committed (~100 MB); past it, the round ends with the worker's part and the

@@ -28,7 +28,7 @@ from opsconsole.core.sources import Parser, make_parser, reading
 from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
 from opsconsole.core.sources.tail import Batch, Tailer
 
-BATCH_BYTES = 8 << 20
+BATCH_BYTES = backlog.BATCH_BYTES
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
 
 

@@ -150,21 +150,21 @@ def ingest(
 
 
 def _early_worker(spec, mapping, relays):  # type: ignore[no-untyped-def]
-    """A worker reading the second half of one big file, forked now so that it reads while
-    this process opens the database (core/engine/backlog.py); None when not worth it."""
+    """A worker reading the first part of one big file, forked now so that it reads while
+    this process loads its settings and opens the database (core/engine/backlog.py); None
+    when not worth it."""
     path, fmt = spec
     from opsconsole.core.engine import backlog
 
     if fmt not in backlog.HOOKS or glob.has_magic(path) or not os.path.isfile(path):
         return None
     from opsconsole.core.aggregate import BatchAggregate
-    from opsconsole.core.engine.reader import BATCH_BYTES
     from opsconsole.core.events import system_clock
     from opsconsole.core.sources import make_parser
     from opsconsole.core.sources.tail import DEFAULT_MAX_LINES
 
     return backlog.early(
-        path, fmt, max_bytes=BATCH_BYTES, max_lines=DEFAULT_MAX_LINES,
+        path, fmt, max_bytes=backlog.BATCH_BYTES, max_lines=DEFAULT_MAX_LINES,
         min_bytes=backlog.MIN_BYTES,
         make_parser=lambda: make_parser(fmt, mapping, now=system_clock, internal_relays=relays),
         make_agg=BatchAggregate, fast=_fast_batch(fmt, path),
