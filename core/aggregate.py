@@ -135,6 +135,27 @@ class BatchAggregate:
             self._samples_by_ip[ip] = k + 1
             self.samples.append(ev)
 
+    def absorb(self, later: BatchAggregate) -> None:
+        """Add the counters of the batch that follows this one (one transaction for both,
+        as if their lines had been one batch; bounce samples stay those of each batch)."""
+        buckets = self.buckets
+        self.ordered = self.ordered and not buckets and later.ordered
+        for key, counts in later.buckets.items():
+            row = buckets.get(key)
+            if row is None:
+                buckets[key] = counts
+            else:
+                for i, n in enumerate(counts):
+                    row[i] += n
+        hits = self.signature_hits
+        for hk, n in later.signature_hits.items():
+            hits[hk] = hits.get(hk, 0) + n
+        self.samples.extend(later.samples)
+        self.events += later.events
+        last = later.last_event_at
+        if last is not None and (self.last_event_at is None or last > self.last_event_at):
+            self.last_event_at = last
+
     # Rows in key order: concurrent writers (hosts of a fleet, two readers of one file) then
     # lock the same bucket rows in the same order, so PostgreSQL never sees a deadlock.
     def rows(self) -> list[tuple[str, str, str, int, int, int, int, int, int, int]]:

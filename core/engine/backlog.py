@@ -147,7 +147,7 @@ class WorkerBatch:
 _LEN = struct.Struct("<Q")
 
 
-FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
+FRAMES_AHEAD = 8  # frames decoded ahead of the reader's commits (and queued in the worker)
 
 
 class Worker:
@@ -221,6 +221,14 @@ class _Frames:
 
     async def get(self) -> tuple[str, Any]:
         frame: tuple[str, Any] = await self.queue.get()
+        self.room.release()
+        return frame
+
+    def get_nowait(self) -> tuple[str, Any] | None:
+        """The next frame if one is already here, else None."""
+        if self.queue.empty():
+            return None
+        frame: tuple[str, Any] = self.queue.get_nowait()
         self.room.release()
         return frame
 

@@ -29,6 +29,7 @@ from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
 from opsconsole.core.sources.tail import Batch, Tailer
 
 BATCH_BYTES = backlog.BATCH_BYTES
+GROUP_MAX = 8  # a split's batches committed in one transaction, at most
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
 
 
@@ -281,9 +282,9 @@ class SourceReader:
         self.splits.append(own.split if merge is not None else -own.split)
         if merge is None:
             return True
-        for batch, agg, stats, state in own.held:
-            agg.providers, agg.signatures = self.providers, self.signatures
-            if not await self._commit(batch, agg, stats, merge(state), False, added):
+        held = [(b, a, st, merge(state), None) for b, a, st, state in own.held]
+        for i in range(0, len(held), GROUP_MAX):
+            if not await self._commit_group(held[i : i + GROUP_MAX], added):
                 return False
         return True
 
@@ -292,21 +293,24 @@ class SourceReader:
         once done, None if it failed first or a commit said stop."""
         frames = worker.frames(asyncio.get_running_loop())
         state = None
+        frame: tuple[str, Any] | None = await frames.get()
         while True:
-            kind, payload = await frames.get()
-            if kind == "end" and state is not None:
-                return state, payload
-            if kind != "batch":
-                return None  # failed, or gone before a batch: read on in order
-            wb = payload
-            batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
-            wb.agg.providers, wb.agg.signatures = self.providers, self.signatures
-            if not await self._commit(
-                batch, wb.agg, wb.stats, dict(wb.state), False, added, wb.crc
-            ):
+            group: list[Any] = []  # the batches already here: one transaction
+            while frame is not None and frame[0] == "batch" and len(group) < GROUP_MAX:
+                wb = frame[1]
+                batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
+                group.append((batch, wb.agg, wb.stats, dict(wb.state), wb.crc))
+                state = wb.state
+                frame = frames.get_nowait()
+            if group and not await self._commit_group(group, added):
                 self._stopped = True
                 return None
-            state = wb.state
+            if frame is None:
+                frame = await frames.get()
+            elif frame[0] == "end" and state is not None:
+                return state, frame[1]
+            elif frame[0] != "batch":
+                return None  # failed, or gone before a batch: read on in order
 
     async def _poll_batches(self, added: Totals) -> None:
         assert self._tailer is not None
@@ -323,6 +327,20 @@ class SourceReader:
             state = dict(parser.get_state())
             if not await self._commit(batch, agg, stats, state, feed_pending is not None, added):
                 return
+
+    async def _commit_group(self, group: list[Any], added: Totals) -> bool:
+        """Commit consecutive batches (batch, agg, stats, state, crc) of one file in one
+        transaction with the last one's checkpoint: a kill leaves all of them or none, and
+        the per-commit costs (checkpoint, counters, hosts, the commit) are paid once."""
+        first, agg, stats, _, crc = group[0]
+        agg.providers, agg.signatures = self.providers, self.signatures
+        for _b, a, st, _s, c in group[1:]:
+            agg.absorb(a)
+            stats.absorb(st)
+            crc = (crc[0], c[1]) if crc is not None and c is not None and c[0] == crc[1] else None
+        last, state = group[-1][0], group[-1][3]
+        batch = Batch(last.path, [], first.start_offset, last.end_offset, last.checkpoint)
+        return await self._commit(batch, agg, stats, state, False, added, crc)
 
     async def _commit(  # type: ignore[no-untyped-def]
         self,

@@ -145,6 +145,16 @@ class ParseStats:
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append(line[:MAX_SAMPLE_CHARS])
 
+    def absorb(self, later: ParseStats) -> None:
+        """Add the counts of the batch that follows (storage keeps the newest samples)."""
+        for name in ("lines", "events", "ignored", "malformed", "unattributed", "internal",
+                     "expired"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        self.samples = self.samples + later.samples
+        for name, n in later.unmapped.items():
+            if name in self.unmapped or len(self.unmapped) < MAX_UNMAPPED:
+                self.unmapped[name] = self.unmapped.get(name, 0) + n
+
     def take(self) -> ParseStats:
         """Return the counts so far and reset them (per ingest batch)."""
         out = ParseStats(

@@ -72,3 +72,26 @@ def test_memo_is_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     agg.add_all(events)
     assert len(agg._sig_of) <= 3
     assert agg.signature_hits == _truth(events, sigs, table)
+
+
+def test_absorbing_the_next_batch_equals_one_batch_of_both() -> None:
+    """A group commit (core/engine/reader.py) merges consecutive batches' aggregates and
+    stats: counters and hits as if the lines had been one batch, each batch's samples."""
+    from opsconsole.core.sources.base import ParseStats
+
+    evs = _events(3000, seed=11)
+    cut = 1700
+    both = BatchAggregate()
+    both.add_all(evs)
+    first, second = BatchAggregate(), BatchAggregate()
+    first.add_all(evs[:cut])
+    second.add_all(evs[cut:])
+    samples = first.samples + second.samples
+    first.absorb(second)
+    assert first.buckets == both.buckets and first.rows() == both.rows()
+    assert first.signature_hits == both.signature_hits
+    assert (first.events, first.last_event_at) == (both.events, both.last_event_at)
+    assert first.samples == samples
+    a = ParseStats(3, 2, 1, 1, 0, ["x"], 0, 1, {"out1": 2})
+    a.absorb(ParseStats(4, 3, 0, 2, 1, ["y", "z"], 1, 0, {"out1": 1, "out2": 5}))
+    assert a == ParseStats(7, 5, 1, 3, 1, ["x", "y", "z"], 1, 1, {"out1": 3, "out2": 5})
