@@ -276,7 +276,8 @@ def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(
     db = db_url
     cfg = engine_config(tmp_path, followed, truth.ip_map)
     args = ("--db", db, "--config", str(cfg), "--no-ui")
-    writer = Appender(followed, full.read_bytes(), seconds=6.0, seed=3)
+    # 12 s of growth: several runs (each waits for the lease, then 1-3.5 s) see new lines.
+    writer = Appender(followed, full.read_bytes(), seconds=12.0, seed=3)
     writer.start()
     rng = random.Random(17)
     kills, progressed = 0, 0
