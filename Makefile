@@ -22,8 +22,14 @@ $(TEST_STAMP): pyproject.toml
 run: $(STAMP)  ## open the console on built-in demo data (own SQLite file)
 	$(BIN)/opsconsole --demo
 
+# The suite runs in TEST_WORKERS pytest-xdist processes: most of its time is spent waiting
+# (leases, polls, real subprocesses), not computing, so more workers than cores pays.
+# --dist loadgroup keeps the tests on machine-global state (the real Postfix) in one worker
+# (tests/conftest.py). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
+
 test: $(TEST_STAMP) pg-deps  ## the whole suite (storage and engine tests on SQLite and PostgreSQL)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The PostgreSQL half of the suite starts its own throwaway server (tests/helpers/pg.py) from
 # the server binaries; without them those tests skip, saying so (OPSCONSOLE_REQUIRE_PG=1: fail).

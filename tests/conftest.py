@@ -14,6 +14,36 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "samples"
 
 
+# --- parallel runs (make test: pytest-xdist, --dist loadgroup) ---------------------------
+# Each worker is its own process with its own tmp_path, session fixtures and PostgreSQL
+# server. What exists once per machine cannot be split: the real Postfix of tests/e2e owns
+# /etc/postfix, the Postfix queue and 127.0.0.2-4 for the session. Every test that uses it
+# goes to one worker ("machine"), one after another, as in a serial run.
+# A module-scoped fixture (a big generated log, seeded databases) would be built again in
+# every worker that runs one of its tests: the tests using one go to one worker too.
+# One group per test at most: xdist joins several names into a new group of their own.
+MACHINE_GROUP = "machine"
+MACHINE_FIXTURES = frozenset({"postfix_testbed"})
+
+
+def _uses_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("e2e") or fixtures & MACHINE_FIXTURES:
+            item.add_marker(pytest.mark.xdist_group(MACHINE_GROUP))
+        elif _uses_module_fixture(item):
+            module = item.nodeid.split("::", 1)[0]
+            item.add_marker(pytest.mark.xdist_group(f"module:{module}"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))

@@ -78,6 +78,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tests.helpers.apt import apt_lock
+
 SBIN = Path("/usr/sbin")
 POSTFIX = str(SBIN / "postfix")
 POSTCONF = str(SBIN / "postconf")
@@ -150,9 +152,16 @@ def ensure_postfix_installed() -> float:
     """Install Postfix from Debian if missing; return the seconds spent (0 when present).
 
     Raises :class:`TestbedUnavailable` when not root, apt-get is missing or the install fails.
+    Checked and installed under the machine's apt lock: another xdist worker may be
+    installing it right now (its binaries exist before its post-install has run).
     """
     if os.geteuid() != 0:
         raise TestbedUnavailable("the Postfix testbed needs root (os.geteuid() != 0)")
+    with apt_lock():
+        return _install_postfix()
+
+
+def _install_postfix() -> float:
     if Path(POSTFIX).exists() and Path(SENDMAIL).exists():
         return 0.0
     apt = shutil.which("apt-get")

@@ -144,6 +144,10 @@ def test_engine_removal_reaches_postfix_and_restore_puts_it_back(
         first = tb.truth()
         assert first[BAD].rejected > 0 and {"127.0.0.5", "127.0.0.6"} <= set(first)
         wait_for(lambda: default_transport() == rmap("px5", "px6"), "px7 out of main.cf", 60)
+        # main.cf changes before the reload and the audit row: stop the engine only once
+        # its apply is done (a SIGTERM mid-apply leaves the row to the next runner, which
+        # coalesces it with the restore's below into one apply).
+        wait_for(lambda: len(audit_rows(db_path, "mta.apply")) >= 2, "the removal audited", 60)
     finally:
         engine.send_signal(signal.SIGTERM)
         _, err = engine.communicate(timeout=30)

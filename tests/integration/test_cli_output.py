@@ -9,9 +9,13 @@ import os
 import pty
 import re
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -47,17 +51,24 @@ async def _seed_alert(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('out') / 'o.db'}"
-    for args in (
-        ("pools", "add", LONG_POOL, IP, "--create"),
-        ("warmup", "start", WARM_IP, "--pool", LONG_POOL),
-        ("pools", "remove", LONG_POOL, IP, "--reason", "spamhaus listing " + "x" * 60),
-    ):
-        r = run(url, *args)
-        assert r.returncode == 0, r.stderr
-    asyncio.run(_seed_alert(url))
-    return url
+def db() -> Iterator[str]:
+    # A short folder of its own: `status` shows the database URL whole on one line, and
+    # pytest's basetemp is longer under xdist (.../pytest-N/popen-gw0/...), which alone
+    # would push that line past 80 columns.
+    root = Path(tempfile.mkdtemp(prefix="oc-out-"))
+    try:
+        url = f"sqlite+aiosqlite:///{root / 'o.db'}"
+        for args in (
+            ("pools", "add", LONG_POOL, IP, "--create"),
+            ("warmup", "start", WARM_IP, "--pool", LONG_POOL),
+            ("pools", "remove", LONG_POOL, IP, "--reason", "spamhaus listing " + "x" * 60),
+        ):
+            r = run(url, *args)
+            assert r.returncode == 0, r.stderr
+        asyncio.run(_seed_alert(url))
+        yield url
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # command -> values that must appear whole in its output

@@ -276,13 +276,19 @@ def test_sigkill_following_engine_while_file_grows_then_restart_is_exact(
     db = db_url
     cfg = engine_config(tmp_path, followed, truth.ip_map)
     args = ("--db", db, "--config", str(cfg), "--no-ui")
-    writer = Appender(followed, full.read_bytes(), seconds=6.0, seed=3)
+    # 12 s of growth: several runs (each waits for the lease, then 1-3.5 s) see new lines.
+    writer = Appender(followed, full.read_bytes(), seconds=12.0, seed=3)
     writer.start()
     rng = random.Random(17)
     kills, progressed = 0, 0
     while writer.is_alive() or kills < 4:
         before = db_checkpoint(db, followed)[0]
         proc = opsconsole(*args)
+        # The random kill point is taken from when this engine leads (the killed one's
+        # lease lapses first, 2 s): a start slowed by load must not eat the whole window.
+        lead_by = time.monotonic() + 30
+        while lease_pid(db) != proc.pid and proc.poll() is None and time.monotonic() < lead_by:
+            time.sleep(0.1)
         time.sleep(rng.uniform(1.0, 3.5))
         assert kill9(proc), f"the engine exited by itself: {proc.stderr}"
         kills += 1

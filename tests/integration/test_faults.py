@@ -275,17 +275,28 @@ def test_status_and_report_answer_while_a_writer_holds_the_lock(
     """Reading never waits for a writer (WAL): opening a current schema takes no lock."""
     db_path, db, src, truth = busy_setup
     assert run("--db", db, "ingest", str(src), "--format", "jsonl").returncode == 0
+    from opsconsole.storage.db import BUSY_TIMEOUT_MS
+
     lock = WriteLock(db_path)
+    elapsed: dict[str, float] = {}
     try:
         started = time.monotonic()
         status = run("--db", db, "status", "--json", timeout=30)
+        elapsed["status"] = time.monotonic() - started
+        started = time.monotonic()
         rep = run("--db", db, "report", "--format", "json", "--window", "1d", timeout=30)
-        elapsed = time.monotonic() - started
+        elapsed["report"] = time.monotonic() - started
     finally:
         lock.release()
     # No engine ever ran: status answers "degraded" (exit 1, issue 13.5), not "unreachable" (3).
     assert status.returncode == 1 and rep.returncode == 0, (status.stderr, rep.stderr)
-    assert elapsed < 8, f"read commands waited {elapsed:.1f}s for the writer"
+    # The lock is held throughout, so a command that waited for it waited the whole busy
+    # timeout: each one returning sooner never waited (one command's start under a loaded
+    # machine's CPU can take a few seconds, two of them summed came near a fixed 8 s).
+    busy = BUSY_TIMEOUT_MS / 1000
+    assert all(t < busy for t in elapsed.values()), (
+        f"read commands waited for the writer: {elapsed}"
+    )
     got = sum(r["delivered"] for r in json.loads(rep.stdout)["ips"])
     assert got == sum(c.delivered for c in truth.per_ip.values())
 

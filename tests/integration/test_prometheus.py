@@ -29,6 +29,7 @@ from opsconsole.settings import Settings
 from opsconsole.storage.db import open_database
 from opsconsole.storage.store import SqlStore
 from opsconsole.wiring import engine_config, make_runtime
+from tests.helpers.apt import apt_lock
 
 RULES = Path(__file__).resolve().parents[2] / "packaging" / "prometheus" / "opsconsole-rules.yml"
 DASHBOARD = RULES.parents[1] / "grafana" / "opsconsole-dashboard.json"
@@ -44,6 +45,14 @@ def promtool() -> str:
     apt = shutil.which("apt-get")
     if os.geteuid() != 0 or apt is None:
         pytest.skip("promtool missing and apt-get unavailable (not root): apt install prometheus")
+    with apt_lock():  # another xdist worker may be running apt-get right now
+        return _install_promtool(apt)
+
+
+def _install_promtool(apt: str) -> str:
+    found = shutil.which("promtool")
+    if found:
+        return found
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     cmd = [apt, "-o", "DPkg::Lock::Timeout=120", "install", "-y", "-q"]
     cmd += ["--no-install-recommends", "prometheus"]

@@ -31,21 +31,26 @@ TTL = 1.0
 
 
 class HeldStore(SqlStore):
-    """A real store whose reputation-run commit waits for ``release`` (once ``hold``)."""
+    """A real store whose reputation-run commit waits for ``resume`` (once ``hold``).
+
+    The run is recognised as ``held_service.task`` at commit time: the service sets it when it
+    creates the task, so a run that reaches its commit before ``tick`` returns is held too.
+    (``resume``, not ``release``: SqlStore.release gives the lease back at close.)"""
 
     hold = False
 
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
         self.arrived = asyncio.Event()
-        self.release = asyncio.Event()
-        self.reputation_task: asyncio.Task[None] | None = None
+        self.resume = asyncio.Event()
+        self.held_service: ReputationService | None = None
 
     async def commit(self, changes: Changes, now: float, fence: Fence | None = None) -> int:
         task = asyncio.current_task()
-        if self.hold and task is not None and task is self.reputation_task:
+        run = self.held_service.task if self.held_service is not None else None
+        if self.hold and task is not None and task is run:
             self.arrived.set()
-            await self.release.wait()
+            await self.resume.wait()
         return await super().commit(changes, now, fence)
 
 
@@ -92,9 +97,9 @@ async def test_a_stale_leaders_reputation_run_commits_nothing(
     try:
         await apply_config(store_a, engine_config(s), time.time())
         store_a.hold = True
+        store_a.held_service = svc_a
         await a.tick(force_check=True)
         assert a.role == "leader" and svc_a.task is not None
-        store_a.reputation_task = svc_a.task
         await asyncio.wait_for(store_a.arrived.wait(), 20)  # A decided; not committed yet
 
         await asyncio.sleep(TTL * 1.5)  # A renews nothing meanwhile: its lease expires
@@ -104,7 +109,7 @@ async def test_a_stale_leaders_reputation_run_commits_nothing(
         await asyncio.wait_for(svc_b.task, 20)
         assert counts(tmp_path / "o.db") == {"alerts": 1, "deprioritized": 1, "journal": 1}
 
-        store_a.release.set()
+        store_a.resume.set()
         await asyncio.wait_for(svc_a.task, 20)  # refused by the fence, not raised
         assert counts(tmp_path / "o.db") == {"alerts": 1, "deprioritized": 1, "journal": 1}
         await a.tick(force_check=True)
