@@ -56,9 +56,9 @@ from opsconsole.core.sources.tail import (
 BATCH_BYTES = 8 << 20  # a reader's batch (SourceReader's default), here to fork before it loads
 MIN_BYTES = 48 << 20  # a smaller backlog is read in one process (the fork is not worth it)
 # Rows (buckets, signature hits, samples) the reader holds from its own part while the
-# worker's are committed (~100 MB); past it, the round ends with the worker's part and the
+# worker's are committed (~60 MB); past it, the round ends with the worker's part and the
 # next round splits what is left.
-HOLD_ROWS = 400_000
+HOLD_ROWS = 120_000
 
 State = dict[str, Any]
 Merger = Callable[[State], State]
@@ -147,7 +147,7 @@ class WorkerBatch:
 _LEN = struct.Struct("<Q")
 
 
-FRAMES_AHEAD = 8  # frames decoded ahead of the reader's commits (and queued in the worker)
+FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
 
 
 class Worker:
