@@ -138,15 +138,8 @@ class BatchAggregate:
     def absorb(self, later: BatchAggregate) -> None:
         """Add the counters of the batch that follows this one (one transaction for both,
         as if their lines had been one batch; bounce samples stay those of each batch)."""
-        buckets = self.buckets
-        self.ordered = self.ordered and not buckets and later.ordered
-        for key, counts in later.buckets.items():
-            row = buckets.get(key)
-            if row is None:
-                buckets[key] = counts
-            else:
-                for i, n in enumerate(counts):
-                    row[i] += n
+        self.ordered = self.ordered and not self.buckets and later.ordered
+        add_buckets(self.buckets, later.buckets.items())
         hits = self.signature_hits
         for hk, n in later.signature_hits.items():
             hits[hk] = hits.get(hk, 0) + n
@@ -164,6 +157,20 @@ class BatchAggregate:
 
     def hit_rows(self) -> list[tuple[str, str, str, int, int]]:
         return [(*k, c) for k, c in sorted(self.signature_hits.items())]
+
+
+def add_buckets(
+    buckets: dict[BucketKey, list[int]], items: Iterable[tuple[BucketKey, list[int]]]
+) -> None:
+    """Add (key, counters) pairs into ``buckets`` (the lists of new keys are taken as they
+    are)."""
+    for key, counts in items:
+        row = buckets.get(key)
+        if row is None:
+            buckets[key] = counts
+        else:
+            for i, n in enumerate(counts):
+                row[i] += n
 
 
 _SIG_CACHE_MAX = 4096

@@ -27,7 +27,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsconsole.core.aggregate import BatchAggregate, default_signatures, default_table
+from opsconsole.core.aggregate import (
+    BatchAggregate,
+    add_buckets,
+    default_signatures,
+    default_table,
+)
 from opsconsole.core.classify import enhanced_code, is_hard
 from opsconsole.core.events import Event, Kind
 from opsconsole.core.sources.base import MAX_AHEAD, MAX_TEXT, MAX_UNMAPPED, MIN_TS
@@ -419,13 +424,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             buckets.update(zip(keys, values, strict=True))
             agg.ordered = True
         else:
-            for bkey, v in zip(keys, values, strict=True):
-                row = buckets.get(bkey)
-                if row is None:
-                    buckets[bkey] = v
-                else:
-                    for i, n in enumerate(v):
-                        row[i] += n
+            add_buckets(buckets, zip(keys, values, strict=True))
         agg.events += n_events
         if agg.last_event_at is None or last > agg.last_event_at:
             agg.last_event_at = last
