@@ -63,7 +63,6 @@ Set ``OPSCONSOLE_E2E_KEEP=1`` to keep the log directory after the session.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -78,7 +77,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tests.helpers.apt import apt_lock
+from tests.helpers.apt import apt_lock, held_flock
 
 SBIN = Path("/usr/sbin")
 POSTFIX = str(SBIN / "postfix")
@@ -565,22 +564,14 @@ def postfix_testbed_session(
     if os.geteuid() != 0:
         raise TestbedUnavailable("the Postfix testbed needs root (os.geteuid() != 0)")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    with LOCK_FILE.open("a") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TestbedUnavailable(
-                        f"another session held {LOCK_FILE} for {LOCK_TIMEOUT:.0f}s"
-                    ) from None
-                time.sleep(0.5)
+    with contextlib.ExitStack() as stack:
         try:
-            yield from _session(syslog_names, full_policy)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            stack.enter_context(held_flock(LOCK_FILE, LOCK_TIMEOUT, poll=0.5))
+        except TimeoutError:
+            raise TestbedUnavailable(
+                f"another session held {LOCK_FILE} for {LOCK_TIMEOUT:.0f}s"
+            ) from None
+        yield from _session(syslog_names, full_policy)
 
 
 def _session(syslog_names: Mapping[str, str], full_policy: FullPolicy) -> Iterator[PostfixTestbed]:

@@ -19,10 +19,11 @@ LOCK_TIMEOUT = 900.0
 
 
 @contextlib.contextmanager
-def apt_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the machine-wide install lock (polling, so a stuck holder is reported)."""
-    LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
-    with LOCK_FILE.open("a") as lock:
+def held_flock(path: Path, timeout: float, poll: float = 0.2) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created if missing), polling so that a stuck
+    holder ends in TimeoutError after ``timeout`` seconds instead of a silent hang."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -31,10 +32,15 @@ def apt_lock(timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise TimeoutError(
-                        f"{LOCK_FILE} held by another process for {timeout:.0f}s"
+                        f"{path} held by another process for {timeout:.0f}s"
                     ) from None
-                time.sleep(0.2)
+                time.sleep(poll)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def apt_lock(timeout: float = LOCK_TIMEOUT) -> contextlib.AbstractContextManager[None]:
+    """Hold the machine-wide install lock."""
+    return held_flock(LOCK_FILE, timeout)
