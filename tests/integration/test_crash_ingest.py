@@ -125,6 +125,15 @@ def assert_prefix_exact(db: str, path: Path, index: PmtaIndex) -> int:
     return offset
 
 
+def wait_for_commit(db: str, path: Path, before: int, proc: subprocess.Popen[str]) -> None:
+    """Return once ``path``'s checkpoint has moved past ``before`` or ``proc`` has ended."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if db_checkpoint(db, path)[0] > before:
+            return
+        time.sleep(0.02)
+
+
 @pytest.fixture(params=["fast", "lines"])
 def ingest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Both PowerMTA paths of ``ingest``: the columnar backlog parser and the line parser
@@ -196,9 +205,14 @@ def test_sigkill_ingest_at_random_points_then_rerun_is_exact(
         assert attempts <= 30, f"{kills} kills, only {mid_run} mid-run after {attempts} tries"
         before = db_checkpoint(db, path)[0]
         proc = opsconsole(*cmd)
-        # Kill within the run (a slower start, e.g. the columnar path importing pyarrow
-        # under load, must still see kills after its first commits).
-        time.sleep(rng.uniform(0.05, min(max(2.0, 0.8 * run_seconds), run_seconds)))
+        if attempts % 2:
+            # Kill anywhere within the run: start-up, parsing, a commit, the end.
+            time.sleep(rng.uniform(0.05, min(max(2.0, 0.8 * run_seconds), run_seconds)))
+        else:
+            # Kill shortly after a commit moved the checkpoint: the backlog split commits
+            # in a few large groups, so a kill at a uniform time rarely lands between two.
+            wait_for_commit(db, path, before, proc)
+            time.sleep(rng.uniform(0.0, 0.3))
         if kill9(proc):
             kills += 1
             offset = assert_prefix_exact(db, path, index)
