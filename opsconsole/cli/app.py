@@ -201,6 +201,9 @@ def main() -> None:
     import contextlib
     import sys
 
+    from opsconsole.memory import tune_memory
+
+    tune_memory()  # before any thread starts (opsconsole/memory.py says why)
     code = run(sys.argv[1:])
     with contextlib.suppress(BrokenPipeError):
         sys.stdout.flush()
