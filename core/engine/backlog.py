@@ -148,13 +148,17 @@ _LEN = struct.Struct("<Q")
 
 
 FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
+# ... and no more than this many pickled bytes of them (a frame decodes to ~10x its
+# size): a batch of 40k buckets (random seconds, 900 IPs) pickles to ~2 MB.
+AHEAD_BYTES = 4 << 20
 
 
 class Worker:
     """A forked process reading bytes [start, split) of one file, in order, streaming its
     batches; :meth:`frames` delivers them to the reader's event loop. Both ends hold at
-    most :data:`FRAMES_AHEAD` frames: a worker far ahead of the commits waits (memory
-    stays bounded whatever the backlog's size) and the reader reads more of its own part."""
+    most :data:`FRAMES_AHEAD` frames (the reader's end also at most about
+    :data:`AHEAD_BYTES`): a worker far ahead of the commits waits (memory stays bounded
+    whatever the backlog's size) and the reader reads more of its own part."""
 
     def __init__(
         self, pid: int, rfd: int, path: str, start: Checkpoint, target: int, max_bytes: int
@@ -165,7 +169,7 @@ class Worker:
         # the reader has worked it out (:func:`boundary`); None: none before the end.
         self.split: int | None = None
         self._thread: threading.Thread | None = None
-        self._room = threading.Semaphore(FRAMES_AHEAD)
+        self._room = _Room()
         self._closing = False
 
     def frames(self, loop: Any) -> _Frames:
@@ -177,7 +181,7 @@ class Worker:
         def pump() -> None:
             try:
                 while True:
-                    self._room.acquire()
+                    self._room.wait()
                     if self._closing:
                         break
                     head = _read_exact(self.rfd, _LEN.size)
@@ -186,11 +190,13 @@ class Worker:
                     body = _read_exact(self.rfd, _LEN.unpack(head)[0])
                     if body is None:
                         break
-                    loop.call_soon_threadsafe(q.put_nowait, pickle.loads(body))
+                    self._room.take(len(body))
+                    frame = pickle.loads(body)
+                    loop.call_soon_threadsafe(q.put_nowait, (frame, len(body)))
             except Exception:  # a torn frame (the worker was killed): what came stands
                 pass
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(q.put_nowait, ("eof", None))
+                loop.call_soon_threadsafe(q.put_nowait, (("eof", None), 0))
 
         self._thread = threading.Thread(target=pump, name="backlog-pipe", daemon=True)
         self._thread.start()
@@ -199,7 +205,7 @@ class Worker:
     def close(self) -> None:
         """Stop the worker (if still running), reap it, then close the pipe."""
         self._closing = True
-        self._room.release()  # a pump waiting for room wakes and ends
+        self._room.close()  # a pump waiting for room wakes and ends
         if self.pid > 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -214,22 +220,56 @@ class Worker:
             self.rfd = -1
 
 
+class _Room:
+    """The frames decoded and not yet taken by the reader, and their pickled bytes: the
+    pipe's pump waits while there are :data:`FRAMES_AHEAD` of them or
+    :data:`AHEAD_BYTES` (one frame is always let through)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frames = self._bytes = 0
+        self._closed = False
+
+    def _free(self) -> bool:
+        return self._closed or (self._frames < FRAMES_AHEAD and self._bytes < AHEAD_BYTES)
+
+    def wait(self) -> None:
+        with self._cond:
+            self._cond.wait_for(self._free)
+
+    def take(self, nbytes: int) -> None:
+        with self._cond:
+            self._frames += 1
+            self._bytes += nbytes
+
+    def give(self, nbytes: int) -> None:
+        with self._cond:
+            self._frames -= 1
+            self._bytes -= nbytes
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+
 @dataclass
 class _Frames:
-    queue: Any  # asyncio.Queue of decoded frames
-    room: threading.Semaphore
+    queue: Any  # asyncio.Queue of (decoded frame, its pickled size)
+    room: _Room
 
     async def get(self) -> tuple[str, Any]:
-        frame: tuple[str, Any] = await self.queue.get()
-        self.room.release()
-        return frame
+        return self._taken(await self.queue.get())
 
     def get_nowait(self) -> tuple[str, Any] | None:
         """The next frame if one is already here, else None."""
-        if self.queue.empty():
-            return None
-        frame: tuple[str, Any] = self.queue.get_nowait()
-        self.room.release()
+        return None if self.queue.empty() else self._taken(self.queue.get_nowait())
+
+    def _taken(self, item: tuple[tuple[str, Any], int]) -> tuple[str, Any]:
+        frame, nbytes = item
+        if frame[0] != "eof":
+            self.room.give(nbytes)
         return frame
 
 

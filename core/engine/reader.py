@@ -29,7 +29,11 @@ from opsconsole.core.sources.base import MAX_UNMAPPED, ParseStats
 from opsconsole.core.sources.tail import Batch, Tailer
 
 BATCH_BYTES = backlog.BATCH_BYTES
-GROUP_MAX = 8  # a split's batches committed in one transaction, at most
+# A split's batches committed in one transaction: at most this many, and no more bucket,
+# signature-hit and sample rows than GROUP_ROWS (a batch of many buckets, e.g. random
+# seconds over 900 IPs, goes alone: a group's rows are all held while it commits).
+GROUP_MAX = 8
+GROUP_ROWS = 50_000
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
 
 
@@ -261,7 +265,7 @@ class SourceReader:
         try:
             # The own part is parsed on a thread: the event loop stays free to drive each
             # commit step by step (SQLite and Arrow release the GIL while they work).
-            while not committer.done() and own.held_rows < backlog.HOLD_ROWS:
+            while not committer.done() and own.held_rows + own.last_rows <= backlog.HOLD_ROWS:
                 if not await asyncio.to_thread(own.read_one):
                     break
             done = await committer
@@ -283,8 +287,10 @@ class SourceReader:
         if merge is None:
             return True
         held = [(b, a, st, merge(state), None) for b, a, st, state in own.held]
-        for i in range(0, len(held), GROUP_MAX):
-            if not await self._commit_group(held[i : i + GROUP_MAX], added):
+        while held:
+            n = _group_size(held)
+            group, held = held[:n], held[n:]
+            if not await self._commit_group(group, added):
                 return False
         return True
 
@@ -296,8 +302,12 @@ class SourceReader:
         frame: tuple[str, Any] | None = await frames.get()
         while True:
             group: list[Any] = []  # the batches already here: one transaction
+            rows = 0
             while frame is not None and frame[0] == "batch" and len(group) < GROUP_MAX:
                 wb = frame[1]
+                rows += agg_rows(wb.agg)
+                if group and rows > GROUP_ROWS:
+                    break  # this batch opens the next group
                 batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
                 group.append((batch, wb.agg, wb.stats, dict(wb.state), wb.crc))
                 state = wb.state
@@ -454,6 +464,21 @@ class SourceReader:
             self._tailer.close()
 
 
+def agg_rows(agg: BatchAggregate) -> int:
+    """The rows a batch's aggregate commits (buckets, signature hits, samples)."""
+    return len(agg.buckets) + len(agg.signature_hits) + len(agg.samples)
+
+
+def _group_size(items: list[Any]) -> int:
+    """How many of ``items`` (batch, agg, ...) open the list as one group (at least one)."""
+    rows = 0
+    for n, item in enumerate(items[:GROUP_MAX]):
+        rows += agg_rows(item[1])
+        if n and rows > GROUP_ROWS:
+            return n
+    return min(len(items), GROUP_MAX)
+
+
 class _SecondPart:
     """The reader's own part of a split: from the worker's split to the end of the file,
     read with a tailer of its own and a parser the format's hook primed; its batches are
@@ -469,6 +494,7 @@ class _SecondPart:
         self.start_state = dict(self.parser.get_state())
         self.held: list[tuple[Batch, BatchAggregate, ParseStats, dict[str, Any]]] = []
         self.held_rows = 0  # bucket, signature-hit and sample rows held
+        self.last_rows = 0  # those of the last batch read (the next one's likely size)
         self.done = False
         self.split: int | None = None  # where this part starts (the worker's stop)
         self._tailer: Tailer | None = None
@@ -521,7 +547,8 @@ class _SecondPart:
         stats = self.parser.stats.take()
         kept = Batch(batch.path, [], batch.start_offset, batch.end_offset, batch.checkpoint)
         self.held.append((kept, agg, stats, dict(self.parser.get_state())))
-        self.held_rows += len(agg.buckets) + len(agg.signature_hits) + len(agg.samples)
+        self.last_rows = agg_rows(agg)
+        self.held_rows += self.last_rows
         return True
 
     def merger(self, before: Mapping[str, Any]) -> backlog.Merger | None:

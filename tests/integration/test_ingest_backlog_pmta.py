@@ -72,6 +72,54 @@ def test_a_backlog_too_big_to_hold_is_read_in_rounds(
     assert dump(db_url) == want
 
 
+LIMITS = {
+    # each batch alone, and frames decoded one at a time (a byte budget under one frame)
+    "small": {"reader.GROUP_ROWS": 1, "backlog.AHEAD_BYTES": 1},
+    # groups as big as the frames already decoded, up to 64
+    "big": {
+        "reader.GROUP_MAX": 64,
+        "reader.GROUP_ROWS": 10**9,
+        "backlog.FRAMES_AHEAD": 64,
+        "backlog.AHEAD_BYTES": 1 << 30,
+    },
+}
+
+
+@pytest.mark.parametrize("limits", LIMITS.values(), ids=LIMITS.keys())
+def test_group_and_frame_limits_keep_the_reading(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, limits: dict[str, int]
+) -> None:
+    """However groups and frames are cut, the rows are those of one process."""
+    from opsconsole.core.engine import reader
+
+    for name, value in limits.items():
+        module, attr = name.split(".")
+        monkeypatch.setattr(reader if module == "reader" else backlog, attr, value)
+    path = tmp_path / "acct.csv"
+    ip_map = pmta_other.write(path, 8000, seed=25, ips=60, start=NOW - 4 * 3600, hours=3)
+    fast = pmta_backlog.add_batch
+    read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast)
+    want = dump(db_url)
+    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast)
+    assert got and all(s > 0 for s in got), got
+    assert dump(db_url) == want
+
+
+def test_a_group_is_cut_by_its_rows() -> None:
+    from opsconsole.core.aggregate import BatchAggregate
+    from opsconsole.core.engine.reader import GROUP_MAX, GROUP_ROWS, _group_size
+
+    def item(n: int) -> tuple[None, BatchAggregate]:
+        agg = BatchAggregate()
+        agg.buckets = {("ip", "", "", m * 60): [1, 0, 0, 0, 0, 0] for m in range(n)}
+        return (None, agg)
+
+    assert _group_size([item(GROUP_ROWS + 5), item(1)]) == 1  # a big batch goes alone
+    assert _group_size([item(GROUP_ROWS // 2), item(GROUP_ROWS // 2), item(1)]) == 2
+    assert _group_size([item(1)] * (GROUP_MAX + 3)) == GROUP_MAX
+    assert _group_size([item(3)]) == 1
+
+
 def test_a_header_restart_before_the_split_reads_the_rest_again(
     tmp_path: Path, db_url: str
 ) -> None:
