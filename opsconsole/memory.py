@@ -2,12 +2,12 @@
 
 A backlog reading parses 8 MB batches on a thread (``asyncio.to_thread``) while the event
 loop commits and a pipe thread decodes the worker's frames (core/engine/backlog.py). With
-glibc's defaults each thread gets a malloc arena of its own, and a freed 8 MB buffer lands
-below the dynamic mmap threshold, so freed memory stays mapped in arenas the next
-allocation does not reuse: the reader's peak RSS rose by ~50 MB on a Postfix backlog
-(measured: bench/RESULTS.md, "ingest postfix ... peak RSS"). Two arenas and a fixed 1 MiB
-mmap threshold (big buffers go straight back to the kernel on free) keep it flat at the
-same speed. Elsewhere (musl, macOS) the C library is left alone.
+glibc's defaults each of those threads gets a malloc arena of its own, and the memory freed
+in one is not reused by the next allocation in another: the reader's peak RSS rose by
+~40 MB on a Postfix backlog (measured: bench/RESULTS.md, "ingest postfix ... peak RSS").
+Two arenas keep it flat at the same speed. (A fixed mmap threshold as well, 1 to 16 MiB,
+saved no more memory and cost 5-10% in page faults.) Elsewhere (musl, macOS) the C library
+is left alone.
 
 Arrow (the PowerMTA columnar path) allocates from mimalloc by default, which keeps a
 process's freed pages: the C library's malloc, with the settings above, gave ~50 MB less
@@ -22,10 +22,8 @@ import ctypes
 import os
 import sys
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameters (malloc.h)
-M_ARENA_MAX = -8
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 ARENAS = 2
-MMAP_THRESHOLD = 1 << 20
 
 
 def tune_memory() -> bool:
@@ -41,4 +39,4 @@ def tune_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(M_ARENA_MAX, ARENAS)) and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return bool(mallopt(M_ARENA_MAX, ARENAS))
