@@ -286,10 +286,11 @@ class SourceReader:
         self.splits.append(own.split if merge is not None else -own.split)
         if merge is None:
             return True
-        held = [(b, a, st, merge(state), None) for b, a, st, state in own.held]
+        held = own.held
         while held:
-            n = _group_size(held)
-            group, held = held[:n], held[n:]
+            n = _group_size([rows for _b, rows, _blob, _s in held])
+            group = [(b, *backlog.thaw(z), merge(state), None) for b, _r, z, state in held[:n]]
+            held = held[n:]
             if not await self._commit_group(group, added):
                 return False
         return True
@@ -305,7 +306,7 @@ class SourceReader:
             rows = 0
             while frame is not None and frame[0] == "batch" and len(group) < GROUP_MAX:
                 wb = frame[1]
-                rows += agg_rows(wb.agg)
+                rows += backlog.agg_rows(wb.agg)
                 if group and rows > GROUP_ROWS:
                     break  # this batch opens the next group
                 batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
@@ -464,25 +465,22 @@ class SourceReader:
             self._tailer.close()
 
 
-def agg_rows(agg: BatchAggregate) -> int:
-    """The rows a batch's aggregate commits (buckets, signature hits, samples)."""
-    return len(agg.buckets) + len(agg.signature_hits) + len(agg.samples)
-
-
-def _group_size(items: list[Any]) -> int:
-    """How many of ``items`` (batch, agg, ...) open the list as one group (at least one)."""
-    rows = 0
-    for n, item in enumerate(items[:GROUP_MAX]):
-        rows += agg_rows(item[1])
-        if n and rows > GROUP_ROWS:
+def _group_size(rows: list[int]) -> int:
+    """How many of consecutive batches of ``rows`` rows each make the first group (at
+    least one)."""
+    total = 0
+    for n, r in enumerate(rows[:GROUP_MAX]):
+        total += r
+        if n and total > GROUP_ROWS:
             return n
-    return min(len(items), GROUP_MAX)
+    return min(len(rows), GROUP_MAX)
 
 
 class _SecondPart:
     """The reader's own part of a split: from the worker's split to the end of the file,
     read with a tailer of its own and a parser the format's hook primed; its batches are
-    held (without their bytes) until the worker's are committed."""
+    held (without their bytes, their aggregates pickled: a tenth of the memory, see
+    :func:`backlog.freeze`) until the worker's are committed."""
 
     def __init__(self, reader: SourceReader, worker: backlog.Worker) -> None:
         s = reader.spec
@@ -492,7 +490,8 @@ class _SecondPart:
                                   internal_relays=s.internal_relays)  # fmt: skip
         self.record = self.hook.arm(self.parser, worker.path)
         self.start_state = dict(self.parser.get_state())
-        self.held: list[tuple[Batch, BatchAggregate, ParseStats, dict[str, Any]]] = []
+        # (batch, its rows, its frozen aggregate and stats, the parser state after it)
+        self.held: list[tuple[Batch, int, bytes, dict[str, Any]]] = []
         self.held_rows = 0  # bucket, signature-hit and sample rows held
         self.last_rows = 0  # those of the last batch read (the next one's likely size)
         self.done = False
@@ -546,8 +545,9 @@ class _SecondPart:
         backlog.read_batch(self.parser, agg, batch, self.reader.fast_batch, self._tailer.max_line)
         stats = self.parser.stats.take()
         kept = Batch(batch.path, [], batch.start_offset, batch.end_offset, batch.checkpoint)
-        self.held.append((kept, agg, stats, dict(self.parser.get_state())))
-        self.last_rows = agg_rows(agg)
+        self.last_rows = backlog.agg_rows(agg)
+        self.held.append((kept, self.last_rows, backlog.freeze(agg, stats),
+                          dict(self.parser.get_state())))  # fmt: skip
         self.held_rows += self.last_rows
         return True
 

@@ -282,7 +282,7 @@ async def _run_readers(  # type: ignore[no-untyped-def]
         progress = _Progress(sum(r.pending_bytes() for r in readers))
         with progress:
             for r in readers:
-                r.on_batch = progress.advance
+                r.on_batch = _after_batch(progress) if not follow else progress.advance
                 await r.poll()
                 if stop.is_set():
                     break
@@ -312,6 +312,18 @@ async def _run_readers(  # type: ignore[no-untyped-def]
     finally:
         for r in readers:
             r.close()
+
+
+def _after_batch(progress: _Progress):  # type: ignore[no-untyped-def]
+    """After each commit of a one-shot reading: the progress bar, and the memory the batch
+    freed back to the kernel (opsconsole/memory.py)."""
+    from opsconsole.memory import trim
+
+    def after(totals, nbytes: int) -> None:  # type: ignore[no-untyped-def]
+        progress.advance(totals, nbytes)
+        trim()
+
+    return after
 
 
 FAST_MIN_BYTES = 32 << 20  # below this, importing pyarrow costs more than it saves

@@ -106,18 +106,28 @@ def test_group_and_frame_limits_keep_the_reading(
 
 
 def test_a_group_is_cut_by_its_rows() -> None:
-    from opsconsole.core.aggregate import BatchAggregate
     from opsconsole.core.engine.reader import GROUP_MAX, GROUP_ROWS, _group_size
 
-    def item(n: int) -> tuple[None, BatchAggregate]:
-        agg = BatchAggregate()
-        agg.buckets = {("ip", "", "", m * 60): [1, 0, 0, 0, 0, 0] for m in range(n)}
-        return (None, agg)
+    assert _group_size([GROUP_ROWS + 5, 1]) == 1  # a big batch goes alone
+    assert _group_size([GROUP_ROWS // 2, GROUP_ROWS // 2, 1]) == 2
+    assert _group_size([1] * (GROUP_MAX + 3)) == GROUP_MAX
+    assert _group_size([3]) == 1
 
-    assert _group_size([item(GROUP_ROWS + 5), item(1)]) == 1  # a big batch goes alone
-    assert _group_size([item(GROUP_ROWS // 2), item(GROUP_ROWS // 2), item(1)]) == 2
-    assert _group_size([item(1)] * (GROUP_MAX + 3)) == GROUP_MAX
-    assert _group_size([item(3)]) == 1
+
+def test_a_frozen_aggregate_thaws_equal() -> None:
+    from opsconsole.core.aggregate import BatchAggregate
+    from opsconsole.core.sources.base import ParseStats
+
+    agg = BatchAggregate()
+    agg.buckets = {("192.0.2.1", "s", "gmail", m * 60): [m, 1, 0, 1, 0, 0] for m in range(50)}
+    agg.signature_hits = {("192.0.2.1", "gmail", "sig", 60): 3}
+    agg.events, agg.last_event_at, agg.ordered = 77, 1234.5, True
+    stats = ParseStats()
+    stats.lines, stats.unmapped = 80, {"vmta-x": 2}
+    got, got_stats = backlog.thaw(backlog.freeze(agg, stats))
+    assert (got.buckets, got.signature_hits, got.events, got.last_event_at, got.ordered) == (
+        agg.buckets, agg.signature_hits, 77, 1234.5, True)  # fmt: skip
+    assert (got_stats.lines, got_stats.unmapped) == (80, {"vmta-x": 2})
 
 
 def test_a_header_restart_before_the_split_reads_the_rest_again(

@@ -35,3 +35,26 @@ def test_settings_take_and_arrow_uses_the_c_library() -> None:
 def test_an_operators_arrow_pool_is_kept() -> None:
     pytest.importorskip("pyarrow")
     assert run("mimalloc")[1:] == ["mimalloc", "mimalloc"]
+
+
+TRIM = """
+from opsconsole.memory import trim
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+blocks = [bytes(1000) for _ in range(200_000)]  # ~200 MB of small chunks, below mmap's
+keep = bytes(1000)  # above them: the heap cannot shrink from its top
+del blocks
+before = rss()
+trim()
+print(before, rss())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
+def test_trim_hands_freed_memory_back() -> None:
+    out = subprocess.run([sys.executable, "-c", TRIM], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    before, after = map(int, out.stdout.split())
+    assert before - after > 100, (before, after)  # MB
