@@ -109,14 +109,15 @@ async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
         " deferred = bucket.deferred + excluded.deferred,"
         " complaints = bucket.complaints + excluded.complaints"
     )
-    await executemany(conn, sql, agg.rows())
+    ordered = conn.dialect.name != "sqlite"  # one writer at a time there: no lock order
+    await executemany(conn, sql, agg.rows(ordered))
     if agg.signature_hits:
         await executemany(
             conn,
             "INSERT INTO signature_hit (ip, provider, signature, minute, hits)"
             f" VALUES ({placeholders(conn, 5)}) ON CONFLICT (ip, provider, signature, minute)"
             " DO UPDATE SET hits = signature_hit.hits + excluded.hits",
-            agg.hit_rows(),
+            agg.hit_rows(ordered),
         )
 
 
