@@ -288,8 +288,8 @@ class SourceReader:
             return True
         held = own.held
         while held:
-            n = _group_size([rows for _b, rows, _blob, _s in held])
-            group = [(b, *backlog.thaw(z), merge(state), None) for b, _r, z, state in held[:n]]
+            n = _group_size([h[1] for h in held])
+            group = [(b, *backlog.thaw(z), merge(st), crc) for b, _r, z, st, crc in held[:n]]
             held = held[n:]
             if not await self._commit_group(group, added):
                 return False
@@ -348,7 +348,7 @@ class SourceReader:
         for _b, a, st, _s, c in group[1:]:
             agg.absorb(a)
             stats.absorb(st)
-            crc = (crc[0], c[1]) if crc is not None and c is not None and c[0] == crc[1] else None
+            crc = reading.chain(crc, c)
         last, state = group[-1][0], group[-1][3]
         batch = Batch(last.path, [], first.start_offset, last.end_offset, last.checkpoint)
         return await self._commit(batch, agg, stats, state, False, added, crc)
@@ -361,7 +361,7 @@ class SourceReader:
         state: dict,
         esp: bool,
         added: Totals,
-        crc: tuple[int, int] | None = None,
+        crc: reading.Crc = None,
     ) -> bool:
         """Commit one batch with its checkpoint; False: stop this poll (keep_going)."""
         cp = batch.checkpoint
@@ -393,13 +393,11 @@ class SourceReader:
         await asyncio.sleep(0)  # let the UI and the engine's timers run between batches
         return self.keep_going is None or await self.keep_going()
 
-    def _reading_after(
-        self, batch: Batch, esp: bool, crc: tuple[int, int] | None = None
-    ) -> dict[str, object]:
+    def _reading_after(self, batch: Batch, esp: bool, crc: reading.Crc = None) -> dict[str, object]:
         """The reading record (``ingest --rescan``) after ``batch``: what was read, with
-        which flags, and a CRC of the bytes (those the tailer read, or the backlog worker's
-        CRC of them; read back from the file only for a batch the tailer assembled from
-        pieces, around an overlong line, or one of a split's second part)."""
+        which flags, and a CRC of the bytes (those the tailer read, or the CRC the backlog
+        worker or the second part took of them; read back from the file only for a batch
+        the tailer assembled from pieces, around an overlong line)."""
         cp = batch.checkpoint
         prev = self._saved.get(cp.path)
         if esp or self.providers is not None or self.signatures is not None:
@@ -409,8 +407,9 @@ class SourceReader:
         def crc_from(seed: int) -> int | None:
             if batch.end_offset == batch.start_offset:
                 return seed
-            if crc is not None and crc[0] == seed:
-                return crc[1]  # a worker's batch: the CRC it took over the bytes it read
+            took = reading.continued(crc, seed, batch.end_offset - batch.start_offset)
+            if took is not None:
+                return took  # a split's batch: the CRC taken over the bytes as read
             if batch.raw is not None and len(batch.raw) == batch.end_offset - batch.start_offset:
                 return zlib.crc32(batch.raw, seed)  # the bytes as the tailer read them
             try:
@@ -490,8 +489,9 @@ class _SecondPart:
                                   internal_relays=s.internal_relays)  # fmt: skip
         self.record = self.hook.arm(self.parser, worker.path)
         self.start_state = dict(self.parser.get_state())
-        # (batch, its rows, its frozen aggregate and stats, the parser state after it)
-        self.held: list[tuple[Batch, int, bytes, dict[str, Any]]] = []
+        # (batch, its rows, its frozen aggregate and stats, the parser state after it, the
+        # CRC of its bytes on their own)
+        self.held: list[tuple[Batch, int, bytes, dict[str, Any], reading.Piece | None]] = []
         self.held_rows = 0  # bucket, signature-hit and sample rows held
         self.last_rows = 0  # those of the last batch read (the next one's likely size)
         self.done = False
@@ -546,8 +546,12 @@ class _SecondPart:
         stats = self.parser.stats.take()
         kept = Batch(batch.path, [], batch.start_offset, batch.end_offset, batch.checkpoint)
         self.last_rows = backlog.agg_rows(agg)
+        size, raw = batch.end_offset - batch.start_offset, batch.raw
+        piece = (
+            reading.Piece(zlib.crc32(raw), size) if raw is not None and len(raw) == size else None
+        )
         self.held.append((kept, self.last_rows, backlog.freeze(agg, stats),
-                          dict(self.parser.get_state())))  # fmt: skip
+                          dict(self.parser.get_state()), piece))  # fmt: skip
         self.held_rows += self.last_rows
         return True
 

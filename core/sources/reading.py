@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from opsconsole.core.sources.tail import MAX_LINE_BYTES, OVERLONG
 
@@ -55,6 +55,75 @@ def crc_range(fd: int, start: int, end: int, crc: int = 0) -> int:
         crc = zlib.crc32(buf, crc)
         pos += len(buf)
     return crc
+
+
+# CRC-32 of concatenated pieces from the pieces' own CRCs (zlib's crc32_combine, which
+# Python's zlib does not expose): polynomial arithmetic modulo the CRC polynomial, bits
+# reflected as zlib keeps them (bit 31 is x^0). A batch's CRC can then be taken where and
+# when its bytes are at hand, before the CRC of what precedes it is known.
+_POLY = 0xEDB88320
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a(x) * b(x) modulo the polynomial."""
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _x2n_table() -> list[int]:
+    out, p = [], 1 << 30  # x^1
+    for _ in range(32):
+        out.append(p)  # x^(2^k)
+        p = _multmodp(p, p)
+    return out
+
+
+_X2N = _x2n_table()
+
+
+def crc_combine(crc1: int, crc2: int, len2: int) -> int:
+    """``zlib.crc32(a + b)`` from ``crc1 = zlib.crc32(a)``, ``crc2 = zlib.crc32(b)`` and
+    ``len2 = len(b)`` (likewise ``zlib.crc32(b, crc1)``); a few hundred integer steps."""
+    p, n, k = 1 << 31, len2, 3  # x^(8 * len2): n bytes, k = log2(8)
+    while n:
+        if n & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        n >>= 1
+        k += 1
+    return _multmodp(p, crc1) ^ crc2
+
+
+class Piece(NamedTuple):
+    """The CRC of a batch's bytes on their own (``zlib.crc32(data)``), and their length."""
+
+    crc: int
+    length: int
+
+
+Crc = tuple[int, int] | Piece | None  # (seed, CRC continued from seed), a Piece, or unknown
+
+
+def chain(a: Crc, b: Crc) -> Crc:
+    """The CRC of two consecutive batches' bytes taken together, from each one's."""
+    if isinstance(a, Piece) and isinstance(b, Piece):
+        return Piece(crc_combine(a.crc, b.crc, b.length), a.length + b.length)
+    if a is None or b is None or isinstance(a, Piece) or isinstance(b, Piece):
+        return None
+    return (a[0], b[1]) if b[0] == a[1] else None
+
+
+def continued(crc: Crc, seed: int, length: int) -> int | None:
+    """The running CRC after ``length`` bytes whose CRC record is ``crc``, continued from
+    ``seed``; None when the record cannot say."""
+    if isinstance(crc, Piece):
+        return crc_combine(seed, crc.crc, length) if crc.length == length else None
+    return crc[1] if crc is not None and crc[0] == seed else None
 
 
 def running_crc(state: Mapping[str, Any] | None) -> int | None:

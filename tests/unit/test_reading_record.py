@@ -64,3 +64,33 @@ def test_advance_segments_and_crc(tmp_path: Path) -> None:
     assert "broken" in other
     again = reading.advance(gap, ino=7, start=30, end=40, crc_from=crc(0, 1), params=p2, now=1)
     assert again["broken"] == gap["broken"]
+
+
+def test_crc_combine_equals_zlib_on_the_concatenation() -> None:
+    import random
+    import zlib
+
+    from opsconsole.core.sources.reading import crc_combine
+
+    rng = random.Random(3)
+    for _ in range(500):
+        a = rng.randbytes(rng.choice([0, 1, 5, 300, 70_000]))
+        b = rng.randbytes(rng.choice([0, 1, 2, 64, 8191, 100_000]))
+        assert crc_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def test_chained_pieces_and_pairs_continue_the_running_crc() -> None:
+    import zlib
+
+    from opsconsole.core.sources.reading import Piece, chain, continued
+
+    head, x, y = b"first part\n", b"one batch\n", b"the next one\n"
+    seed = zlib.crc32(head)
+    both = chain(Piece(zlib.crc32(x), len(x)), Piece(zlib.crc32(y), len(y)))
+    assert continued(both, seed, len(x + y)) == zlib.crc32(head + x + y)
+    assert continued(both, seed, len(x)) is None  # not the bytes it describes
+    pairs = chain((seed, zlib.crc32(x, seed)), (zlib.crc32(x, seed), zlib.crc32(x + y, seed)))
+    assert continued(pairs, seed, len(x + y)) == zlib.crc32(head + x + y)
+    assert continued(pairs, seed + 1, len(x + y)) is None  # another seed: cannot say
+    assert chain((1, 2), (3, 4)) is None  # not consecutive
+    assert chain(Piece(1, 1), (1, 2)) is None and continued(None, seed, 1) is None
