@@ -207,4 +207,26 @@ def main() -> None:
     code = run(sys.argv[1:])
     with contextlib.suppress(BrokenPipeError):
         sys.stdout.flush()
-    raise SystemExit(code)
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit without tearing the interpreter down when nothing is left to run: after a
+    backlog ingest, freeing every object one by one took 0.3 s of a 4.5 s run (no
+    destructor of ours matters then: the database is closed, the output flushed). With
+    another non-daemon thread still alive (it would be joined), or under a test harness
+    that calls main() in-process (PYTEST_CURRENT_TEST), the normal exit."""
+    import atexit
+    import contextlib
+    import os
+    import sys
+    import threading
+
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if others or "PYTEST_CURRENT_TEST" in os.environ:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
