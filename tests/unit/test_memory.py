@@ -43,7 +43,7 @@ def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
             return int(line.split()[1]) // 1024
-blocks = [bytes(1000) for _ in range(200_000)]  # ~200 MB of small chunks, below mmap's
+blocks = [bytes(1000) for _ in range(300_000)]  # ~300 MB of small chunks (over TRIM_ABOVE)
 keep = bytes(1000)  # above them: the heap cannot shrink from its top
 del blocks
 before = rss()
@@ -58,3 +58,11 @@ def test_trim_hands_freed_memory_back() -> None:
     assert out.returncode == 0, out.stderr
     before, after = map(int, out.stdout.split())
     assert before - after > 100, (before, after)  # MB
+
+
+def test_trim_leaves_a_small_process_alone() -> None:
+    code = TRIM.replace("range(300_000)", "range(50_000)")  # ~50 MB: under TRIM_ABOVE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    before, after = map(int, out.stdout.split())
+    assert abs(before - after) < 10, (before, after)
