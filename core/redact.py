@@ -51,4 +51,6 @@ def sqlite_path(url: str) -> str | None:
     if not sep or not scheme.startswith("sqlite"):
         return None
     path = unquote(rest.partition("?")[0])
+    if path.startswith("file:"):  # a URI filename (storage/db.py opens files that way)
+        path = unquote(path[5:].removeprefix("//localhost"))
     return None if path in ("", ":memory:") else path

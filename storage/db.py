@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from opsconsole.core import redact
@@ -94,13 +94,29 @@ def make_engine(url: str, *, create: bool = True) -> AsyncEngine:
                 " (check --db; ingest or the engine creates it)"
             )
     try:
-        engine = create_async_engine(url, pool_pre_ping=path is None)
+        engine = create_async_engine(
+            _no_create(url) if path is not None else url, pool_pre_ping=path is None
+        )
     except Exception as e:  # unknown dialect, missing driver
         reason = _scrub(first_line(e), url)
         raise DatabaseError(f"cannot use database URL {display_url(url)!r}: {reason}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     return engine
+
+
+def _no_create(url: str) -> str | URL:
+    """``url`` opening its SQLite file read-write but never creating it (a URI filename
+    with ``mode=rw``): the file exists by now (made above, or checked), and a pooled
+    connection opened after someone deleted it must fail, not start a new empty database
+    that the engine would then write on as if nothing had happened."""
+    from urllib.parse import quote
+
+    u = make_url(url)
+    if u.database is None or u.query.get("uri") or u.database.startswith("file:"):
+        return url  # the operator's own URI filename: theirs to say
+    name = "file:" + quote(os.path.abspath(u.database), safe="/")
+    return u.set(database=name, query={**u.query, "mode": "rw", "uri": "true"})
 
 
 # --- migrations ---------------------------------------------------------------------------
