@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,6 +55,17 @@ def test_two_processes_equal_one(
     assert want["bucket"] and want["signature_hit"] and want["bounce_sample"]
 
 
+def read_both(db_url: str, path: Path, ip_map: dict[str, str]) -> tuple[list[int], Any]:
+    """Read ``path`` through the columnar path in one process, then in two; the rows must
+    be equal. (The splits taken, the one-process rows.)"""
+    fast = pmta_backlog.add_batch
+    read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast)
+    want = dump(db_url)
+    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast)
+    assert dump(db_url) == want
+    return got, want
+
+
 def test_a_backlog_too_big_to_hold_is_read_in_rounds(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -63,13 +75,9 @@ def test_a_backlog_too_big_to_hold_is_read_in_rounds(
     monkeypatch.setattr(backlog, "HOLD_ROWS", 300)
     path = tmp_path / "acct.csv"
     ip_map = pmta_other.write(path, 20_000, seed=23, ips=80, start=NOW - 4 * 3600, hours=3)
-    fast = pmta_backlog.add_batch
-    read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast)
-    want = dump(db_url)
-    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast)
+    got = read_both(db_url, path, ip_map)[0]
     assert len(got) >= 2 and all(s > 0 for s in got), got
     assert got == sorted(got)  # each round starts where the last one's commits ended
-    assert dump(db_url) == want
 
 
 LIMITS = {
@@ -97,12 +105,8 @@ def test_group_and_frame_limits_keep_the_reading(
         monkeypatch.setattr(reader if module == "reader" else backlog, attr, value)
     path = tmp_path / "acct.csv"
     ip_map = pmta_other.write(path, 8000, seed=25, ips=60, start=NOW - 4 * 3600, hours=3)
-    fast = pmta_backlog.add_batch
-    read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast)
-    want = dump(db_url)
-    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast)
+    got = read_both(db_url, path, ip_map)[0]
     assert got and all(s > 0 for s in got), got
-    assert dump(db_url) == want
 
 
 def test_a_group_is_cut_by_its_rows() -> None:
@@ -149,16 +153,11 @@ def test_a_header_restart_before_the_split_reads_the_rest_again(
         lines.append(rec)
     path = tmp_path / "restart.csv"
     path.write_text("\n".join(lines) + "\n")
-    ip_map = pmta_other.vmta_map(pool)
-    fast = pmta_backlog.add_batch
-    read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast)
-    want = dump(db_url)
-    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast)
+    got, want = read_both(db_url, path, pmta_other.vmta_map(pool))
     # refused, and so is each round after it (the first line's columns never hold again);
     # every round still commits the worker's part, so the rounds move on
     assert got[0] == -split_at(path, 32 << 10) and all(s < 0 for s in got), got
     assert [-s for s in got] == sorted(-s for s in got)
-    assert dump(db_url) == want
     assert sum(r[4] for r in want["bucket"]) > 0
 
 
