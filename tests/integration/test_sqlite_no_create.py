@@ -30,6 +30,7 @@ def test_a_new_connection_after_the_file_is_gone_fails(tmp_path: Path, name: str
                 async with engine.connect() as conn:
                     await conn.exec_driver_sql("SELECT 1")
             assert not path.exists()
+            await asyncio.sleep(0.2)  # aiosqlite's thread closes the failed connection
         finally:
             await engine.dispose()
 
