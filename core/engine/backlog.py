@@ -460,15 +460,15 @@ def boundary(fd: int, start: int, max_bytes: int, max_lines: int | None, target:
     line without a newline within a chunk (the tailer's overlong path, not worth
     following)."""
     pos = start
+    buf = bytearray(max_bytes)  # one buffer, read into again and again: no page faults
     while True:
-        buf = os.pread(fd, max_bytes, pos)
-        if len(buf) < max_bytes:
+        if os.preadv(fd, [buf], pos) < max_bytes:
             return None
         n = buf.rfind(b"\n") + 1
         if n == 0:
             return None
         if max_lines is not None and buf.count(b"\n", 0, n) > max_lines:
-            n = len(buf) - len(buf.split(b"\n", max_lines)[-1])
+            n = len(buf) - len(bytes(buf).split(b"\n", max_lines)[-1])
         pos += n
         if pos >= target:
             return pos
