@@ -45,6 +45,17 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/***"
 
 
+def not_a_url(url: str) -> str | None:
+    """Why ``url`` is no database URL at all (a path, a typo), or None: the one message
+    for settings (exit 2) and for storage's own callers."""
+    if "://" in url:
+        return None
+    return (
+        f"not a database URL: {redact_url(url)!r}"
+        " (use sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST/DB)"
+    )
+
+
 def sqlite_path(url: str) -> str | None:
     """The file of a ``sqlite[+driver]:///path`` URL; None for other databases and memory."""
     scheme, sep, rest = url.partition(":///")

@@ -544,13 +544,10 @@ class Settings(BaseSettings):
         """``sqlite:///PATH`` and ``postgresql://...`` (what other tools take) get the async
         driver opsconsole runs on; any other URL is used as given. A path is a usage error
         (exit 2), not a database that failed to open."""
-        if "://" not in v:
-            from opsconsole.core.redact import redact_url
+        from opsconsole.core.redact import not_a_url
 
-            raise ValueError(
-                f"not a database URL: {redact_url(v)!r}"
-                " (use sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST/DB)"
-            )
+        if (why := not_a_url(v)) is not None:
+            raise ValueError(why)
         for plain, driver in _ASYNC_DRIVERS:
             if v.startswith(plain):
                 return driver + v[len(plain) :]

@@ -79,11 +79,8 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-
 def make_engine(url: str, *, create: bool = True) -> AsyncEngine:
     """``create=False``: a SQLite file that does not exist is a DatabaseError and nothing
     (no folder, no file) is made: a read-only command never creates a database."""
-    if "://" not in url:
-        raise DatabaseError(
-            f"not a database URL: {redact.redact_url(url)!r}"
-            " (use sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST/DB)"
-        )
+    if (why := redact.not_a_url(url)) is not None:
+        raise DatabaseError(why)
     path = sqlite_path(url)
     if path is not None:
         if create:
