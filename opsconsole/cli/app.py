@@ -198,16 +198,12 @@ def run(argv: list[str]) -> int:
 
 
 def main() -> None:
-    import contextlib
     import sys
 
     from opsconsole.memory import tune_memory
 
     tune_memory()  # before any thread starts (opsconsole/memory.py says why)
-    code = run(sys.argv[1:])
-    with contextlib.suppress(BrokenPipeError):
-        sys.stdout.flush()
-    _exit(code)
+    _exit(run(sys.argv[1:]))
 
 
 def _exit(code: int) -> None:
@@ -222,6 +218,8 @@ def _exit(code: int) -> None:
     import sys
     import threading
 
+    with contextlib.suppress(BrokenPipeError):  # `| head`: the reader left
+        sys.stdout.flush()
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     if others:
         raise SystemExit(code)
