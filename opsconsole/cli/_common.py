@@ -41,8 +41,8 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: A
         fail(str(e), ExitCode.DATABASE)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort):
-        raise
+    except (typer.Exit, typer.Abort, BrokenPipeError):
+        raise  # a BrokenPipeError (`| head` left mid-output) is cli.app.run's: exit 0, silent
     except Exception as e:
         from sqlalchemy.exc import DBAPIError
 

@@ -39,3 +39,17 @@ def test_a_running_thread_is_waited_for() -> None:
     r = run(["--version"], thread)
     assert r.returncode == 0, r.stderr
     assert "thread done" in r.stdout and r.stdout.endswith("atexit ran\n")
+
+
+def test_a_broken_pipe_is_not_reported_as_a_runtime_failure() -> None:
+    """`report | head`: the reader left mid-output. run_async lets it through to the CLI's
+    own handling instead of printing "opsconsole: BrokenPipeError ..." as a failure."""
+    import pytest
+
+    from opsconsole.cli._common import run_async
+
+    async def boom() -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_async(boom)
