@@ -28,7 +28,8 @@ class SendingIp(SQLModel, table=True):  # created by v1, dropped by v2 (read by 
 
 
 class Bucket(SQLModel, table=True):
-    """Per-(ip, subuser, minute) counters. WITHOUT ROWID: the key is the row."""
+    """Per-(ip, subuser, minute) counters, the v001 shape (v007 adds ``provider``, v021 keys
+    the table time first). WITHOUT ROWID: the key is the row."""
 
     __tablename__ = "bucket"
     __table_args__ = {"sqlite_with_rowid": False}

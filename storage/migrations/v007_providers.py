@@ -17,6 +17,14 @@ from sqlalchemy.engine import Connection
 VERSION = 7
 
 _COUNTERS = "delivered, bounced, hard, soft, deferred, complaints"
+# The bucket's columns as SQLite DDL (v021 rebuilds the table again, under another key).
+BUCKET_COLUMNS = (
+    "ip VARCHAR NOT NULL, subuser VARCHAR NOT NULL, provider VARCHAR NOT NULL DEFAULT '',"
+    " minute INTEGER NOT NULL, delivered INTEGER NOT NULL DEFAULT 0,"
+    " bounced INTEGER NOT NULL DEFAULT 0, hard INTEGER NOT NULL DEFAULT 0,"
+    ' soft INTEGER NOT NULL DEFAULT 0, "deferred" INTEGER NOT NULL DEFAULT 0,'
+    " complaints INTEGER NOT NULL DEFAULT 0"
+)
 
 
 def _columns(conn: Connection, table: str) -> set[str]:
@@ -29,11 +37,7 @@ def _bucket(conn: Connection) -> None:
     if conn.dialect.name == "sqlite":
         conn.execute(
             text(
-                "CREATE TABLE bucket_v007 (ip VARCHAR NOT NULL, subuser VARCHAR NOT NULL,"
-                " provider VARCHAR NOT NULL DEFAULT '', minute INTEGER NOT NULL,"
-                " delivered INTEGER NOT NULL DEFAULT 0, bounced INTEGER NOT NULL DEFAULT 0,"
-                " hard INTEGER NOT NULL DEFAULT 0, soft INTEGER NOT NULL DEFAULT 0,"
-                ' "deferred" INTEGER NOT NULL DEFAULT 0, complaints INTEGER NOT NULL DEFAULT 0,'
+                f"CREATE TABLE bucket_v007 ({BUCKET_COLUMNS},"
                 " PRIMARY KEY (ip, subuser, provider, minute)) WITHOUT ROWID"
             )
         )
