@@ -13,7 +13,8 @@ does not know (see storage/migrations/v007_providers.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from opsconsole.core.events import Event, Kind
@@ -60,12 +61,68 @@ class EspPending:
 
 
 @dataclass
+class BucketColumns:
+    """A batch's buckets as the columnar parser made them: unique keys in key order, entry
+    ``i`` of each column one bucket, the (ip, subuser) and provider strings by code. A
+    bucket dict is built from it only when something needs one: pickled between the
+    backlog's processes it costs a fraction of the dict, and the upsert's rows come
+    straight out of one zip (on a 43k-bucket batch: ~20 ms instead of ~150 ms)."""
+
+    names: list[tuple[str, str]]  # (ip, subuser) by code
+    providers: list[str]  # provider by code
+    a: Sequence[int]  # the (ip, subuser) code of each bucket
+    p: Sequence[int]  # the provider code of each bucket
+    minute: Sequence[int]
+    counts: list[Sequence[int]]  # six columns, in counter order
+
+    def __len__(self) -> int:
+        return len(self.minute)
+
+    def _key_columns(self) -> tuple[Iterable[str], Iterable[str], Iterable[str], Sequence[int]]:
+        ips = [n[0] for n in self.names]
+        subs = [n[1] for n in self.names]
+        return (
+            map(ips.__getitem__, self.a),
+            map(subs.__getitem__, self.a),
+            map(self.providers.__getitem__, self.p),
+            self.minute,
+        )
+
+    def keys(self) -> Iterator[BucketKey]:
+        return zip(*self._key_columns(), strict=True)
+
+    def items(self) -> Iterator[tuple[BucketKey, list[int]]]:
+        return zip(self.keys(), map(list, zip(*self.counts, strict=True)), strict=True)
+
+    def rows(self) -> list[tuple[str, str, str, int, int, int, int, int, int, int]]:
+        return list(zip(*self._key_columns(), *self.counts, strict=True))
+
+    def newest(self) -> dict[str, int]:
+        """Each IP's newest minute: a name's entries are one run (key order), so a C-level
+        max per run, no loop per bucket."""
+        out: dict[str, int] = {}
+        a, minute, n, lo = self.a, self.minute, len(self.a), 0
+        while lo < n:
+            hi = bisect_right(a, a[lo], lo)
+            ip, top = self.names[a[lo]][0], max(minute[lo:hi])
+            if ip and top > out.get(ip, -1):
+                out[ip] = top
+            lo = hi
+        return out
+
+
+@dataclass
 class BatchAggregate:
-    """Counters of one batch. ``ip``/``subuser``/``provider`` are ``''`` where none."""
+    """Counters of one batch. ``ip``/``subuser``/``provider`` are ``''`` where none.
+
+    The buckets are a dict (:attr:`buckets`) or, as the columnar parser leaves them,
+    :class:`BucketColumns` until the dict is asked for; :meth:`bucket_count`,
+    :meth:`bucket_keys` and :meth:`rows` read either without building the dict."""
 
     providers: ProviderTable | None = None
     signatures: SignatureSet | None = None
-    buckets: dict[BucketKey, list[int]] = field(default_factory=dict)
+    _buckets: dict[BucketKey, list[int]] = field(default_factory=dict)
+    _columns: BucketColumns | None = None
     signature_hits: dict[HitKey, int] = field(default_factory=dict)
     samples: list[Event] = field(default_factory=list)
     events: int = 0
@@ -77,6 +134,35 @@ class BatchAggregate:
     _sig_of: dict[str, str | None] = field(default_factory=dict)
     pending: EspPending | None = None  # ids to deduplicate before these count (ESP formats)
     ordered: bool = False  # ``buckets`` was filled in key order (the columnar path): no sort
+
+    @property
+    def buckets(self) -> dict[BucketKey, list[int]]:
+        cols = self._columns
+        if cols is not None:  # only ever set on an empty dict
+            self._buckets.update(cols.items())
+            self._columns = None
+        return self._buckets
+
+    def set_columns(self, cols: BucketColumns) -> None:
+        """The buckets of an aggregate that has none yet, as columns (in key order)."""
+        assert not self.bucket_count()
+        self._columns, self.ordered = cols, True
+
+    def bucket_count(self) -> int:
+        return len(self._columns) if self._columns is not None else len(self._buckets)
+
+    def bucket_keys(self) -> Iterable[BucketKey]:
+        return self._columns.keys() if self._columns is not None else self._buckets
+
+    def ip_minutes(self) -> list[tuple[str, float]]:
+        """Each attributed IP of the batch with its newest event minute."""
+        if self._columns is not None:
+            return [(ip, float(m)) for ip, m in self._columns.newest().items()]
+        seen: dict[str, float] = {}
+        for ip, *_, minute in self._buckets:
+            if ip and minute > seen.get(ip, -1.0):
+                seen[ip] = float(minute)
+        return list(seen.items())
 
     def add_all(self, events: Iterable[Event]) -> None:
         self.ordered = False
@@ -138,8 +224,12 @@ class BatchAggregate:
     def absorb(self, later: BatchAggregate) -> None:
         """Add the counters of the batch that follows this one (one transaction for both,
         as if their lines had been one batch; bounce samples stay those of each batch)."""
-        self.ordered = self.ordered and not self.buckets and later.ordered
-        add_buckets(self.buckets, later.buckets.items())
+        if not self.bucket_count() and later._columns is not None:
+            self._columns, self.ordered = later._columns, later.ordered
+        else:
+            self.ordered = self.ordered and not self.bucket_count() and later.ordered
+            items = later._columns.items() if later._columns is not None else later._buckets.items()
+            add_buckets(self.buckets, items)
         hits = self.signature_hits
         for hk, n in later.signature_hits.items():
             hits[hk] = hits.get(hk, 0) + n
@@ -156,7 +246,9 @@ class BatchAggregate:
     def rows(
         self, ordered: bool = True
     ) -> list[tuple[str, str, str, int, int, int, int, int, int, int]]:
-        items = self.buckets.items()
+        if self._columns is not None:  # in key order
+            return self._columns.rows()
+        items = self._buckets.items()
         sort = ordered and not self.ordered
         return [(*k, *c) for k, c in (sorted(items) if sort else items)]  # type: ignore[misc]
 

@@ -66,7 +66,7 @@ async def commit_batch(
         await write_aggregate(
             conn, source=source, fmt=fmt, path=source_path, agg=agg, stats=stats, now=now
         )
-        await fleet.record_batch_hosts(conn, host, source, _ip_minutes(agg), now)
+        await fleet.record_batch_hosts(conn, host, source, agg.ip_minutes(), now)
 
 
 async def write_aggregate(
@@ -84,17 +84,6 @@ async def write_aggregate(
     await _upsert_buckets(conn, agg)
     await _insert_samples(conn, agg, source)
     await _add_counters(conn, source, fmt, path, agg, stats, now)
-
-
-def _ip_minutes(agg: BatchAggregate) -> list[tuple[str, float]]:
-    """Each attributed IP of the batch with its newest event minute (bucket keys are
-    (ip, ..., minute))."""
-    seen: dict[str, float] = {}
-    for key in agg.buckets:
-        ip, minute = key[0], float(key[-1])
-        if ip and minute > seen.get(ip, -1.0):
-            seen[ip] = minute
-    return list(seen.items())
 
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:

@@ -130,7 +130,7 @@ def read_batch(parser: Any, agg: Any, batch: Batch, fast: FastBatch | None, max_
 
 def agg_rows(agg: Any) -> int:
     """The rows a batch's aggregate commits (buckets, signature hits, samples)."""
-    return len(agg.buckets) + len(agg.signature_hits) + len(agg.samples)
+    return agg.bucket_count() + len(agg.signature_hits) + len(agg.samples)
 
 
 def _strip(agg: Any) -> None:
@@ -176,8 +176,8 @@ _LEN = struct.Struct("<Q")
 
 FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
 # ... and no more than this many pickled bytes of them, one frame always let through (a
-# frame decodes to ~12x its size: a batch of 50k buckets, random seconds over 900 IPs,
-# pickles to ~2 MB and decodes to ~26 MB).
+# bucket dict decodes to ~12x its pickle: 50k buckets pickle to ~2 MB and decode to ~26 MB;
+# the columnar parser's BucketColumns decode to about their size, ~4 MB for 43k).
 AHEAD_BYTES = 1 << 20
 
 

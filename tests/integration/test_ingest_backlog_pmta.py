@@ -123,7 +123,7 @@ def test_a_frozen_aggregate_thaws_equal() -> None:
     from opsconsole.core.sources.base import ParseStats
 
     agg = BatchAggregate()
-    agg.buckets = {("192.0.2.1", "s", "gmail", m * 60): [m, 1, 0, 1, 0, 0] for m in range(50)}
+    agg.buckets.update({("192.0.2.1", "s", "gmail", m * 60): [m, 1, 0, 1, 0, 0] for m in range(50)})
     agg.signature_hits = {("192.0.2.1", "gmail", "sig", 60): 3}
     agg.events, agg.last_event_at, agg.ordered = 77, 1234.5, True
     stats = ParseStats()
