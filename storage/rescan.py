@@ -119,31 +119,25 @@ async def _ip_totals(conn: AsyncConnection, ips: list[str]) -> Totals:
     return out
 
 
-def _ranges(keys: Iterable[tuple[Any, ...]]) -> dict[str, tuple[int, int]]:
-    """Each IP's (first, last) minute among ``keys`` (ip first, minute last)."""
-    out: dict[str, tuple[int, int]] = {}
-    for k in keys:
-        ip, minute = k[0], int(k[-1])
-        lo, hi = out.get(ip, (minute, minute))
-        out[ip] = (min(lo, minute), max(hi, minute))
-    return out
-
-
 async def _existing(
     conn: AsyncConnection, table: str, key_cols: str, val_cols: str, keys: Iterable[tuple[Any, ...]]
 ) -> dict[tuple[Any, ...], list[int]]:
-    found: dict[tuple[Any, ...], list[int]] = {}
+    """The stored rows of ``keys`` (minute last): one pass over their minutes, the tables
+    being keyed time first (rows of other keys in that window are passed over)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    minutes = [int(k[-1]) for k in wanted]
+    rows = await conn.execute(
+        text(f"SELECT {key_cols}, {val_cols} FROM {table} WHERE minute >= :lo AND minute <= :hi"),
+        {"lo": min(minutes), "hi": max(minutes)},
+    )
     nk = len(key_cols.split(", "))
-    for ip, (lo, hi) in sorted(_ranges(keys).items()):
-        rows = await conn.execute(
-            text(
-                f"SELECT {key_cols}, {val_cols} FROM {table}"
-                " WHERE ip = :ip AND minute >= :lo AND minute <= :hi"
-            ),
-            {"ip": ip, "lo": lo, "hi": hi},
-        )
-        for r in rows:
-            found[tuple(r[:nk])] = [int(v) for v in r[nk:]]
+    found: dict[tuple[Any, ...], list[int]] = {}
+    for r in rows:
+        k = tuple(r[:nk])
+        if k in wanted:
+            found[k] = [int(v) for v in r[nk:]]
     return found
 
 

@@ -8,41 +8,21 @@ edge. The readers gain too: nearly every read is a window of minutes for all IPs
 of this key, where the old key meant a full scan), and retention deletes a leading range.
 A read of one IP over a window scans that window's rows.
 
-SQLite cannot change a primary key: the table is rebuilt inside this step. PostgreSQL swaps
-the constraint. A table already keyed this way (a new database) passes through unchanged.
+How: migrations/rekey.py.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from opsconsole.storage.migrations.rekey import rekey
 from opsconsole.storage.migrations.v007_providers import BUCKET_COLUMNS
 
 VERSION = 21
 
 KEY = ["minute", "ip", "subuser", "provider"]
+NAMES = 'ip, subuser, provider, minute, delivered, bounced, hard, soft, "deferred", complaints'
 
 
 def up(conn: Connection) -> None:
-    pk = inspect(conn).get_pk_constraint("bucket")
-    if list(pk.get("constrained_columns") or []) == KEY:
-        return
-    cols = ", ".join(KEY)
-    if conn.dialect.name == "sqlite":
-        conn.execute(
-            text(f"CREATE TABLE bucket_v021 ({BUCKET_COLUMNS}, PRIMARY KEY ({cols})) WITHOUT ROWID")
-        )
-        every = (
-            'ip, subuser, provider, minute, delivered, bounced, hard, soft, "deferred", complaints'
-        )
-        conn.execute(
-            text(f"INSERT INTO bucket_v021 ({every}) SELECT {every} FROM bucket ORDER BY {cols}")
-        )
-        conn.execute(text("DROP TABLE bucket"))
-        conn.execute(text("ALTER TABLE bucket_v021 RENAME TO bucket"))
-    else:
-        conn.execute(
-            text(f'ALTER TABLE bucket DROP CONSTRAINT "{pk.get("name") or "bucket_pkey"}"')
-        )
-        conn.execute(text(f"ALTER TABLE bucket ADD PRIMARY KEY ({cols})"))
+    rekey(conn, "bucket", BUCKET_COLUMNS, NAMES, KEY)
