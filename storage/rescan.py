@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from opsconsole.core.aggregate import BatchAggregate
+from opsconsole.core.aggregate import BatchAggregate, table_order
 from opsconsole.core.ports import SavedCheckpoint
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.storage import fleet
@@ -200,8 +200,9 @@ async def _write(
 ) -> None:
     keys = key_cols.split(", ")
     nk, nv = len(keys), len(val_cols)
-    gone = sorted(k for k, v in rows.items() if not any(v) and k in had)
-    kept = sorted((k, v) for k, v in rows.items() if any(v))
+    # in the tables' key order, as every writer locks rows (core/aggregate.py table_order)
+    gone = sorted((k for k, v in rows.items() if not any(v) and k in had), key=table_order)
+    kept = sorted(((k, v) for k, v in rows.items() if any(v)), key=lambda kv: table_order(kv[0]))
     marks = placeholders(conn, nv + nk).split(", ")
     where = " AND ".join(f"{c} = {m}" for c, m in zip(keys, marks[nv:], strict=True))
     sets = ", ".join(f"{c} = {m}" for c, m in zip(val_cols, marks[:nv], strict=True))

@@ -324,9 +324,9 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             prov = domains[dom] = table_p.provider_of(dom) if dom else ""
         prov_of.append(prov)
 
-    # Bucket keys in key order: the (ip, vmta) and the provider of each code ranked (equal
-    # ones equal), then Arrow groups and sorts by rank. The batch's buckets are then filled
-    # in the order the upsert writes them (BatchAggregate.rows sorts a sorted list in one pass).
+    # Bucket keys in the table's key order (minute, ip, vmta, provider): the (ip, vmta) and
+    # the provider of each code ranked (equal ones equal), then Arrow groups and sorts by
+    # minute and rank. The upsert writes them in that order: no sort, and the B-tree appends.
     cidx = combo.indices.cast(pa.int64())
     keys_a = sorted(set(attrs))
     rank_a = {a: i for i, a in enumerate(keys_a)}
@@ -346,9 +346,13 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
         pa.table({"a": aidx, "p": pidx, "m": minute, **ind})
         .group_by(["a", "p", "m"], use_threads=False)
         .aggregate([(k, "sum") for k in ind])
-        .sort_by([("a", "ascending"), ("p", "ascending"), ("m", "ascending")])
+        .sort_by([("m", "ascending"), ("a", "ascending"), ("p", "ascending")])
     )
     ga, gp, gm = grouped.column("a"), grouped.column("p"), grouped.column("m")
+    newest = pa.table({"a": ga, "m": gm}).group_by("a", use_threads=False).aggregate([("m", "max")])
+    last_of = dict(
+        zip(newest.column("a").to_pylist(), newest.column("m_max").to_pylist(), strict=True)
+    )
     gn = {k: grouped.column(f"{k}_sum") for k in ind}
     total = pc.add(pc.add(gn["n0"], gn["n1"]), pc.add(gn["n2"], gn["n3"]))
     bucket_cols = [_int64s(pa, c) for c in (
@@ -417,11 +421,12 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
             if vm in u or len(u) < MAX_UNMAPPED:
                 u[vm] = u.get(vm, 0) + n
         ga_, gp_, gm_, *counts = bucket_cols  # counts in bucket column order
-        cols = BucketColumns(keys_a, keys_p, ga_, gp_, gm_, counts)
-        if not agg.bucket_count():  # unique keys in key order: kept as columns
+        cols = BucketColumns(keys_a, keys_p, ga_, gp_, gm_, counts, last_of)
+        if not agg.bucket_count():  # unique keys in table order: kept as columns
             agg.set_columns(cols)
         else:
             add_buckets(agg.buckets, cols.items())
+            agg.ordered = False
         agg.events += n_events
         if agg.last_event_at is None or last > agg.last_event_at:
             agg.last_event_at = last

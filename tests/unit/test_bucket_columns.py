@@ -7,17 +7,17 @@ from __future__ import annotations
 import pickle
 from array import array
 
-from opsconsole.core.aggregate import BatchAggregate, BucketColumns
+from opsconsole.core.aggregate import BatchAggregate, BucketColumns, table_order
 
 NAMES = [("", "vmta-9"), ("192.0.2.1", ""), ("192.0.2.1", "a")]
 PROVIDERS = ["", "gmail", "other"]
-# (name code, provider code, minute, six counters), in key order
+# (name code, provider code, minute, six counters), in the table's key order (minute first)
 ENTRIES = [
+    (1, 1, 0, (3, 0, 0, 0, 1, 0)),
     (0, 1, 60, (1, 0, 0, 0, 0, 0)),
     (1, 0, 60, (0, 2, 1, 1, 0, 0)),
-    (1, 1, 0, (3, 0, 0, 0, 1, 0)),
-    (1, 1, 120, (0, 0, 0, 0, 0, 4)),
     (2, 2, 60, (5, 1, 0, 1, 2, 0)),
+    (1, 1, 120, (0, 0, 0, 0, 0, 4)),
 ]
 
 
@@ -78,3 +78,19 @@ def test_columns_survive_a_pickle_and_absorb_either_way() -> None:
     extra.buckets[("192.0.2.1", "", "gmail", 0)] = [1, 1, 1, 0, 0, 0]
     cols.absorb(extra)
     assert cols.buckets == want
+
+
+def test_a_dict_writes_in_the_tables_key_order_as_columns_do() -> None:
+    """Every writer locks rows in one order (PostgreSQL: no deadlock between a host reading
+    columns and one reading lines): the dict's rows, sorted, are the columns' rows."""
+    plain = BatchAggregate()
+    for k, c in reversed(list(as_dict().items())):
+        plain.buckets[k] = c
+        plain.signature_hits[(k[0], k[2], "sig", k[3])] = 1
+    cols = BatchAggregate()
+    cols.set_columns(columns(array))
+    assert plain.rows(ordered=True) == cols.rows() == [(*k, *c) for k, c in as_dict().items()]
+    assert [table_order(r[:4]) for r in cols.rows()] == sorted(table_order(k) for k in as_dict())
+    hits = plain.hit_rows(ordered=True)
+    assert [h[:4] for h in hits] == sorted((h[:4] for h in hits), key=table_order)
+    assert plain.rows(ordered=False)[0] == cols.rows()[-1]  # unordered: as filled
