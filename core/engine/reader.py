@@ -10,6 +10,7 @@ e.g. PowerMTA's current header, rides along in the checkpoint).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -325,19 +326,58 @@ class SourceReader:
 
     async def _poll_batches(self, added: Totals) -> None:
         assert self._tailer is not None
-        for batch in self._tailer.iter_batches():
-            cp = batch.checkpoint
-            parser = self._parser_for(cp.path, cp.inode)
-            agg = BatchAggregate(self.providers, self.signatures)
-            feed_pending = getattr(parser, "feed_pending", None)
-            if feed_pending is not None and batch.data is None:  # ESP payloads: storage
-                agg.pending = feed_pending(batch.lines)  # counts only new event ids
-            else:  # raw bytes: the columnar path where it takes them, else the line parser
-                backlog.read_batch(parser, agg, batch, self.fast_batch, self._tailer.max_line)
-            stats = parser.stats.take()
-            state = dict(parser.get_state())
-            if not await self._commit(batch, agg, stats, state, feed_pending is not None, added):
+        batches = self._tailer.iter_batches()
+        if self.two_cores:
+            await self._poll_batches_ahead(batches, added)
+            return
+        for batch in batches:
+            if not await self._commit(batch, *self._parse(batch), added):
                 return
+
+    async def _poll_batches_ahead(self, batches: Iterator[Batch], added: Totals) -> None:
+        """A one-shot reading in order: the next batch is read and parsed on a thread while
+        this one commits (SQLite and Arrow release the GIL while they work), so the commit
+        and the parse of a backlog's tail overlap. The tailer and parser are then a batch
+        past the last commit: a stop or a failure resumes from the database's positions."""
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
+        ahead = pool.submit(self._read_ahead, batches)
+        try:
+            while (got := await asyncio.wrap_future(ahead)) is not None:
+                batch, parsed = got
+                if parsed is None:  # a file's first batch: its parser after the last commit
+                    parsed = await asyncio.wrap_future(pool.submit(self._parse, batch))
+                ahead = pool.submit(self._read_ahead, batches)
+                if not await self._commit(batch, *parsed, added):
+                    self._rewind = True
+                    return
+        except BaseException:
+            self._rewind = True
+            raise
+        finally:
+            concurrent.futures.wait([ahead])  # nobody reads the tailer after this returns
+            pool.shutdown()
+
+    def _read_ahead(self, batches: Iterator[Batch]) -> tuple[Batch, Any] | None:
+        """The next batch, parsed unless it opens a file: a new file's parser takes the
+        state of the last committed position (``_parser_for``), so it waits for it."""
+        batch = next(batches, None)
+        if batch is None:
+            return None
+        cp = batch.checkpoint
+        return batch, (self._parse(batch) if (cp.path, cp.inode) in self._parsers else None)
+
+    def _parse(self, batch: Batch) -> tuple[BatchAggregate, ParseStats, dict[str, Any], bool]:
+        """(aggregate, stats, parser state after it, is it an ESP payload) of ``batch``."""
+        cp = batch.checkpoint
+        parser = self._parser_for(cp.path, cp.inode)
+        agg = BatchAggregate(self.providers, self.signatures)
+        feed_pending = getattr(parser, "feed_pending", None)
+        if feed_pending is not None and batch.data is None:  # ESP payloads: storage
+            agg.pending = feed_pending(batch.lines)  # counts only new event ids
+        else:  # raw bytes: the columnar path where it takes them, else the line parser
+            assert self._tailer is not None
+            backlog.read_batch(parser, agg, batch, self.fast_batch, self._tailer.max_line)
+        return agg, parser.stats.take(), dict(parser.get_state()), feed_pending is not None
 
     async def _commit_group(self, group: list[Any], added: Totals) -> bool:
         """Commit consecutive batches (batch, agg, stats, state, crc) of one file in one

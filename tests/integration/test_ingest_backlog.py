@@ -307,3 +307,51 @@ def _ck(row: tuple[Any, ...]) -> tuple[Any, ...]:
     state = json.loads(row[7])
     rec = state.pop("_reading")
     return (*row[3:7], state, rec["end"], rec["crc"])
+
+
+async def _read_stopping(url: str, path: Path, stop_after: list[int]) -> int:
+    """A one-shot reading in order (no split: the read-ahead path) whose keep_going says
+    stop after each count of commits in ``stop_after``; polls again after each stop."""
+    from opsconsole.storage.db import open_database
+    from opsconsole.storage.store import SqlStore
+
+    engine = await open_database(url)
+    try:
+        r = SourceReader(
+            SqlStore(engine), SourceSpec(str(path), "postfix", str(path), IP_MAP),
+            clock=lambda: NOW, batch_bytes=32 << 10,
+        )  # fmt: skip
+        r.two_cores, r.split_min_bytes = True, 1 << 40
+        commits = 0
+
+        async def keep_going() -> bool:
+            nonlocal commits
+            commits += 1
+            return commits not in stop_after
+
+        r.keep_going = keep_going
+        await r.open()
+        polls = 0
+        while True:
+            polls += 1
+            if not (await r.poll()).bytes:
+                break
+        r.close()
+        return polls
+    finally:
+        await engine.dispose()
+
+
+def test_a_stop_while_the_next_batch_is_read_ahead_loses_nothing(
+    tmp_path: Path, db_url: str
+) -> None:
+    """The read-ahead has parsed a batch past the one a stop commits: the next poll reads it
+    again from the database's position, once."""
+    path = tmp_path / "mail.log"
+    write_log(path, 7, 6000)
+    read(db_url, path, two=False)
+    want = dump(db_url)
+    reset_db(db_url)
+    polls = asyncio.run(_read_stopping(db_url, path, [1, 2, 5, 9]))
+    assert polls >= 5  # it did stop, four times
+    assert dump(db_url) == want
