@@ -36,6 +36,8 @@ BATCH_BYTES = backlog.BATCH_BYTES
 GROUP_MAX = 8
 GROUP_ROWS = 50_000
 MAX_CONFLICTS = 50  # resumes from the database's positions within one poll
+# A batch parsed: (aggregate, stats, parser state after it, is it an ESP payload)
+_Parsed = tuple[BatchAggregate, ParseStats, dict[str, Any], bool]
 
 
 @dataclass(frozen=True)
@@ -357,7 +359,7 @@ class SourceReader:
             concurrent.futures.wait([ahead])  # nobody reads the tailer after this returns
             pool.shutdown()
 
-    def _read_ahead(self, batches: Iterator[Batch]) -> tuple[Batch, Any] | None:
+    def _read_ahead(self, batches: Iterator[Batch]) -> tuple[Batch, _Parsed | None] | None:
         """The next batch, parsed unless it opens a file: a new file's parser takes the
         state of the last committed position (``_parser_for``), so it waits for it."""
         batch = next(batches, None)
@@ -366,8 +368,8 @@ class SourceReader:
         cp = batch.checkpoint
         return batch, (self._parse(batch) if (cp.path, cp.inode) in self._parsers else None)
 
-    def _parse(self, batch: Batch) -> tuple[BatchAggregate, ParseStats, dict[str, Any], bool]:
-        """(aggregate, stats, parser state after it, is it an ESP payload) of ``batch``."""
+    def _parse(self, batch: Batch) -> _Parsed:
+        """``batch`` parsed (see _Parsed)."""
         cp = batch.checkpoint
         parser = self._parser_for(cp.path, cp.inode)
         agg = BatchAggregate(self.providers, self.signatures)
