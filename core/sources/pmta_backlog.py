@@ -25,6 +25,7 @@ the parser's ``now``. pyarrow is imported lazily (start-up time).
 
 from __future__ import annotations
 
+import struct
 from array import array
 from typing import Any
 
@@ -45,6 +46,7 @@ from opsconsole.core.sources.tail import MAX_LINE_BYTES
 _FIELD = r'(?:[^",\r\n]*|"[^"\r\n]*")'
 CLEAN_BATCH = rf"\A(?:{_FIELD}(?:,{_FIELD})*\n)*\z"  # every line, in one RE2 pass
 _SAMPLES_PER_IP = 20
+_BOUNDS = struct.Struct("<qq")  # a large_binary array's offsets: [0, length]
 _new = tuple.__new__
 
 
@@ -108,7 +110,10 @@ def _plan(parser: PmtaParser, agg: BatchAggregate, data: bytes) -> Any:
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    if not pc.match_substring_regex(pa.array([data], pa.large_binary()), CLEAN_BATCH)[0].as_py():
+    whole = pa.Array.from_buffers(  # the batch as one binary value, its bytes not copied
+        pa.large_binary(), 1, [None, pa.py_buffer(_BOUNDS.pack(0, len(data))), pa.py_buffer(data)]
+    )
+    if not pc.match_substring_regex(whole, CLEAN_BATCH)[0].as_py():
         return None
     first: str | None = None
     body = data
