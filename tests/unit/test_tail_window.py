@@ -1,0 +1,53 @@
+"""A raw Tailer reads a window up to its last newline when that newline is in the window's
+tail (Tailer._window): its batches (offsets, bytes, checkpoints) must be exactly those of
+one read of the whole window, whatever the line lengths: lines longer than the tail probe
+across a window's end, a window without a newline, a max_lines cut, the file's end."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from opsconsole.core.sources import tail
+from opsconsole.core.sources.tail import Tailer
+
+
+def cut(path: Path, max_bytes: int, max_lines: int | None) -> list[tuple[int, int, bytes, str]]:
+    with Tailer(str(path), max_bytes=max_bytes, max_lines=max_lines, raw_bytes=True) as t:
+        return [
+            (b.start_offset, b.end_offset, bytes(b.data or b""), b.checkpoint.first_line_hash)
+            for b in t.iter_batches()
+        ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_probe_cuts_as_one_read_does(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    path = tmp_path / "f.csv"
+    lines = []
+    for i in range(3000):
+        n = rng.choice([20, 80, 300]) if rng.random() > 0.01 else rng.randint(1000, 9000)
+        lines.append(f"{i}," + "x" * n)
+    path.write_text("\n".join(lines) + ("\n" if seed % 2 else "\nno newline at the end"))
+    monkeypatch.setattr(tail, "PROBE_BYTES", 2048)  # lines longer than the probe, often
+    sizes: list[int] = []
+    pread = tail.os.pread
+
+    def counted(fd: int, n: int, at: int) -> bytes:
+        sizes.append(n)
+        return pread(fd, n, at)
+
+    monkeypatch.setattr(tail.os, "pread", counted)
+    got = {m: cut(path, 32 << 10, m) for m in (None, 50)}
+    monkeypatch.setattr(tail.os, "pread", pread)
+    probed = sizes.count(2048)
+    exact = sum(1 for n in sizes if n not in (2048, 32 << 10) and n > 2048)
+    assert probed > 5 and exact > 5  # the probe found most windows' last newline
+    monkeypatch.setattr(tail, "PROBE_BYTES", 1 << 30)  # never probes: one read per window
+    want = {m: cut(path, 32 << 10, m) for m in (None, 50)}
+    assert got == want
+    assert len(want[None]) > 8 and len(want[50]) > len(want[None])
