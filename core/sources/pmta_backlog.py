@@ -55,8 +55,8 @@ def available() -> bool:
     worker forked after this has them (and so has the reader), instead of both processes
     importing compute and acero after the fork (~55 ms each)."""
     try:
-        import pyarrow.acero  # noqa: F401  (Table.group_by)
-        import pyarrow.compute  # noqa: F401
+        import pyarrow.acero  # Table.group_by
+        import pyarrow.compute
         import pyarrow.csv  # noqa: F401
     except ImportError:
         return False
