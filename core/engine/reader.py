@@ -315,7 +315,9 @@ class SourceReader:
                 batch = Batch(worker.path, [], wb.start, wb.end, wb.checkpoint)
                 group.append((batch, wb.agg, wb.stats, dict(wb.state), wb.crc))
                 state = wb.state
-                frame = frames.get_nowait()
+                # Small batches wait for the next one (one transaction's costs for several;
+                # the reader's own part parses meanwhile), a big group commits now.
+                frame = frames.get_nowait() if rows >= GROUP_ROWS // 2 else await frames.get()
             if group and not await self._commit_group(group, added):
                 self._stopped = True
                 return None
