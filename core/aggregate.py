@@ -157,6 +157,10 @@ class BatchAggregate:
         assert not self.bucket_count()
         self._columns, self.ordered = cols, True
 
+    def columnar(self) -> bool:
+        """The buckets are still :class:`BucketColumns` (about their pickle's size)."""
+        return self._columns is not None
+
     def bucket_count(self) -> int:
         return len(self._columns) if self._columns is not None else len(self._buckets)
 
