@@ -74,7 +74,7 @@ class BucketColumns:
     p: Sequence[int]  # the provider code of each bucket
     minute: Sequence[int]
     counts: list[Sequence[int]]  # six columns, in counter order
-    last: dict[int, int] | None = None  # name code -> its newest minute (None: work it out)
+    last: dict[int, int]  # name code -> its newest minute
 
     def __len__(self) -> int:
         return len(self.minute)
@@ -100,14 +100,8 @@ class BucketColumns:
 
     def newest(self) -> dict[str, int]:
         """Each IP's newest minute."""
-        last = self.last
-        if last is None:
-            last = {}
-            for a, m in zip(self.a, self.minute, strict=True):
-                if m > last.get(a, -1):
-                    last[a] = m
         out: dict[str, int] = {}
-        for a, m in last.items():
+        for a, m in self.last.items():
             ip = self.names[a][0]
             if ip and m > out.get(ip, -1):
                 out[ip] = m
@@ -166,6 +160,9 @@ class BatchAggregate:
 
     def bucket_keys(self) -> Iterable[BucketKey]:
         return self._columns.keys() if self._columns is not None else self._buckets
+
+    def bucket_items(self) -> Iterable[tuple[BucketKey, list[int]]]:
+        return self._columns.items() if self._columns is not None else self._buckets.items()
 
     def ip_minutes(self) -> list[tuple[str, float]]:
         """Each attributed IP of the batch with its newest event minute."""
@@ -241,8 +238,7 @@ class BatchAggregate:
             self._columns, self.ordered = later._columns, later.ordered
         else:
             self.ordered = self.ordered and not self.bucket_count() and later.ordered
-            items = later._columns.items() if later._columns is not None else later._buckets.items()
-            add_buckets(self.buckets, items)
+            add_buckets(self.buckets, later.bucket_items())
         hits = self.signature_hits
         for hk, n in later.signature_hits.items():
             hits[hk] = hits.get(hk, 0) + n
@@ -264,17 +260,18 @@ class BatchAggregate:
             return self._columns.rows()
         items = self._buckets.items()
         if ordered and not self.ordered:
-            items = sorted(items, key=_item_order)  # type: ignore[assignment]
+            items = sorted(items, key=item_order)  # type: ignore[assignment]
         return [(*k, *c) for k, c in items]  # type: ignore[misc]
 
     def hit_rows(self, ordered: bool = True) -> list[tuple[str, str, str, int, int]]:
         items = self.signature_hits.items()
         if ordered:
-            items = sorted(items, key=_item_order)  # type: ignore[assignment]
+            items = sorted(items, key=item_order)  # type: ignore[assignment]
         return [(*k, c) for k, c in items]
 
 
-def _item_order(item: tuple[tuple[str, str, str, int], object]) -> tuple[int, str, str, str]:
+def item_order(item: tuple[tuple[str, str, str, int], object]) -> tuple[int, str, str, str]:
+    """:func:`table_order` of a (key, value) pair."""
     return table_order(item[0])
 
 

@@ -32,6 +32,7 @@ def columns(kind: type = list) -> BucketColumns:
         col([e[1] for e in ENTRIES]),  # type: ignore[arg-type]
         col([e[2] for e in ENTRIES]),  # type: ignore[arg-type]
         [col([e[3][i] for e in ENTRIES]) for i in range(6)],  # type: ignore[misc]
+        {a: max(e[2] for e in ENTRIES if e[0] == a) for a in {e[0] for e in ENTRIES}},
     )
 
 
