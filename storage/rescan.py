@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from opsconsole.core.aggregate import BatchAggregate, table_order
+from opsconsole.core.aggregate import BatchAggregate, item_order, table_order
 from opsconsole.core.ports import SavedCheckpoint
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.storage import fleet
@@ -105,16 +105,12 @@ async def _swap(
 
 
 async def _ip_totals(conn: AsyncConnection, ips: list[str]) -> Totals:
-    """Each of ``ips``' counters over all its buckets: one pass over the table (the key is
-    time first, so a query per IP would be a pass per IP), IPs named in chunks."""
+    """Each of ``ips``' counters over all its buckets, in one grouped pass over the table
+    (keyed time first: a query per IP, or per chunk of IPs, would each be a pass)."""
     out: Totals = {ip: [0] * 6 for ip in ips}
     sums = ", ".join(f"SUM({c})" for c in COLS)
-    for at in range(0, len(ips), 500):
-        chunk = ips[at : at + 500]
-        names = ", ".join(f":i{i}" for i in range(len(chunk)))
-        sql = f"SELECT ip, {sums} FROM bucket WHERE ip IN ({names}) GROUP BY ip"
-        rows = await conn.execute(text(sql), {f"i{i}": ip for i, ip in enumerate(chunk)})
-        for ip, *counts in rows:
+    for ip, *counts in await conn.execute(text(f"SELECT ip, {sums} FROM bucket GROUP BY ip")):
+        if ip in out:
             out[ip] = [int(v or 0) for v in counts]
     return out
 
@@ -202,7 +198,7 @@ async def _write(
     nk, nv = len(keys), len(val_cols)
     # in the tables' key order, as every writer locks rows (core/aggregate.py table_order)
     gone = sorted((k for k, v in rows.items() if not any(v) and k in had), key=table_order)
-    kept = sorted(((k, v) for k, v in rows.items() if any(v)), key=lambda kv: table_order(kv[0]))
+    kept = sorted(((k, v) for k, v in rows.items() if any(v)), key=item_order)
     marks = placeholders(conn, nv + nk).split(", ")
     where = " AND ".join(f"{c} = {m}" for c, m in zip(keys, marks[nv:], strict=True))
     sets = ", ".join(f"{c} = {m}" for c, m in zip(val_cols, marks[:nv], strict=True))
