@@ -8,13 +8,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 
-def rekey(conn: Connection, table: str, columns_ddl: str, names: str, key: list[str]) -> None:
-    """``columns_ddl``: the table's columns as SQLite DDL; ``names``: their names, in order."""
-    pk = inspect(conn).get_pk_constraint(table)
+def rekey(conn: Connection, table: str, columns_ddl: str, key: list[str]) -> None:
+    """``columns_ddl``: the table's columns as SQLite DDL (those it has now)."""
+    found = inspect(conn)
+    pk = found.get_pk_constraint(table)
     if list(pk.get("constrained_columns") or []) == key:
         return
     cols = ", ".join(key)
     if conn.dialect.name == "sqlite":
+        names = ", ".join(f'"{c["name"]}"' for c in found.get_columns(table))
         new = f"{table}_rekeyed"
         conn.execute(
             text(f"CREATE TABLE {new} ({columns_ddl}, PRIMARY KEY ({cols})) WITHOUT ROWID")

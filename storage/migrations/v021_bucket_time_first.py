@@ -21,8 +21,7 @@ from opsconsole.storage.migrations.v007_providers import BUCKET_COLUMNS
 VERSION = 21
 
 KEY = ["minute", "ip", "subuser", "provider"]
-NAMES = 'ip, subuser, provider, minute, delivered, bounced, hard, soft, "deferred", complaints'
 
 
 def up(conn: Connection) -> None:
-    rekey(conn, "bucket", BUCKET_COLUMNS, NAMES, KEY)
+    rekey(conn, "bucket", BUCKET_COLUMNS, KEY)

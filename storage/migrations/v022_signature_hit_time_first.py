@@ -20,4 +20,4 @@ KEY = ["minute", "ip", "provider", "signature"]
 
 
 def up(conn: Connection) -> None:
-    rekey(conn, "signature_hit", COLUMNS, "ip, provider, signature, minute, hits", KEY)
+    rekey(conn, "signature_hit", COLUMNS, KEY)
