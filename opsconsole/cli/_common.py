@@ -42,7 +42,7 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: A
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort, BrokenPipeError):
-        raise  # a BrokenPipeError (`| head` left mid-output) is cli.app.run's: exit 0, silent
+        raise  # BrokenPipeError (`| head` left mid-output): typer's main exits 1, silently
     except Exception as e:
         from sqlalchemy.exc import DBAPIError
 
