@@ -174,11 +174,16 @@ class WorkerBatch:
 _LEN = struct.Struct("<Q")
 
 
-FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits (and queued in the worker)
+FRAMES_AHEAD = 4  # frames decoded ahead of the reader's commits
 # ... and no more than this many pickled bytes of them, one frame always let through (a
 # bucket dict decodes to ~12x its pickle: 50k buckets pickle to ~2 MB and decode to ~26 MB;
 # the columnar parser's BucketColumns decode to about their size, ~4 MB for 43k).
 AHEAD_BYTES = 1 << 20
+# Pickled frames the worker queues for its pipe. Counted in bytes, not frames: the reader
+# takes none while it loads and opens its database (~0.5 s), and a worker that stopped
+# after 4 frames stalled there (0.15-0.3 s of the critical path on a 384 MB file, whose
+# frames are ~0.2 MB); 16 MB is also 4 frames of 43k buckets each.
+SEND_FRAMES, SEND_BYTES = 256, 16 << 20
 
 
 class Worker:
@@ -197,7 +202,7 @@ class Worker:
         # the reader has worked it out (:func:`boundary`); None: none before the end.
         self.split: int | None = None
         self._thread: threading.Thread | None = None
-        self._room = _Room()
+        self._room = _Room(FRAMES_AHEAD, AHEAD_BYTES)
         self._closing = False
 
     def frames(self, loop: Any) -> _Frames:
@@ -249,17 +254,18 @@ class Worker:
 
 
 class _Room:
-    """The frames decoded and not yet taken by the reader, and their pickled bytes: the
-    pipe's pump waits while there are :data:`FRAMES_AHEAD` of them or
-    :data:`AHEAD_BYTES` (one frame is always let through)."""
+    """Frames on their way and their pickled bytes: who makes them waits while there are
+    ``max_frames`` of them or ``max_bytes`` (one frame is always let through). The
+    reader's pipe pump waits for the frames it decoded, the worker for those it queued."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_frames: int, max_bytes: int) -> None:
         self._cond = threading.Condition()
         self._frames = self._bytes = 0
+        self._max_frames, self._max_bytes = max_frames, max_bytes
         self._closed = False
 
     def _free(self) -> bool:
-        return self._closed or (self._frames < FRAMES_AHEAD and self._bytes < AHEAD_BYTES)
+        return self._closed or (self._frames < self._max_frames and self._bytes < self._max_bytes)
 
     def wait(self) -> None:
         with self._cond:
@@ -338,12 +344,16 @@ def start(
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        out: queue.Queue[bytes | None] = queue.Queue(FRAMES_AHEAD)
-        writer = threading.Thread(target=_send_all, args=(wfd, out), daemon=True)
+        out: queue.Queue[bytes | None] = queue.Queue()
+        room = _Room(SEND_FRAMES, SEND_BYTES)
+        writer = threading.Thread(target=_send_all, args=(wfd, out, room), daemon=True)
         writer.start()  # writes while the worker parses on (the reader may be busy)
 
         def send(frame: tuple[str, Any]) -> None:
-            out.put(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+            data = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
+            room.wait()
+            room.take(len(data))
+            out.put(data)
 
         try:
             end = _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg,
@@ -358,17 +368,17 @@ def start(
         os._exit(code)
 
 
-def _send_all(wfd: int, out: queue.Queue[bytes | None]) -> None:
+def _send_all(wfd: int, out: queue.Queue[bytes | None], room: _Room) -> None:
     gone = False
     while (data := out.get()) is not None:
-        if gone:
-            continue  # the reader is gone: drain, so the parsing thread never blocks
-        try:
-            view = memoryview(_LEN.pack(len(data)) + data)
-            while view:
-                view = view[os.write(wfd, view) :]
-        except OSError:
-            gone = True
+        if not gone:  # the reader gone: drain, so the parsing thread never blocks
+            try:
+                view = memoryview(_LEN.pack(len(data)) + data)
+                while view:
+                    view = view[os.write(wfd, view) :]
+            except OSError:
+                gone = True
+        room.give(len(data))
     os.close(wfd)
 
 

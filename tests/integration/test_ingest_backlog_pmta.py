@@ -81,14 +81,17 @@ def test_a_backlog_too_big_to_hold_is_read_in_rounds(
 
 
 LIMITS = {
-    # each batch alone, and frames decoded one at a time (a byte budget under one frame)
-    "small": {"reader.GROUP_ROWS": 1, "backlog.AHEAD_BYTES": 1},
+    # each batch alone, frames decoded one at a time and queued by the worker one at a
+    # time (byte budgets under one frame)
+    "small": {"reader.GROUP_ROWS": 1, "backlog.AHEAD_BYTES": 1, "backlog.SEND_BYTES": 1},
     # groups as big as the frames already decoded, up to 64
     "big": {
         "reader.GROUP_MAX": 64,
         "reader.GROUP_ROWS": 10**9,
         "backlog.FRAMES_AHEAD": 64,
         "backlog.AHEAD_BYTES": 1 << 30,
+        "backlog.SEND_FRAMES": 1024,
+        "backlog.SEND_BYTES": 1 << 30,
     },
 }
 
