@@ -46,10 +46,12 @@ from opsconsole.core.sources import reading
 from opsconsole.core.sources.tail import (
     HASH_BYTES,
     MAX_LINE_BYTES,
+    PROBE_BYTES,
     Batch,
     Checkpoint,
     Tailer,
     decode_lines,
+    line_pieces,
     prefix_hash,
 )
 
@@ -122,8 +124,8 @@ def read_batch(parser: Any, agg: Any, batch: Batch, fast: FastBatch | None, max_
     when it takes them, else decoded and fed to the line parser (reader and worker alike)."""
     if batch.data is not None:
         if fast is None or not fast(parser, agg, batch.data):
-            lines, _ = decode_lines(batch.data, max_line)
-            agg.add_all(parser.feed(lines))
+            for lines, _ in line_pieces(batch.data, max_line):
+                agg.add_all(parser.feed(lines))
     else:
         agg.add_all(parser.feed(batch.lines))
 
@@ -472,16 +474,36 @@ def boundary(fd: int, start: int, max_bytes: int, max_lines: int | None, target:
     pos = start
     buf = bytearray(max_bytes)  # one buffer, read into again and again: no page faults
     while True:
-        if os.preadv(fd, [buf], pos) < max_bytes:
+        n = _chunk_length(fd, pos, max_bytes, max_lines, buf)
+        if n is None:
             return None
-        n = buf.rfind(b"\n") + 1
-        if n == 0:
-            return None
-        if max_lines is not None and buf.count(b"\n", 0, n) > max_lines:
-            n = len(buf) - len(bytes(buf).split(b"\n", max_lines)[-1])
         pos += n
         if pos >= target:
             return pos
+
+
+def _chunk_length(
+    fd: int, pos: int, max_bytes: int, max_lines: int | None, buf: bytearray
+) -> int | None:
+    """The length of the tailer's chunk at ``pos`` (a full window of ``max_bytes`` cut at
+    its last newline, and after ``max_lines`` lines), or None: a short window, or none
+    with a newline. Without a line limit, the window's last newline is looked for in its
+    tail first (as Tailer._window reads): the walk then reads ~64 KiB per window."""
+    if max_lines is None and max_bytes > 2 * PROBE_BYTES:
+        tail = os.pread(fd, PROBE_BYTES, pos + max_bytes - PROBE_BYTES)
+        if len(tail) < PROBE_BYTES:
+            return None
+        k = tail.rfind(b"\n")
+        if k >= 0:
+            return max_bytes - PROBE_BYTES + k + 1
+    if os.preadv(fd, [buf], pos) < max_bytes:
+        return None
+    n = buf.rfind(b"\n") + 1
+    if n == 0:
+        return None
+    if max_lines is not None and buf.count(b"\n", 0, n) > max_lines:
+        n = len(buf) - len(bytes(buf).split(b"\n", max_lines)[-1])
+    return n
 
 
 def checkpoint_at(fd: int, path: str, offset: int) -> Checkpoint:

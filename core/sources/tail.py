@@ -46,7 +46,10 @@ Lines: decoded as UTF-8 with ``errors="replace"``, split on ``\\n`` only (``\\r`
 other Unicode line breaks are split), without the ``\\n``. A trailing partial line is left
 in the file (its bytes are not consumed) until its newline arrives. A batch is bounded by
 ``max_bytes`` and ``max_lines``; a single line longer than ``max_bytes`` (but not than
-``max_line``) is returned whole.
+``max_line``) is returned whole. A raw batch (``raw_bytes``) is bounded by ``max_bytes``
+alone: its lines are never a list at once (a columnar parser reads the bytes; the line
+parser's fallback takes them :func:`line_pieces` at a time), and counting its newlines
+would cost ~4 ms per 8 MB.
 
 Overlong lines: a line of more than ``max_line`` bytes (default 64 KiB, without its ``\\n``)
 is never held in memory: the reader scans past it in 1 MiB reads, consumes its bytes (the
@@ -141,7 +144,8 @@ class Batch:
     overlong: int = 0  # lines longer than max_line, each replaced by an OVERLONG marker
     # Tailer(raw_bytes=True): the batch's bytes, undecoded (``lines`` is then empty); a consumer
     # that wants lines calls decode_lines(data, max_line), which gives exactly what
-    # ``lines``/``overlong`` would have held. Batches cut around an overlong line keep lines.
+    # ``lines``/``overlong`` would have held (or line_pieces: the same, max_lines at a time).
+    # Batches cut around an overlong line keep lines.
     data: bytes | None = None
     # The batch's bytes as read (either mode) when it was read in one piece, else None: what
     # the reading record's CRC is taken over without reading the file a second time.
@@ -220,7 +224,7 @@ class Tailer:
         if max_lines is not None and max_lines <= 0:
             raise ValueError("max_lines must be positive or None")
         self.max_bytes = max_bytes
-        self.max_lines = max_lines
+        self.max_lines = None if raw_bytes else max_lines  # see the module docstring
         self.rotate_grace = rotate_grace
         self._clock = clock
         self.errors: dict[str, str] = {}
@@ -676,6 +680,26 @@ def decode_lines(data: bytes, max_line: int = MAX_LINE_BYTES) -> tuple[list[str]
                 out.append(str(part, "utf-8", "replace"))
         return out, overlong
     return lines, 0
+
+
+def line_pieces(
+    data: bytes, max_line: int = MAX_LINE_BYTES, max_lines: int = DEFAULT_MAX_LINES
+) -> Iterator[tuple[list[str], int]]:
+    """:func:`decode_lines` of ``data`` in consecutive pieces of at most ``max_lines``
+    lines (the lines of a raw batch, for the line parser: bounded memory however short its
+    lines are)."""
+    if data.count(b"\n") <= max_lines:
+        yield decode_lines(data, max_line)
+        return
+    start = 0
+    while start < len(data):
+        end = start
+        for _ in range(max_lines):
+            end = data.index(b"\n", end) + 1
+            if end == len(data):
+                break
+        yield decode_lines(data[start:end], max_line)
+        start = end
 
 
 def _path_key(c: _Cursor) -> str:

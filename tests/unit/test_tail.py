@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.core.sources.tail import HASH_BYTES, Batch, Checkpoint, Tailer, prefix_hash
+from opsconsole.core.sources.tail import (
+    HASH_BYTES,
+    Batch,
+    Checkpoint,
+    Tailer,
+    decode_lines,
+    line_pieces,
+    prefix_hash,
+)
 
 
 def drain(t: Tailer) -> list[Batch]:
@@ -98,6 +106,27 @@ def test_batches_bounded_by_bytes_and_lines(tmp_path: Path) -> None:
         assert a.end_offset == b.start_offset
     assert all(len(b.lines) <= 30 and b.end_offset - b.start_offset <= 1000 for b in got)
     assert got[-1].end_offset == p.stat().st_size
+
+
+def test_raw_batches_are_cut_by_bytes_and_their_lines_come_in_pieces(tmp_path: Path) -> None:
+    """A raw batch ignores max_lines (its bytes are not counted line by line); the line
+    parser's fallback takes its lines at most max_lines at a time, the same lines (and
+    OVERLONG markers) decode_lines gives for the whole batch."""
+    p = tmp_path / "x.log"
+    want = [f"l{i}" if i != 40 else "y" * 300 for i in range(200)]
+    p.write_text("".join(w + "\n" for w in want))
+    with Tailer(str(p), max_bytes=1000, max_lines=30, raw_bytes=True) as t:
+        got = drain(t)
+        assert t.max_lines is None
+    assert any(b.data is not None and b.data.count(b"\n") > 30 for b in got)
+    for b in got:
+        assert b.data is not None
+        whole = decode_lines(b.data, 100)
+        pieces = list(line_pieces(b.data, 100, 7))
+        assert all(len(lines) <= 7 for lines, _ in pieces)
+        assert [x for lines, _ in pieces for x in lines] == whole[0]
+        assert sum(n for _, n in pieces) == whole[1]
+    assert sum(decode_lines(b.data or b"", 100)[1] for b in got) == 1  # the 300-byte line
 
 
 def test_line_longer_than_max_bytes_is_returned_whole(tmp_path: Path) -> None:

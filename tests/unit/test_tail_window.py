@@ -1,10 +1,13 @@
 """A raw Tailer reads a window up to its last newline when that newline is in the window's
 tail (Tailer._window): its batches (offsets, bytes, checkpoints) must be exactly those of
 one read of the whole window, whatever the line lengths: lines longer than the tail probe
-across a window's end, a window without a newline, a max_lines cut, the file's end."""
+across a window's end, a window without a newline, the file's end. Raw batches are cut by
+bytes alone (no max_lines), and the backlog's split walk (backlog.boundary, which probes
+the same way) finds exactly their boundaries."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -50,4 +53,31 @@ def test_the_probe_cuts_as_one_read_does(
     monkeypatch.setattr(tail, "PROBE_BYTES", 1 << 30)  # never probes: one read per window
     want = {m: cut(path, 32 << 10, m) for m in (None, 50)}
     assert got == want
-    assert len(want[None]) > 8 and len(want[50]) > len(want[None])
+    assert len(want[None]) > 8 and want[50] == want[None]  # raw: bytes alone cut
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_split_walk_finds_the_raw_tailers_boundaries(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsconsole.core.engine import backlog
+
+    rng = random.Random(seed)
+    path = tmp_path / "f.csv"
+    sizes = [rng.choice([20, 80, 300]) if rng.random() > 0.02 else rng.randint(1000, 9000)
+             for _ in range(4000)]  # fmt: skip
+    lines = [f"{i}," + "x" * n for i, n in enumerate(sizes)]
+    path.write_text("\n".join(lines) + "\n")
+    for probe in (1024, 1 << 30):  # the walk's probe finds the last newline, or reads all
+        monkeypatch.setattr(tail, "PROBE_BYTES", probe)
+        monkeypatch.setattr(backlog, "PROBE_BYTES", probe)
+        ends = [end for _s, end, _d, _h in cut(path, 16 << 10, None)]
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            walked = [backlog.boundary(fd, 0, 16 << 10, None, t) for t in range(0, size, 997)]
+        finally:
+            os.close(fd)
+        # the first tailer boundary at or past each target (None within the last window)
+        want = [next((e for e in ends[:-1] if e >= t), None) for t in range(0, size, 997)]
+        assert walked == want and len(set(walked)) > 20
