@@ -64,6 +64,10 @@ MIN_BYTES = 48 << 20  # a smaller backlog is read in one process (the fork is no
 # (measured with 400k: 8% slower on the other generator's file).
 HOLD_ROWS = 120_000
 
+# A batch of fewer rows than this is sparse (SplitHook.sparse_share): at ~3 us a row in
+# SQLite it commits in under half of its parsing (~60 ms per 8 MB of PowerMTA CSV).
+SPARSE_ROWS = 10_000
+
 State = dict[str, Any]
 Merger = Callable[[State], State]
 # The columnar parser of a format (pmta_backlog.add_batch): fills the aggregate from a
@@ -79,6 +83,11 @@ class SplitHook:
     # it keeps less where commits cost more than parsing (measured: bench/ingest_*.py);
     # the reader's start-up (imports, migrations) runs while the worker already reads.
     share: float = 0.5
+    # The share where batches are sparse (under SPARSE_ROWS rows to commit each): their
+    # commits cost little next to their parsing, and the reader, idle at the end with
+    # ``share``, parses more itself. An early worker picks it after its first batch (the
+    # reader knows nothing of the file yet when it forks); None: ``share`` always.
+    sparse_share: float | None = None
 
 
 def _postfix_arm(parser: Any, path: str) -> set[str]:
@@ -115,7 +124,7 @@ def _pmta_merger(before: Mapping[str, Any], start: Any, last: Mapping[str, Any])
 
 HOOKS: dict[str, SplitHook] = {
     "postfix": SplitHook(_postfix_arm, _postfix_merger, share=0.55),
-    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7),
+    "pmta": SplitHook(_pmta_arm, _pmta_merger, share=0.7, sparse_share=0.62),
 }
 
 
@@ -169,6 +178,8 @@ class WorkerBatch:
 
 
 # Frames on the worker's pipe: an 8-byte length, then a pickle of one of
+#   ("target", offset)      (an early worker's first frame) it stops at the first batch
+#                           boundary at or past offset (SplitHook.sparse_share)
 #   ("batch", WorkerBatch)  one batch, in file order
 #   ("end", offset)         done: the last batch sent ended there, the first boundary at
 #                           or past the target
@@ -196,10 +207,21 @@ class Worker:
     whatever the backlog's size) and the reader reads more of its own part."""
 
     def __init__(
-        self, pid: int, rfd: int, path: str, start: Checkpoint, target: int, max_bytes: int
+        self,
+        pid: int,
+        rfd: int,
+        path: str,
+        start: Checkpoint,
+        target: int,
+        max_bytes: int,
+        retargets: bool = False,
     ) -> None:
         self.pid, self.rfd, self.path, self.start, self.target = pid, rfd, path, start, target
         self.dev, self.inode, self.max_bytes = start.dev, start.inode, max_bytes
+        # Set once ``target`` is final: at once, or (``retargets``) at its "target" frame
+        self._targeted = threading.Event()
+        if not retargets:
+            self._targeted.set()
         # The first batch boundary at or past ``target`` (where the worker stops), once
         # the reader has worked it out (:func:`boundary`); None: none before the end.
         self.split: int | None = None
@@ -225,11 +247,16 @@ class Worker:
                     body = _read_exact(self.rfd, _LEN.unpack(head)[0])
                     if body is None:
                         break
-                    self._room.take(len(body))
                     frame = pickle.loads(body)
+                    if frame[0] == "target":
+                        self.target = frame[1]
+                        self._targeted.set()
+                        continue
+                    self._room.take(len(body))
                     loop.call_soon_threadsafe(q.put_nowait, (frame, len(body)))
             except Exception:  # a torn frame (the worker was killed): what came stands
                 pass
+            self._targeted.set()  # none is coming
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                 loop.call_soon_threadsafe(q.put_nowait, (("eof", None), 0))
 
@@ -237,9 +264,18 @@ class Worker:
         self._thread.start()
         return _Frames(q, self._room)
 
+    def final_target(self, timeout: float = 30.0) -> int:
+        """``target`` once the worker has said where it stops (its first frame; needs
+        :meth:`frames` running). If it never says (it failed first, or is that slow), the
+        reader's split may not be where the worker stops: its second part is then read
+        again in order."""
+        self._targeted.wait(timeout)
+        return self.target
+
     def close(self) -> None:
         """Stop the worker (if still running), reap it, then close the pipe."""
         self._closing = True
+        self._targeted.set()
         self._room.close()  # a pump waiting for room wakes and ends
         if self.pid > 0:
             with contextlib.suppress(ProcessLookupError):
@@ -331,15 +367,17 @@ def start(
     make_parser: Callable[[], Any],
     make_agg: Callable[[], Any],
     fast: FastBatch | None = None,
+    retarget: Callable[[int], int] | None = None,
 ) -> Worker:
     """Fork a worker reading ``path`` from ``ck`` (with parser ``state``) up to the first
-    batch boundary at or past ``target``."""
+    batch boundary at or past ``target``; ``retarget`` (rows of the first batch -> target)
+    moves that target once, after the first batch."""
     rfd, wfd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(wfd)
-        return Worker(pid, rfd, path, ck, target, max_bytes)
+        return Worker(pid, rfd, path, ck, target, max_bytes, retargets=retarget is not None)
     code = 1
     try:  # the child: never returns into the caller's code
         os.close(rfd)
@@ -359,7 +397,7 @@ def start(
 
         try:
             end = _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg,
-                        fast, parent, send)  # fmt: skip
+                        fast, parent, send, retarget)  # fmt: skip
             send(("end", end))
         except Exception as e:
             send(("failed", repr(e)))
@@ -384,7 +422,10 @@ def _send_all(wfd: int, out: queue.Queue[bytes | None], room: _Room) -> None:
     os.close(wfd)
 
 
-def _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg, fast, parent, send):  # type: ignore[no-untyped-def]
+def _work(  # type: ignore[no-untyped-def]
+    path, ck, target, state, max_bytes, max_lines, make_parser, make_agg, fast, parent, send,
+    retarget,
+):  # fmt: skip
     raw = fast is not None
     tailer = Tailer(path, [ck], max_bytes=max_bytes, max_lines=max_lines, raw_bytes=raw)
     parser = make_parser()
@@ -400,6 +441,10 @@ def _work(path, ck, target, state, max_bytes, max_lines, make_parser, make_agg, 
                 raise RuntimeError(f"batch at {batch.start_offset}, not {expect}")
             agg = make_agg()
             read_batch(parser, agg, batch, fast, tailer.max_line)
+            if retarget is not None:
+                target = retarget(agg_rows(agg))
+                send(("target", target))
+                retarget = None
             stats = parser.stats.take()
             _strip(agg)
             pair = None
@@ -450,9 +495,15 @@ def early(
         return None
     finally:
         os.close(fd)
+    sparse = hook.sparse_share
+
+    def retarget(rows: int) -> int:
+        return int(size * (sparse if sparse is not None and rows < SPARSE_ROWS else hook.share))
+
     return start(
         path, ck, int(size * hook.share), state={}, max_bytes=max_bytes, max_lines=max_lines,
         make_parser=make_parser, make_agg=make_agg, fast=fast,
+        retarget=retarget if sparse is not None else None,
     )  # fmt: skip
 
 

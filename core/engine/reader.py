@@ -558,7 +558,8 @@ class _SecondPart:
             if os.fstat(fd).st_ino != w.inode:
                 return None
             if w.split is None:  # an early worker: where it stops, worked out while it reads
-                w.split = backlog.boundary(fd, w.start.offset, t.max_bytes, t.max_lines, w.target)
+                target = w.final_target()
+                w.split = backlog.boundary(fd, w.start.offset, t.max_bytes, t.max_lines, target)
             self.split = w.split
             if self.split is None:
                 return None

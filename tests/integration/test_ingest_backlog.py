@@ -128,22 +128,34 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def _read(  # type: ignore[no-untyped-def]
-    url: str, path: Path, two: bool, batch_bytes: int, fmt="postfix", ip_map=None, fast=None
+    url: str, path: Path, two: bool, batch_bytes: int, fmt="postfix", ip_map=None, fast=None,
+    early=False,
 ) -> SourceReader | None:
+    from opsconsole.core.aggregate import BatchAggregate
+    from opsconsole.core.sources import make_parser
+    from opsconsole.core.sources.tail import DEFAULT_MAX_LINES
     from opsconsole.storage.db import open_database
     from opsconsole.storage.store import SqlStore
 
+    ip_map = IP_MAP if ip_map is None else ip_map
     engine = await open_database(url)
     try:
         r = SourceReader(
             SqlStore(engine),
-            SourceSpec(str(path), fmt, str(path), IP_MAP if ip_map is None else ip_map),
+            SourceSpec(str(path), fmt, str(path), ip_map),
             clock=lambda: NOW,
             batch_bytes=batch_bytes,
             fast_batch=fast,
         )
         r.two_cores = two
         r.split_min_bytes = 0
+        if early:  # forked before the database is read, as the CLI does (cli/ingest.py)
+            r.early_worker = backlog.early(
+                str(path), fmt, max_bytes=batch_bytes, max_lines=DEFAULT_MAX_LINES, min_bytes=0,
+                make_parser=lambda: make_parser(fmt, ip_map, now=lambda: NOW),
+                make_agg=BatchAggregate, fast=fast,
+            )  # fmt: skip
+            assert r.early_worker is not None
         await r.open()
         await r.poll()
         r.close()

@@ -28,10 +28,10 @@ pytestmark = pytest.mark.skipif(not pmta_backlog.available(), reason="pyarrow no
 SHARE = backlog.HOOKS["pmta"].share
 
 
-def split_at(path: Path, batch_bytes: int) -> int:
+def split_at(path: Path, batch_bytes: int, share: float = SHARE) -> int:
     fd = os.open(path, os.O_RDONLY)
     try:
-        split = backlog.plan_split(fd, 0, os.fstat(fd).st_size, batch_bytes, 100_000, SHARE)
+        split = backlog.plan_split(fd, 0, os.fstat(fd).st_size, batch_bytes, None, share)
     finally:
         os.close(fd)
     assert split is not None
@@ -78,6 +78,26 @@ def test_a_backlog_too_big_to_hold_is_read_in_rounds(
     got = read_both(db_url, path, ip_map)[0]
     assert len(got) >= 2 and all(s > 0 for s in got), got
     assert got == sorted(got)  # each round starts where the last one's commits ended
+
+
+@pytest.mark.parametrize("sparse", [True, False], ids=["sparse", "dense"])
+def test_an_early_worker_stops_where_its_first_batch_says(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, sparse: bool
+) -> None:
+    """An early worker picks its share after its first batch (sparse batches: the reader
+    parses more); the reader's split waits for it, and the rows are those of one process."""
+    monkeypatch.setattr(backlog, "SPARSE_ROWS", 10**9 if sparse else 0)
+    path = tmp_path / "acct.csv"
+    ip_map = pmta_other.write(path, 6000, seed=27, ips=40, start=NOW - 4 * 3600, hours=3)
+    fast = pmta_backlog.add_batch
+    assert read(db_url, path, two=False, fmt="pmta", ip_map=ip_map, fast=fast) == []
+    want = dump(db_url)
+    got = read(db_url, path, two=True, fmt="pmta", ip_map=ip_map, fast=fast, early=True)
+    hook = backlog.HOOKS["pmta"]
+    assert hook.sparse_share is not None and hook.sparse_share < hook.share
+    share = hook.sparse_share if sparse else hook.share
+    assert got[0] == split_at(path, 32 << 10, share), got  # taken, where the worker said
+    assert dump(db_url) == want
 
 
 LIMITS = {
