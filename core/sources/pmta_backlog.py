@@ -25,6 +25,7 @@ the parser's ``now``. pyarrow is imported lazily (start-up time).
 
 from __future__ import annotations
 
+import re
 import struct
 from array import array
 from typing import Any
@@ -319,8 +320,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
 
     # Provider: one decision per distinct recipient domain.
     if cols.rcpt >= 0:
-        dom_raw = pc.replace_substring_regex(column(cols.rcpt), "^.*@", "")
-        dd = _dict(pc, dom_raw)
+        dd = _dict(pc, _after_last(pa, pc, column(cols.rcpt), "@"))
         dom_of = [d.strip().strip("<>")[:255].lower() for d in dd.dictionary.to_pylist()]
         dom_i = only_events(dd.indices)
     else:
@@ -468,6 +468,10 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
 
 _UNIX_TIME = r"^[0-9]{1,15}$"
 _STD_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:[+-][0-9]{4})?$"
+# _STD_TIME cut in two at [16:19]: the ":SS" and the rest (a value has the layout exactly
+# when both parts do), each judged once per distinct part instead of by RE2 per row.
+_STD_SECONDS = re.compile(r":[0-9]{2}")
+_STD_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(?:[+-][0-9]{4})?")
 
 
 def _times_by_minute(parser, pa, pc, col, only_events, max_ts):  # type: ignore[no-untyped-def]
@@ -478,14 +482,12 @@ def _times_by_minute(parser, pa, pc, col, only_events, max_ts):  # type: ignore[
     col = col.combine_chunks() if hasattr(col, "num_chunks") else col
     indices = only_events(pa.array(range(len(col)), pa.int64()))
     ev = pc.take(col, indices) if len(indices) != len(col) else col
-    std = pc.match_substring_regex(ev, _STD_TIME)
-    unix = None if pc.all(std).as_py() else pc.match_substring_regex(ev, _UNIX_TIME)
-    if unix is not None and not pc.all(pc.or_(std, unix)).as_py():
+    got = _std_times(pa, pc, ev) or _std_or_unix_times(pa, pc, ev)
+    if got is None:
         return None  # Unix seconds are the only other layout judged here
-    sec = pc.cast(pc.if_else(std, pc.utf8_slice_codeunits(ev, 17, 19), _lit(pa, "0")), pa.int64())
+    keys, sec = got
     if pc.max(sec).as_py() > 60:
         return False  # the parser refuses seconds above 60
-    keys = _dict(pc, pc.if_else(std, pc.utf8_replace_slice(ev, 16, 19, ""), ev))
     base_of = []
     for key in keys.dictionary.to_pylist():
         if key.isdigit():  # Unix seconds: float(s), exact below 2**53
@@ -503,6 +505,43 @@ def _times_by_minute(parser, pa, pc, col, only_events, max_ts):  # type: ignore[
         return False
     minute = pc.multiply(pc.divide(ts, _lit(pa, 60)), _lit(pa, 60))
     return ts.cast(pa.float64()), minute
+
+
+def _std_times(pa, pc, ev):  # type: ignore[no-untyped-def]
+    """(minute keys, seconds) when every value has the standard layout (the two parts of
+    _STD_TIME judged per distinct part), else None."""
+    sl = _dict(pc, pc.utf8_slice_codeunits(ev, 16, 19))
+    parts = sl.dictionary.to_pylist()
+    if not all(_STD_SECONDS.fullmatch(p) for p in parts):
+        return None
+    keys = _dict(pc, pc.utf8_replace_slice(ev, 16, 19, ""))
+    if not all(_STD_MINUTE.fullmatch(k) for k in keys.dictionary.to_pylist()):
+        return None
+    return keys, pc.take(pa.array([int(p[1:]) for p in parts], pa.int64()), sl.indices)
+
+
+def _std_or_unix_times(pa, pc, ev):  # type: ignore[no-untyped-def]
+    """(keys, seconds) when every value has the standard layout or is Unix seconds (the
+    key is then the value itself, its seconds 0), else None."""
+    std = pc.match_substring_regex(ev, _STD_TIME)
+    unix = pc.match_substring_regex(ev, _UNIX_TIME)
+    if not pc.all(pc.or_(std, unix)).as_py():
+        return None
+    sec = pc.cast(pc.if_else(std, pc.utf8_slice_codeunits(ev, 17, 19), _lit(pa, "0")), pa.int64())
+    return _dict(pc, pc.if_else(std, pc.utf8_replace_slice(ev, 16, 19, ""), ev)), sec
+
+
+def _after_last(pa, pc, col, sep):  # type: ignore[no-untyped-def]
+    """Each string's part after its last ``sep`` (all of it without one), per row: what
+    ``s.rpartition(sep)[2]`` gives (Arrow splits once from the right; the last piece of
+    each list is taken)."""
+    out = []
+    for chunk in col.chunks if isinstance(col, pa.ChunkedArray) else [col]:
+        parts = pc.split_pattern(chunk, sep, max_splits=1, reverse=True)
+        offsets = parts.offsets  # where each row's pieces start in parts.flatten()
+        last = pc.subtract(offsets[1:], pa.scalar(offsets[0].as_py() + 1, offsets.type))
+        out.append(pc.take(parts.flatten(), last))
+    return pa.chunked_array(out, pa.string())
 
 
 def _lit(pa, v):  # type: ignore[no-untyped-def]

@@ -191,6 +191,28 @@ def test_time_layouts_both_paths(tmp_path: Path, stamp: str) -> None:
     assert (n, took) == (1, 0 if any(m in stamp for m in malformed) else 1)
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [  # the standard layout is judged in two parts ([16:19] and the rest): near misses
+        "2026-03-02 09:59:7+0000",
+        "2026-03-02 09:59;07+0000",
+        "2026-03-02 09:59:07+00000",
+        "2026-03-02 09:59:07+000",
+        "2026-03-02 09:5\u0669:07+0000",  # an Arabic-Indic digit
+        "2026-03-02 09:59:\u0660\u0667+0000",
+        "2026-03-02 09:59:07 +0000",
+        "2026-03-02 09:59",
+        "2026-03-02 09:59:07+0000x",
+    ],
+)
+def test_near_misses_of_the_standard_time_layout_both_paths(tmp_path: Path, stamp: str) -> None:
+    rows = [f"d,2026-03-02 09:{m:02d}:0{m % 10}+0000,v1,192.0.2.1,u@gmail.com" for m in range(40)]
+    rows[9] = f"b,{stamp},v1,192.0.2.9,u@yahoo.com"
+    path = tmp_path / "t.csv"
+    path.write_text(HEAD + "\n".join(rows) + "\n")
+    assert compare(path, {"v1": "192.0.2.1"}, max_bytes=1 << 20)[0] == 1  # both alike
+
+
 def test_guide_samples_both_paths(samples: Path, tmp_path: Path) -> None:
     """The PowerMTA guide's own lines (tests/unit/test_parse_pmta.py judges their events)."""
     global NOW
@@ -247,3 +269,13 @@ def test_reader_commits_the_same_through_either_path(tmp_path: Path) -> None:
     fast, slow = asyncio.run(run(True)), asyncio.run(run(False))
     assert fast == slow
     assert len(fast[0]) > 5
+
+
+def test_recipient_domains_both_paths(tmp_path: Path) -> None:
+    """The domain is what follows the last @ (all of the address without one), as the
+    line parser reads it; Arrow splits once from the right."""
+    odd = ["a@b@gmail.com", "nodomain", "", "<u@Yahoo.COM>", "u@", "@x.com", "u@@hotmail.com"]
+    rows = [f"b,2026-03-02 09:{m:02d}:07+0000,v1,192.0.2.1,{odd[m % len(odd)]}" for m in range(40)]
+    path = tmp_path / "t.csv"
+    path.write_text(HEAD + "\n".join(rows) + "\n")
+    assert compare(path, {"v1": "192.0.2.1"}, max_bytes=1 << 20) == (1, 1)
