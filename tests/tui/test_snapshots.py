@@ -78,6 +78,20 @@ def test_ip_detail(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert snap_compare(seeded_app(tmp_path), terminal_size=(120, 36), run_before=run_before)
 
 
+def test_ip_detail_80x24(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every column of the windows table in 80 columns (severity was cut to "criti")."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await _screen(pilot, "enter", IpDetailScreen)
+        screen = pilot.app.screen
+        windows = screen.query_one("#windows")
+        await wait_for(pilot, lambda: windows.row_count > 0)
+        assert windows.virtual_size.width <= windows.size.width  # no horizontal scroll
+
+    assert snap_compare(seeded_app(tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
 def test_ack_dialog(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
