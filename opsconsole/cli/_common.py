@@ -42,7 +42,7 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: A
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort, BrokenPipeError):
-        raise  # BrokenPipeError (`| head` left mid-output): typer's main exits 1, silently
+        raise  # BrokenPipeError (`| head` left mid-output): cli.app.run exits 0, silently
     except Exception as e:
         from sqlalchemy.exc import DBAPIError
 

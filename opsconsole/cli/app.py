@@ -194,6 +194,12 @@ def run(argv: list[str]) -> int:
         return e.exit_code
     except BrokenPipeError:  # `| head`: the reader left; not an error of ours
         return 0
+    except SystemExit as e:
+        # typer's own answer to EPIPE: pacify both streams, then sys.exit(1). The reader of
+        # `| head` left; exit 0 as for a BrokenPipeError of ours.
+        if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return 0
+        raise
     return rv if isinstance(rv, int) else 0
 
 

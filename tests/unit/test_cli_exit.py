@@ -4,8 +4,12 @@ still running is waited for (the normal exit then)."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 PRELUDE = (
     "import atexit, sys, threading, time\n"
@@ -53,3 +57,34 @@ def test_a_broken_pipe_is_not_reported_as_a_runtime_failure() -> None:
 
     with pytest.raises(BrokenPipeError):
         run_async(boom)
+
+
+def test_report_into_a_closed_pipe_exits_0_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`opsconsole report | head`: the reader is gone before the output is written. typer
+    turns the EPIPE into sys.exit(1); the CLI answers 0, and says nothing."""
+    from opsconsole.cli.app import run
+
+    class Gone(io.StringIO):
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    import asyncio
+
+    from opsconsole.storage.db import open_database
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'r.db'}"
+
+    async def create() -> None:
+        await (await open_database(url)).dispose()
+
+    asyncio.run(create())
+    assert run(["--db", url, "report", "--format", "json"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", Gone())
+    assert run(["--db", url, "report", "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""
