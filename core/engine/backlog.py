@@ -178,8 +178,9 @@ class WorkerBatch:
 
 
 # Frames on the worker's pipe: an 8-byte length, then a pickle of one of
-#   ("target", offset)      (an early worker's first frame) it stops at the first batch
-#                           boundary at or past offset (SplitHook.sparse_share)
+#   ("split", offset)       (an early worker's first frame) where it stops: the first
+#                           batch boundary at or past its target (SplitHook.sparse_share),
+#                           walked by the worker; None: none before the end
 #   ("batch", WorkerBatch)  one batch, in file order
 #   ("end", offset)         done: the last batch sent ended there, the first boundary at
 #                           or past the target
@@ -214,14 +215,15 @@ class Worker:
         start: Checkpoint,
         target: int,
         max_bytes: int,
-        retargets: bool = False,
+        announces: bool = False,
     ) -> None:
         self.pid, self.rfd, self.path, self.start, self.target = pid, rfd, path, start, target
         self.dev, self.inode, self.max_bytes = start.dev, start.inode, max_bytes
-        # Set once ``target`` is final: at once, or (``retargets``) at its "target" frame
-        self._targeted = threading.Event()
-        if not retargets:
-            self._targeted.set()
+        # An early worker (``announces``) says where it stops in its first frame: set then
+        self._said: tuple[int | None] | None = None
+        self._announced = threading.Event()
+        if not announces:
+            self._announced.set()
         # The first batch boundary at or past ``target`` (where the worker stops), once
         # the reader has worked it out (:func:`boundary`); None: none before the end.
         self.split: int | None = None
@@ -248,15 +250,15 @@ class Worker:
                     if body is None:
                         break
                     frame = pickle.loads(body)
-                    if frame[0] == "target":
-                        self.target = frame[1]
-                        self._targeted.set()
+                    if frame[0] == "split":
+                        self._said = (frame[1],)
+                        self._announced.set()
                         continue
                     self._room.take(len(body))
                     loop.call_soon_threadsafe(q.put_nowait, (frame, len(body)))
             except Exception:  # a torn frame (the worker was killed): what came stands
                 pass
-            self._targeted.set()  # none is coming
+            self._announced.set()  # none is coming
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                 loop.call_soon_threadsafe(q.put_nowait, (("eof", None), 0))
 
@@ -264,18 +266,18 @@ class Worker:
         self._thread.start()
         return _Frames(q, self._room)
 
-    def final_target(self, timeout: float = 30.0) -> int:
-        """``target`` once the worker has said where it stops (its first frame; needs
-        :meth:`frames` running). If it never says (it failed first, or is that slow), the
-        reader's split may not be where the worker stops: its second part is then read
-        again in order."""
-        self._targeted.wait(timeout)
-        return self.target
+    def said_split(self, timeout: float = 30.0) -> tuple[int | None] | None:
+        """(the split,) once an early worker has said where it stops (its first frame;
+        needs :meth:`frames` running), or None if it never says (it failed first, is that
+        slow, or is no early worker): the reader then walks to the split itself, and a
+        second part that does not start where the worker stopped is read again in order."""
+        self._announced.wait(timeout)
+        return self._said
 
     def close(self) -> None:
         """Stop the worker (if still running), reap it, then close the pipe."""
         self._closing = True
-        self._targeted.set()
+        self._announced.set()
         self._room.close()  # a pump waiting for room wakes and ends
         if self.pid > 0:
             with contextlib.suppress(ProcessLookupError):
@@ -370,14 +372,15 @@ def start(
     retarget: Callable[[int], int] | None = None,
 ) -> Worker:
     """Fork a worker reading ``path`` from ``ck`` (with parser ``state``) up to the first
-    batch boundary at or past ``target``; ``retarget`` (rows of the first batch -> target)
-    moves that target once, after the first batch."""
+    batch boundary at or past ``target``. With ``retarget`` (rows of the first batch ->
+    target) the worker picks its target after the first batch, walks to that boundary and
+    says it (a "split" frame): the reader then need not walk there itself."""
     rfd, wfd = os.pipe()
     parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(wfd)
-        return Worker(pid, rfd, path, ck, target, max_bytes, retargets=retarget is not None)
+        return Worker(pid, rfd, path, ck, target, max_bytes, announces=retarget is not None)
     code = 1
     try:  # the child: never returns into the caller's code
         os.close(rfd)
@@ -442,8 +445,9 @@ def _work(  # type: ignore[no-untyped-def]
             agg = make_agg()
             read_batch(parser, agg, batch, fast, tailer.max_line)
             if retarget is not None:
-                target = retarget(agg_rows(agg))
-                send(("target", target))
+                split = _walk(path, ck, max_bytes, tailer.max_lines, retarget(agg_rows(agg)))
+                send(("split", split))
+                target = split if split is not None else 1 << 62  # none: on to the end
                 retarget = None
             stats = parser.stats.take()
             _strip(agg)
@@ -502,9 +506,23 @@ def early(
 
     return start(
         path, ck, int(size * hook.share), state={}, max_bytes=max_bytes, max_lines=max_lines,
-        make_parser=make_parser, make_agg=make_agg, fast=fast,
-        retarget=retarget if sparse is not None else None,
+        make_parser=make_parser, make_agg=make_agg, fast=fast, retarget=retarget,
     )  # fmt: skip
+
+
+def _walk(
+    path: str, ck: Checkpoint, max_bytes: int, max_lines: int | None, target: int
+) -> int | None:
+    """:func:`boundary` from ``ck`` in the file ``ck`` names (the worker's own walk to its
+    split: the reader, often the slower process at start-up, is spared it); None also if
+    the file is no longer that one."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if os.fstat(fd).st_ino != ck.inode:
+            return None
+        return boundary(fd, ck.offset, max_bytes, max_lines, target)
+    finally:
+        os.close(fd)
 
 
 def plan_split(

@@ -557,9 +557,12 @@ class _SecondPart:
         try:
             if os.fstat(fd).st_ino != w.inode:
                 return None
-            if w.split is None:  # an early worker: where it stops, worked out while it reads
-                target = w.final_target()
-                w.split = backlog.boundary(fd, w.start.offset, t.max_bytes, t.max_lines, target)
+            if w.split is None:  # an early worker: where it stops, said by it as it reads
+                said = w.said_split()
+                w.split = (
+                    said[0] if said is not None
+                    else backlog.boundary(fd, w.start.offset, t.max_bytes, t.max_lines, w.target)
+                )  # fmt: skip
             self.split = w.split
             if self.split is None:
                 return None

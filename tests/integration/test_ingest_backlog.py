@@ -220,6 +220,25 @@ def test_two_processes_equal_one_whether_the_split_is_taken_or_not(
     assert seen.get("taken", 0) >= 1, seen  # ... and a second part taken with known ids
 
 
+def test_an_early_worker_says_its_split_and_the_reading_is_one_processs(
+    tmp_path: Path, db_url: str
+) -> None:
+    """An early worker (forked before the database is read, as the CLI forks it) walks to
+    its own split and says it; the reader's second part starts there without a walk."""
+    path = tmp_path / "mail.log"
+    write_log(path, 5, 6000)
+    assert read(db_url, path, two=False) == []
+    want = dump(db_url)
+    got = read(db_url, path, two=True, early=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        split = backlog.plan_split(fd, 0, os.fstat(fd).st_size, 32 << 10, 100_000, SHARE)
+    finally:
+        os.close(fd)
+    assert got and abs(got[0]) == split, got
+    assert dump(db_url) == want
+
+
 def test_a_second_part_that_missed_an_id_known_before_the_split_is_refused(
     tmp_path: Path, db_url: str
 ) -> None:
