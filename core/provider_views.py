@@ -37,12 +37,39 @@ def provider_rows(
 
 
 async def providers_section(
-    store: object, config: EngineConfig, lo: int, hi: int, now: float, ip: str | None = None
+    store: object,
+    config: EngineConfig,
+    lo: int,
+    hi: int,
+    now: float,
+    ip: str | None = None,
+    keyed: Mapping[tuple[str, str, str], WindowStats] | None = None,
 ) -> list[dict[str, Any]]:
+    """The providers section; ``keyed``: the window's (ip, subuser, provider) counters
+    when the caller has read them already."""
     reads = reads_of(store)
     if reads is None:
         return []
-    return provider_rows(await reads.key_stats(lo, hi, ip), await reads.suspensions(), config, now)
+    if keyed is None:
+        keyed = await reads.key_stats(lo, hi, ip)
+    return provider_rows(keyed, await reads.suspensions(), config, now)
+
+
+async def keyed_window(
+    store: object, lo: int, hi: int
+) -> tuple[dict[tuple[str, str, str], WindowStats], dict[tuple[str, str], WindowStats]] | None:
+    """The window's counters per (ip, subuser, provider) and, summed from them, per (ip,
+    subuser): one pass over the window's buckets for both (a time-first bucket key makes
+    each pass a sort of the window's rows); None for a store without provider reads."""
+    reads = reads_of(store)
+    if reads is None:
+        return None
+    keyed = await reads.key_stats(lo, hi)
+    by_key: dict[tuple[str, str], WindowStats] = {}
+    for (ip, subuser, _prov), st in keyed.items():
+        prev = by_key.get((ip, subuser))
+        by_key[(ip, subuser)] = st if prev is None else prev + st
+    return keyed, by_key
 
 
 _RANK = {"insufficient": 0, "ok": 1, "warning": 2, "critical": 3, "block": 4}

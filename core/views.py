@@ -234,8 +234,11 @@ async def build_report(
     t = m.thresholds
 
     # ``streamed``: the IP rows are left out ("ips": []) for core/report_stream to stream.
+    keyed = None
     if streamed:
         stats = {("", ""): await store.unattributed_stats(lo, hi)}  # type: ignore[attr-defined]
+    elif (both := await provider_views.keyed_window(store, lo, hi)) is not None:
+        keyed, stats = both  # the IP rows and the providers section from one pass
     else:
         stats = await store.window_stats(lo, hi)
     members = await store.members()
@@ -271,7 +274,7 @@ async def build_report(
         "alerting": alerting_section(config),
         "providers": []
         if streamed
-        else (await provider_views.providers_section(store, config, lo, hi, now)),
+        else (await provider_views.providers_section(store, config, lo, hi, now, keyed=keyed)),
         **await reputation_sections(store),
     }
     holdoff_views.annotate_ips(ips, await holdoff_views.state_of(store), now)
