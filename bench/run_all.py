@@ -104,8 +104,11 @@ def _prefix(job: str) -> str:
 
 def merge_results(path: Path, jobs: list[str], rows: list[Row]) -> None:
     """Swap the rows of ``jobs`` in an existing RESULTS.md for ``rows``, in place of the
-    first old one (appended when there was none); every other line stays."""
-    mine = tuple(_prefix(j) for j in jobs)
+    first old one (appended when there was none); every other line stays. A job's rows
+    are those named like the job (``ingest postfix, ...``) or exactly like a new row
+    (``report_json`` names its rows ``report --format json, ...``, as does a row of the
+    cardinality table, which stays)."""
+    mine = tuple(_prefix(j) for j in jobs) + tuple(f"{r.job} |" for r in rows)
     new = table(rows).splitlines()[2:]
     out: list[str] = []
     placed = False
