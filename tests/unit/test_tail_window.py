@@ -25,17 +25,20 @@ def cut(path: Path, max_bytes: int, max_lines: int | None) -> list[tuple[int, in
         ]
 
 
+def write_lines(path: Path, seed: int, n: int, long_share: float, end: str = "\n") -> None:
+    """``n`` lines of 20-300 bytes, ``long_share`` of them 1000-9000 (past the probe)."""
+    rng = random.Random(seed)
+    sizes = [rng.choice([20, 80, 300]) if rng.random() > long_share else rng.randint(1000, 9000)
+             for _ in range(n)]  # fmt: skip
+    path.write_text("\n".join(f"{i}," + "x" * k for i, k in enumerate(sizes)) + end)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_probe_cuts_as_one_read_does(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rng = random.Random(seed)
     path = tmp_path / "f.csv"
-    lines = []
-    for i in range(3000):
-        n = rng.choice([20, 80, 300]) if rng.random() > 0.01 else rng.randint(1000, 9000)
-        lines.append(f"{i}," + "x" * n)
-    path.write_text("\n".join(lines) + ("\n" if seed % 2 else "\nno newline at the end"))
+    write_lines(path, seed, 3000, 0.01, "\n" if seed % 2 else "\nno newline at the end")
     monkeypatch.setattr(tail, "PROBE_BYTES", 2048)  # lines longer than the probe, often
     sizes: list[int] = []
     pread = tail.os.pread
@@ -62,12 +65,8 @@ def test_the_split_walk_finds_the_raw_tailers_boundaries(
 ) -> None:
     from opsconsole.core.engine import backlog
 
-    rng = random.Random(seed)
     path = tmp_path / "f.csv"
-    sizes = [rng.choice([20, 80, 300]) if rng.random() > 0.02 else rng.randint(1000, 9000)
-             for _ in range(4000)]  # fmt: skip
-    lines = [f"{i}," + "x" * n for i, n in enumerate(sizes)]
-    path.write_text("\n".join(lines) + "\n")
+    write_lines(path, seed, 4000, 0.02)
     for probe in (1024, 1 << 30):  # the walk's probe finds the last newline, or reads all
         monkeypatch.setattr(tail, "PROBE_BYTES", probe)
         monkeypatch.setattr(backlog, "PROBE_BYTES", probe)
