@@ -130,7 +130,7 @@ def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 async def _read(  # type: ignore[no-untyped-def]
     url: str, path: Path, two: bool, batch_bytes: int, fmt="postfix", ip_map=None, fast=None,
     early=False,
-) -> SourceReader | None:
+) -> SourceReader | None:  # fmt: skip
     from opsconsole.core.aggregate import BatchAggregate
     from opsconsole.core.sources import make_parser
     from opsconsole.core.sources.tail import DEFAULT_MAX_LINES
