@@ -52,6 +52,7 @@ from opsconsole.core.stats import (
     bounce_severity,
     complaint_severity,
     severity,
+    summed,
 )
 from opsconsole.core.warmup import PlanState
 
@@ -117,11 +118,7 @@ class Decision:
 
 def ip_totals(key_stats: Mapping[tuple[str, str], WindowStats]) -> dict[str, WindowStats]:
     """An IP's stats are the sum over its subusers."""
-    out: dict[str, WindowStats] = {}
-    for (ip, _sub), st in key_stats.items():
-        prev = out.get(ip)
-        out[ip] = st if prev is None else prev + st
-    return out
+    return summed(key_stats, lambda k: k[0])
 
 
 def reason_text(stats: WindowStats, t: Thresholds, window: float) -> str:

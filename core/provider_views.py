@@ -7,7 +7,7 @@ from typing import Any
 
 from opsconsole.core.config import EngineConfig
 from opsconsole.core.engine.provider_check import reads_of
-from opsconsole.core.stats import WindowStats
+from opsconsole.core.stats import WindowStats, summed
 
 
 def provider_rows(
@@ -65,11 +65,7 @@ async def keyed_window(
     if reads is None:
         return None
     keyed = await reads.key_stats(lo, hi)
-    by_key: dict[tuple[str, str], WindowStats] = {}
-    for (ip, subuser, _prov), st in keyed.items():
-        prev = by_key.get((ip, subuser))
-        by_key[(ip, subuser)] = st if prev is None else prev + st
-    return keyed, by_key
+    return keyed, summed(keyed, lambda k: (k[0], k[1]))
 
 
 _RANK = {"insufficient": 0, "ok": 1, "warning": 2, "critical": 3, "block": 4}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
+
+K = TypeVar("K")
+G = TypeVar("G")
 
 
 class Severity(IntEnum):
@@ -67,6 +72,17 @@ class WindowStats:
             self.deferred + other.deferred,
             self.complaints + other.complaints,
         )
+
+
+def summed(stats: Mapping[K, WindowStats], group: Callable[[K], G]) -> dict[G, WindowStats]:
+    """``stats`` added up per ``group(key)`` (e.g. per IP over its subusers), groups in the
+    order first seen."""
+    out: dict[G, WindowStats] = {}
+    for key, st in stats.items():
+        g = group(key)
+        prev = out.get(g)
+        out[g] = st if prev is None else prev + st
+    return out
 
 
 def bounce_severity(stats: WindowStats, t: Thresholds) -> Severity:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.provider_policy import Suspension
-from opsconsole.core.stats import WindowStats
+from opsconsole.core.stats import WindowStats, summed
 from opsconsole.storage.sql import executemany, placeholders
 
 _SUMS = "sum(delivered), sum(bounced), sum(hard), sum(soft), sum(deferred), sum(complaints)"
@@ -44,11 +44,7 @@ class ProviderStore:
 
     async def ip_stats(self, lo: int, hi: int) -> dict[tuple[str, str], WindowStats]:
         """Counters per (ip, provider), summed over subusers: what the policy judges."""
-        out: dict[tuple[str, str], WindowStats] = {}
-        for (ip, _su, prov), st in (await self.key_stats(lo, hi)).items():
-            prev = out.get((ip, prov))
-            out[(ip, prov)] = st if prev is None else prev + st
-        return out
+        return summed(await self.key_stats(lo, hi), lambda k: (k[0], k[2]))
 
     async def suspensions(self) -> dict[tuple[str, str], Suspension]:
         sql = text(

@@ -16,7 +16,7 @@ from opsconsole.core.ports import EngineState
 from opsconsole.core.provider_policy import ProviderDecision, ProvidersConfig, Suspension
 from opsconsole.core.providers import ProviderTable
 from opsconsole.core.signatures import SignatureSet, signatures_from_config
-from opsconsole.core.stats import Severity, WindowStats, severity
+from opsconsole.core.stats import Severity, WindowStats, severity, summed
 from opsconsole.core.warmup import day_window_start
 from opsconsole.core.windows import minute_floor
 
@@ -112,10 +112,7 @@ async def judged_stats(
     chunks = store.provider_chunks(lo, hi, CHUNK, known_only=False)
     async with contextlib.aclosing(chunks):  # a cancelled check frees its cursor now
         async for chunk in chunks:
-            per: dict[tuple[str, str], WindowStats] = {}
-            for (ip, _su, prov), st in chunk.items():
-                prev = per.get((ip, prov))
-                per[(ip, prov)] = st if prev is None else prev + st
+            per = summed(chunk, lambda k: (k[0], k[2]))  # per (ip, provider)
             bad = {
                 ip
                 for (ip, prov), st in per.items()
