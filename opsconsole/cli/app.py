@@ -192,11 +192,10 @@ def run(argv: list[str]) -> int:
         return e.exit_code
     except typer.Exit as e:
         return e.exit_code
-    except BrokenPipeError:  # `| head`: the reader left; not an error of ours
-        return 0
     except SystemExit as e:
-        # typer's own answer to EPIPE: pacify both streams, then sys.exit(1). The reader of
-        # `| head` left; exit 0 as for a BrokenPipeError of ours.
+        # `| head` left mid-output: not an error of ours, exit 0. typer catches every EPIPE
+        # under its main (a BrokenPipeError never gets here), pacifies both streams, then
+        # calls sys.exit(1).
         if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
             return 0
         raise
