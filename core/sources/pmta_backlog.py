@@ -226,6 +226,9 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
     def column(i: int) -> Any:  # a string column, all rows
         return table.column(f"c{i}")
 
+    def event_rows(col: Any) -> Any:  # a column's values of the event rows, in line order
+        return col if all_events else pc.filter(col, is_event)
+
     def enc(i: int) -> tuple[list[str], Any]:
         if i < 0:
             return [""], pa.nulls(n_events, pa.int64()).fill_null(0)
@@ -234,7 +237,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
 
     # Time: the standard layout (``2019-02-08 21:54:05+0000``, offset optional) in Arrow,
     # one decision per distinct minute; any other layout one decision per distinct value.
-    times = _times_by_minute(parser, pa, pc, table.column(f"c{cols.time}"), only_events, max_ts)
+    times = _times_by_minute(parser, pa, pc, event_rows(column(cols.time)), max_ts)
     if times is False:
         return None  # a malformed event row: the slow path keeps its sample in order
     if times is not None:
@@ -374,7 +377,7 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
     # hits, bounce samples). Few; taken in line order.
     diag_col = None
     if cols.diag >= 0:
-        diag_col = column(cols.diag) if all_events else pc.filter(column(cols.diag), is_event)
+        diag_col = event_rows(column(cols.diag))
     look = pc.indices_nonzero(pc.or_(bounced, pc.equal(kind, _lit(pa, int(Kind.DEFERRED)))))
     hit_groups = None
     sample_rows = None
@@ -474,14 +477,12 @@ _STD_SECONDS = re.compile(r":[0-9]{2}")
 _STD_MINUTE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}(?:[+-][0-9]{4})?")
 
 
-def _times_by_minute(parser, pa, pc, col, only_events, max_ts):  # type: ignore[no-untyped-def]
-    """(seconds, minute) per event row when every event row's time has the standard
+def _times_by_minute(parser, pa, pc, ev, max_ts):  # type: ignore[no-untyped-def]
+    """(seconds, minute) per event row (``ev``: their times) when every one has the standard
     layout, judged once per distinct minute by ``parser._time`` (its seconds are digits, as
     the parser reads them: base + int(sec), ``:60`` included); False if an event row's time
     is out of range (malformed); None for another layout (the caller judges each value)."""
-    col = col.combine_chunks() if hasattr(col, "num_chunks") else col
-    indices = only_events(pa.array(range(len(col)), pa.int64()))
-    ev = pc.take(col, indices) if len(indices) != len(col) else col
+    ev = ev.combine_chunks() if hasattr(ev, "num_chunks") else ev
     got = _std_times(pa, pc, ev) or _std_or_unix_times(pa, pc, ev)
     if got is None:
         return None  # Unix seconds are the only other layout judged here
