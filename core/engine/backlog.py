@@ -225,7 +225,8 @@ class Worker:
         if not announces:
             self._announced.set()
         # The first batch boundary at or past ``target`` (where the worker stops), once
-        # the reader has worked it out (:func:`boundary`); None: none before the end.
+        # known: planned before the fork, said by an early worker (:meth:`said_split`), or
+        # walked to by the reader (:func:`boundary`); None: none before the end.
         self.split: int | None = None
         self._thread: threading.Thread | None = None
         self._room = _Room(FRAMES_AHEAD, AHEAD_BYTES)
