@@ -22,8 +22,6 @@ from opsconsole.core.ports import Row
 class FleetReads(Protocol):
     async def heartbeats(self) -> list[Row]: ...
 
-    async def source_hosts(self) -> dict[str, str]: ...
-
     async def ip_hosts(self) -> dict[str, list[str]]: ...
 
     async def host_activity(self) -> list[Row]: ...
@@ -32,7 +30,6 @@ class FleetReads(Protocol):
 @dataclass(frozen=True)
 class FleetData:
     heartbeats: Sequence[Row]
-    source_hosts: Mapping[str, str]
     ip_hosts: Mapping[str, list[str]]
     activity: Sequence[Row]
 
@@ -48,7 +45,7 @@ async def read_fleet(store: object, ip_hosts: bool = True) -> FleetData | None:
     if f is None:
         return None
     hosts = await f.ip_hosts() if ip_hosts else {}
-    return FleetData(await f.heartbeats(), await f.source_hosts(), hosts, await f.host_activity())
+    return FleetData(await f.heartbeats(), hosts, await f.host_activity())
 
 
 def heartbeat_ttl(config: EngineConfig) -> float:
@@ -69,7 +66,7 @@ def hosts_section(
         beats.setdefault(str(b["host"]), []).append(b)
     srcs: dict[str, list[Mapping[str, Any]]] = {}
     for s in sources:
-        h = data.source_hosts.get(str(s["name"]), "")
+        h = str(s.get("host") or "")
         if h:
             srcs.setdefault(h, []).append(s)
     act = {str(a["host"]): a for a in data.activity}
@@ -102,14 +99,12 @@ def hosts_section(
 
 
 def annotate(report: dict[str, Any], data: FleetData, host: str | None = None) -> None:
-    """A ``host`` on each IP row (the host that read it last; ``hosts``: all of them) and
-    on each source row; with ``host`` given, only that host's IPs, sources and row."""
+    """A ``host`` on each IP row (the host that read it last; ``hosts``: all of them; each
+    source row has its own); with ``host`` given, only that host's IPs, sources and row."""
     for row in report.get("ips", []):
         hs = data.ip_hosts.get(row["ip"], [])
         row["host"] = hs[0] if hs else None
         row["hosts"] = list(hs)
-    for s in report.get("ingest", {}).get("sources", []):
-        s["host"] = data.source_hosts.get(s["name"]) or None
     if host is None:
         return
     report["ips"] = [r for r in report["ips"] if host in r["hosts"]]
@@ -150,8 +145,6 @@ async def add_health(
     if data is not None:
         raw = await store.ingest_sources()  # type: ignore[attr-defined]
         status["hosts"] = hosts_section(data, raw, config, now)
-        for src in status.get("sources", []):
-            src["host"] = data.source_hosts.get(src["name"]) or None
     checks = health.health_checks(
         status, [s.name for s in config.sources], heartbeat_ttl=heartbeat_ttl(config)
     )

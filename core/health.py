@@ -16,7 +16,8 @@ from opsconsole.core.warmup import PlanState
 def stale_observations(
     sources: Iterable[Mapping[str, Any]], configured: set[str], now: float, stale_after: float
 ) -> list[Observation]:
-    """A followed source with no event for ``stale_after`` raises ``source_stale``."""
+    """A followed source with no event for ``stale_after`` raises ``source_stale``, one per
+    host reading it (the subject ``source@host``; a row of no host: ``source``)."""
     out = []
     for s in sources:
         if s["name"] not in configured:
@@ -26,8 +27,10 @@ def stale_observations(
             continue
         age = now - last
         breach = Severity.WARNING if age >= stale_after else Severity.OK
-        ctx = {"source": s["name"], "age_seconds": round(age), "error": s["error"]}
-        out.append(Observation(alert_rules.SOURCE_STALE, "", s["name"], breach, age, 0, ctx))
+        host = s.get("host") or ""
+        subject = f"{s['name']}@{host}" if host else s["name"]
+        ctx = {"source": subject, "age_seconds": round(age), "error": s["error"]}
+        out.append(Observation(alert_rules.SOURCE_STALE, "", subject, breach, age, 0, ctx))
     return out
 
 
@@ -112,12 +115,21 @@ def health_checks(
     else:
         why = f"leader {eng['holder']}, heartbeat {age}s ago"
         out.append(HealthCheck("engine", HEALTHY, why))
-    by_name = {s["name"]: s for s in status.get("sources") or []}
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for s in status.get("sources") or []:
+        by_name.setdefault(s["name"], []).append(s)
     names = list(by_name) if configured_sources is None else list(configured_sources)
     if not names:
         out.append(HealthCheck("sources", UNCONFIGURED, "no [[sources]] configured"))
+    judged: list[tuple[str, Mapping[str, Any] | None]] = []
     for name in names:
-        s = by_name.get(name)
+        rows = by_name.get(name, [])
+        if not rows:
+            judged.append((name, None))
+        for s in rows:  # one check per host reading it, named by its host when several do
+            host = s.get("host")
+            judged.append((f"{name}@{host}" if len(rows) > 1 and host else name, s))
+    for name, s in judged:
         key = f"source:{name}"
         if s is None:
             out.append(HealthCheck(key, DEGRADED, f"source {name} never read"))

@@ -139,8 +139,10 @@ class ReaderStore(Protocol):
         ...
 
     async def record_source_error(
-        self, source: str, fmt: str, path: str, error: str | None, now: float
-    ) -> None: ...
+        self, source: str, fmt: str, path: str, error: str | None, now: float, host: str = ""
+    ) -> None:
+        """``host``'s read error of ``source`` (None: cleared)."""
+        ...
 
 
 class LeaseStore(Protocol):

@@ -284,6 +284,7 @@ async def build_report(
 def source_row(s: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "name": s["name"],
+        "host": s.get("host") or None,
         "format": s["format"],
         "path": s["path"],
         "last_event_at": iso(s["last_event_at"]),
@@ -476,8 +477,8 @@ async def status(
     for s in await store.ingest_sources():
         last = s["last_event_at"]
         sources.append({
-            "name": s["name"], "format": s["format"], "path": s["path"],
-            "last_event_at": iso(last),
+            "name": s["name"], "host": s.get("host") or None, "format": s["format"],
+            "path": s["path"], "last_event_at": iso(last),
             "age_seconds": round(now - last, 1) if last else None,
             "stale": bool(last and now - last > m.stale_after),
             "lines": s["lines"], "malformed": s["malformed"], "error": s["error"],

@@ -240,7 +240,7 @@ def webhook_services(settings: Settings, store: Any, clock: Any = None) -> list[
     return [
         WebhookService(
             receiver_config(settings),
-            store.esp_events(clock),
+            store.esp_events(clock, settings.host),
             settings.webhooks.listen,
             clock=clock,
             sns_origin=settings.webhooks.sns_test_origin,

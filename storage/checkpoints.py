@@ -7,6 +7,7 @@ committed batch ended.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -64,8 +65,9 @@ async def commit_batch(
 
             await fold_pending(conn, agg, stats)
         await write_aggregate(
-            conn, source=source, fmt=fmt, path=source_path, agg=agg, stats=stats, now=now
-        )
+            conn, source=source, fmt=fmt, path=source_path, agg=agg, stats=stats, now=now,
+            host=host,
+        )  # fmt: skip
         await fleet.record_batch_hosts(conn, host, source, agg.ip_minutes(), now)
 
 
@@ -78,12 +80,13 @@ async def write_aggregate(
     agg: BatchAggregate,
     stats: ParseStats,
     now: float,
+    host: str = "",
 ) -> None:
-    """Buckets, bounce samples and ingest counters of one batch, in the caller's
-    transaction (file ingest and the ESP webhook store share it)."""
+    """Buckets, bounce samples and ``host``'s ingest counters of ``source`` for one batch,
+    in the caller's transaction (file ingest and the ESP webhook store share it)."""
     await _upsert_buckets(conn, agg)
     await _insert_samples(conn, agg, source)
-    await _add_counters(conn, source, fmt, path, agg, stats, now)
+    await _add_counters(conn, host, source, fmt, path, agg, stats, now)
 
 
 async def _upsert_buckets(conn: AsyncConnection, agg: BatchAggregate) -> None:
@@ -122,8 +125,37 @@ async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: st
     await executemany(conn, sql, rows)
 
 
+async def counter_row(
+    conn: AsyncConnection, host: str, source: str, fmt: str, path: str, now: float
+) -> dict[str, Any]:
+    """``host``'s counter row of ``source``, made (zeros) if missing and locked for this
+    transaction: hosts starting at once on a new database each insert their own row, and two
+    writers of one row take turns (PostgreSQL: ``FOR UPDATE``; SQLite: the insert has
+    taken the write lock). A row of no host (written before counters were per host) is
+    claimed by the first host to count that source."""
+    t = table_of(IngestCounter)
+    mine = (t.c.host == host) & (t.c.source == source)
+    if host:
+        await conn.execute(
+            t.update()
+            .where((t.c.host == "") & (t.c.source == source))
+            .where(~select(t.c.source).where(mine).exists())
+            .values(host=host)
+        )
+    sql = (
+        "INSERT INTO ingest_counter (host, source, format, path, last_read_at, samples, lines,"
+        " events, ignored, malformed, unattributed, internal, expired)"
+        f" VALUES ({placeholders(conn, 6)}, 0, 0, 0, 0, 0, 0, 0)"
+        " ON CONFLICT (host, source) DO NOTHING"
+    )
+    await conn.exec_driver_sql(sql, (host, source, fmt, path, now, "[]"))
+    row = (await conn.execute(select(t).where(mine).with_for_update())).mappings().one()
+    return dict(row)
+
+
 async def _add_counters(
     conn: AsyncConnection,
+    host: str,
     source: str,
     fmt: str,
     path: str,
@@ -132,31 +164,29 @@ async def _add_counters(
     now: float,
 ) -> None:
     t = table_of(IngestCounter)
-    row = (await conn.execute(select(t).where(t.c.source == source))).mappings().first()
-    samples = json.loads(row["samples"]) if row else []
+    row = await counter_row(conn, host, source, fmt, path, now)
+    samples = json.loads(row["samples"] or "[]")
     samples = (samples + stats.samples)[-MAX_SAMPLES:]
     last = agg.last_event_at
-    if row and row["last_event_at"] is not None and (last is None or row["last_event_at"] > last):
+    if row["last_event_at"] is not None and (last is None or row["last_event_at"] > last):
         last = row["last_event_at"]
     values = {
         "format": fmt,
         "path": path,
-        "lines": (row["lines"] if row else 0) + stats.lines,
-        "events": (row["events"] if row else 0) + stats.events,
-        "ignored": (row["ignored"] if row else 0) + stats.ignored,
-        "malformed": (row["malformed"] if row else 0) + stats.malformed,
-        "unattributed": (row["unattributed"] if row else 0) + stats.unattributed,
-        "internal": (row["internal"] if row else 0) + stats.internal,
-        "expired": (row["expired"] if row else 0) + stats.expired,
+        "lines": row["lines"] + stats.lines,
+        "events": row["events"] + stats.events,
+        "ignored": row["ignored"] + stats.ignored,
+        "malformed": row["malformed"] + stats.malformed,
+        "unattributed": row["unattributed"] + stats.unattributed,
+        "internal": row["internal"] + stats.internal,
+        "expired": row["expired"] + stats.expired,
         "last_event_at": last,
         "last_read_at": now,
         "samples": json.dumps(samples),
         "error": None,
     }
-    if row:
-        await conn.execute(t.update().where(t.c.source == source).values(**values))
-    else:
-        await conn.execute(t.insert().values(source=source, **values))
+    mine = (t.c.host == host) & (t.c.source == source)
+    await conn.execute(t.update().where(mine).values(**values))
 
 
 async def _move_checkpoint(
@@ -199,17 +229,18 @@ async def _move_checkpoint(
 
 
 async def record_source_error(
-    engine: AsyncEngine, source: str, fmt: str, path: str, error: str | None, now: float
+    engine: AsyncEngine,
+    source: str,
+    fmt: str,
+    path: str,
+    error: str | None,
+    now: float,
+    host: str = "",
 ) -> None:
-    """Remember (or clear) a read error for ``status``; counters are left as they are."""
+    """Remember (or clear) ``host``'s read error of ``source`` for ``status``; counters are
+    left as they are."""
     t = table_of(IngestCounter)
     async with engine.begin() as conn:
-        exists = (await conn.execute(select(t.c.source).where(t.c.source == source))).first()
-        if exists:
-            await conn.execute(t.update().where(t.c.source == source).values(error=error))
-        else:
-            await conn.execute(
-                t.insert().values(
-                    source=source, format=fmt, path=path, error=error, last_read_at=now
-                )
-            )
+        await counter_row(conn, host, source, fmt, path, now)
+        mine = (t.c.host == host) & (t.c.source == source)
+        await conn.execute(t.update().where(mine).values(error=error))

@@ -98,11 +98,12 @@ async def _add_engagement(conn: AsyncConnection, engaged: list[Engaged]) -> None
 class EspStore:
     """The receiver's ``store(source, items, engaged)`` port over the database."""
 
-    def __init__(self, engine: AsyncEngine, clock: object = None) -> None:
+    def __init__(self, engine: AsyncEngine, clock: object = None, host: str = "") -> None:
         import time
 
         self.engine = engine
         self.clock = clock if callable(clock) else time.time
+        self.host = host
 
     async def __call__(
         self, source: str, items: list[tuple[str, Event]], engaged: Sequence[Engaged] = ()
@@ -113,7 +114,7 @@ class EspStore:
             await fold_pending(conn, agg, stats)
             await write_aggregate(
                 conn, source=f"hooks/{source}", fmt=source, path=f"/hooks/{source}",
-                agg=agg, stats=stats, now=float(self.clock()),
+                agg=agg, stats=stats, now=float(self.clock()), host=self.host,
             )  # fmt: skip
         return stats.events
 

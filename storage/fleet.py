@@ -1,5 +1,6 @@
-"""The fleet's rows (issue 13.4): which host read which IP (``ip_host``), which host reads
-each source (``ingest_counter.host``), and every engine's heartbeat (``engine_heartbeat``).
+"""The fleet's rows (issue 13.4): which host read which IP (``ip_host``) and every engine's
+heartbeat (``engine_heartbeat``); each host's sources are its own ``ingest_counter`` rows
+(keyed by host and source, v023).
 
 ``ip_host`` is upserted inside the batch's own transaction (:func:`record_batch_hosts`), so
 it is exactly as committed as the buckets it describes. Tables: migration v011.
@@ -26,12 +27,8 @@ async def record_batch_hosts(
     ips: Iterable[tuple[str, float]],
     now: float,
 ) -> None:
-    """Inside the batch's transaction: ``host`` reads ``source`` and saw each ``(ip, last
+    """Inside the batch's transaction: ``host``, reading ``source``, saw each ``(ip, last
     event minute)``."""
-    await conn.execute(
-        text("UPDATE ingest_counter SET host = :host WHERE source = :source"),
-        {"host": host, "source": source},
-    )
     rows = [(ip, host, source, seen, seen) for ip, seen in ips if ip]
     if not rows:
         return
@@ -94,12 +91,6 @@ class FleetStore:
                 )
             )
             return [dict(r) for r in rows.mappings().all()]
-
-    async def source_hosts(self) -> dict[str, str]:
-        """Source name -> the host that last committed a batch of it."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(text("SELECT source, host FROM ingest_counter"))
-            return {str(r[0]): str(r[1] or "") for r in rows.all()}
 
     async def ip_hosts(self) -> dict[str, list[str]]:
         """IP -> the hosts that read it, most recent first."""

@@ -106,9 +106,9 @@ async def warmup_stage_stats(
 
 async def ingest_sources(engine: AsyncEngine) -> list[dict[str, Any]]:
     sql = text(
-        "SELECT source, format, path, last_event_at, last_read_at, lines, events, ignored,"
-        " malformed, unattributed, internal, expired, samples, error FROM ingest_counter"
-        " ORDER BY source"
+        "SELECT source, host, format, path, last_event_at, last_read_at, lines, events,"
+        " ignored, malformed, unattributed, internal, expired, samples, error"
+        " FROM ingest_counter ORDER BY source, host"
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(sql)).mappings().all()

@@ -29,7 +29,7 @@ from opsconsole.core.aggregate import BatchAggregate, item_order, table_order
 from opsconsole.core.ports import SavedCheckpoint
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.storage import fleet
-from opsconsole.storage.checkpoints import _insert_samples, _move_checkpoint
+from opsconsole.storage.checkpoints import _insert_samples, _move_checkpoint, counter_row
 from opsconsole.storage.sql import executemany, placeholders
 
 COLS = ("delivered", "bounced", "hard", "soft", "deferred", "complaints")
@@ -94,7 +94,8 @@ async def _swap(
     floor, skipped = await _swap_buckets(conn, old_agg, new_agg)
     await _swap_hits(conn, old_agg, new_agg, floor)
     await _swap_samples(conn, source, old_agg, new_agg)
-    await _swap_counters(conn, source, fmt, old_stats, new_stats, new_agg, now)
+    stats = (old_stats, new_stats)
+    await _swap_counters(conn, expected.host, host, source, fmt, stats, new_agg, now)
     seen: dict[str, float] = {}
     for ip, *_, minute in new_agg.buckets:
         if ip and minute > floor and minute > seen.get(ip, -1.0):
@@ -245,46 +246,43 @@ async def _swap_samples(
 
 async def _swap_counters(
     conn: AsyncConnection,
+    old_host: str,
+    host: str,
     source: str,
     fmt: str,
-    old: ParseStats,
-    new: ParseStats,
+    stats: tuple[ParseStats, ParseStats],
     new_agg: BatchAggregate,
     now: float,
 ) -> None:
-    row = (
+    """The old reading's counts leave the row they were added to (``old_host``'s, when the
+    position was another host's; a row of no host is ``host``'s to claim), the new
+    reading's join ``host``'s row."""
+    old, new = stats
+    mine = "WHERE host = :h AND source = :s"
+    if old_host not in (host, ""):
+        less = "{0} = CASE WHEN {0} > :{0} THEN {0} - :{0} ELSE 0 END"
+        sets = ", ".join(less.format(c) for c in STAT_COLS)
+        params: dict[str, object] = {c: getattr(old, c) for c in STAT_COLS}
         await conn.execute(
-            text(f"SELECT {', '.join(STAT_COLS)} FROM ingest_counter WHERE source = :s"),
-            {"s": source},
+            text(f"UPDATE ingest_counter SET {sets} {mine}"), {**params, "h": old_host, "s": source}
         )
-    ).first()
-    vals = {
-        c: max(0, (int(row[i] or 0) if row else 0) - getattr(old, c)) + getattr(new, c)
-        for i, c in enumerate(STAT_COLS)
+        old = ParseStats()
+    row = await counter_row(conn, host, source, fmt, source, now)
+    vals: dict[str, object] = {
+        c: max(0, int(row[c] or 0) - getattr(old, c)) + getattr(new, c) for c in STAT_COLS
     }
-    vals.update(format=fmt, last_read_at=now, s=source)
-    if row is None:
-        cols = ", ".join(STAT_COLS)
-        binds = ", ".join(f":{c}" for c in STAT_COLS)
-        sql = (
-            f"INSERT INTO ingest_counter (source, format, path, {cols}, last_read_at, samples)"
-            f" VALUES (:s, :format, :s, {binds}, :last_read_at, :samples)"
-        )
-        vals["samples"] = json.dumps([])
-    else:
-        sets = ", ".join(f"{c} = :{c}" for c in STAT_COLS)
-        sql = (
-            f"UPDATE ingest_counter SET {sets}, format = :format, last_read_at = :last_read_at"
-            " WHERE source = :s"
-        )
-    await conn.execute(text(sql), vals)
+    sets = ", ".join(f"{c} = :{c}" for c in STAT_COLS)
+    await conn.execute(
+        text(f"UPDATE ingest_counter SET {sets}, format = :format, last_read_at = :t {mine}"),
+        {**vals, "format": fmt, "t": now, "h": host, "s": source},
+    )
     if new_agg.last_event_at is not None:
         await conn.execute(
             text(
-                "UPDATE ingest_counter SET last_event_at = :t WHERE source = :s"
+                f"UPDATE ingest_counter SET last_event_at = :t {mine}"
                 " AND (last_event_at IS NULL OR last_event_at < :t)"
             ),
-            {"t": new_agg.last_event_at, "s": source},
+            {"t": new_agg.last_event_at, "h": host, "s": source},
         )
 
 
@@ -319,7 +317,7 @@ async def positions_of(engine: AsyncEngine, path: str) -> list[SavedCheckpoint]:
 
 async def _forget_host(conn: AsyncConnection, old_host: str, source: str, path: str) -> None:
     """The position moved to another host: ``old_host`` no longer reads ``source`` (unless it
-    still has another file of it), so its ip_host rows of that source go."""
+    still has another file of it), so its ip_host rows and counters of that source go."""
     others = (
         await conn.execute(
             text(
@@ -330,7 +328,8 @@ async def _forget_host(conn: AsyncConnection, old_host: str, source: str, path: 
         )
     ).scalar()
     if not others:
-        await conn.execute(
-            text("DELETE FROM ip_host WHERE host = :h AND source = :s"),
-            {"h": old_host, "s": source},
-        )
+        for table in ("ip_host", "ingest_counter"):
+            await conn.execute(
+                text(f"DELETE FROM {table} WHERE host = :h AND source = :s"),
+                {"h": old_host, "s": source},
+            )

@@ -228,9 +228,9 @@ class SqlStore(StreamReads):
         )  # fmt: skip
 
     async def record_source_error(
-        self, source: str, fmt: str, path: str, error: str | None, now: float
+        self, source: str, fmt: str, path: str, error: str | None, now: float, host: str = ""
     ) -> None:
-        await checkpoints.record_source_error(self.engine, source, fmt, path, error, now)
+        await checkpoints.record_source_error(self.engine, source, fmt, path, error, now, host)
 
     # -- lease ---------------------------------------------------------------------------
 
@@ -291,11 +291,12 @@ class SqlStore(StreamReads):
 
         return OutboxStore(self.engine)
 
-    def esp_events(self, clock: Any = None) -> Any:
-        """The ESP receiver's ``store`` port (storage/esp.py), like ``outbox()``."""
+    def esp_events(self, clock: Any = None, host: str = "") -> Any:
+        """The ESP receiver's ``store`` port (storage/esp.py), like ``outbox()``; its
+        counters are ``host``'s (the receiving engine's)."""
         from opsconsole.storage.esp import EspStore
 
-        return EspStore(self.engine, clock)
+        return EspStore(self.engine, clock, host)
 
     def journal(self) -> journal_rows.JournalStore:
         return journal_rows.JournalStore(self.engine)

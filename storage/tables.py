@@ -76,6 +76,8 @@ class SourceCheckpoint(SQLModel, table=True):
 
 class IngestCounter(SQLModel, table=True):
     __tablename__ = "ingest_counter"
+    # Per (host, source) (v023): every host of a fleet names its log "mta".
+    host: str = Field(default="", primary_key=True)
     source: str = Field(primary_key=True)
     format: str = ""
     path: str = ""

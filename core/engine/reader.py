@@ -484,7 +484,7 @@ class SourceReader:
         if errors != self._recorded_errors:
             text = "; ".join(f"{p}: {e}" for p, e in sorted(errors.items())) or None
             await self.store.record_source_error(
-                self.spec.name, self.spec.fmt, self.spec.path, text, self.clock()
+                self.spec.name, self.spec.fmt, self.spec.path, text, self.clock(), self.spec.host
             )
             self._recorded_errors = errors
 

@@ -10,14 +10,20 @@ T = TypeVar("T")
 
 
 def wait_for(
-    cond: Callable[[], T | None], what: str, timeout: float = 30.0, poll: float = 0.1
+    cond: Callable[[], T | None],
+    what: str,
+    timeout: float = 30.0,
+    poll: float = 0.1,
+    explain: Callable[[], str] | None = None,
 ) -> T:
-    """``cond()``'s first truthy value, polling until ``timeout`` seconds have passed."""
+    """``cond()``'s first truthy value, polling until ``timeout`` seconds have passed; on
+    a timeout the error carries ``explain()`` (what was seen instead), when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            seen = f"\n{explain()}" if explain is not None else ""
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{seen}")
         time.sleep(poll)

@@ -40,9 +40,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("db_backend", BACKENDS, ids=BACKENDS, indirect=True)
 
 
-def wait_until(pred: Callable[[], T | None], timeout: float, what: str, poll: float = 0.1) -> T:
+def wait_until(
+    pred: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    poll: float = 0.1,
+    explain: Callable[[], str] | None = None,
+) -> T:
     """``pred()``'s first truthy value, polling until ``timeout`` seconds have passed."""
-    return wait_for(pred, what, timeout, poll)
+    return wait_for(pred, what, timeout, poll, explain)
 
 
 def traffic(

@@ -68,12 +68,20 @@ def test_three_hosts_one_database_union_by_host_one_actor_and_handover(
         leader = any_h.wait_until(lambda: sole_leader(any_h, procs), 30, "one leader")
 
         # A fourth process: the report has every host's IPs, each under its own host.
+        seen: dict[str, tuple[str, int]] = {}
+
         def union() -> dict[str, Any] | None:
             rep = any_h.report()
-            got = {r["ip"]: (r["host"], r["sent"]) for r in rep["ips"]}
-            return rep if got == truth else None
+            seen.clear()
+            seen.update((r["ip"], (r["host"], r["sent"])) for r in rep["ips"])
+            return rep if seen == truth else None
 
-        rep = any_h.wait_until(union, 30, "the union of the three hosts' IPs")
+        def differs() -> str:
+            wrong = {ip: (seen.get(ip), want) for ip, want in truth.items() if seen.get(ip) != want}
+            logs = "\n".join(f"--- {e.pid}:\n{e.describe()}" for e in procs)
+            return f"(seen, wanted): {wrong}\n{logs}"
+
+        rep = any_h.wait_until(union, 30, "the union of the three hosts' IPs", explain=differs)
         hosts = {x["host"]: x for x in rep["hosts"]}
         assert set(hosts) == set(HOSTS)
         assert all(x["engine_running"] for x in hosts.values())
