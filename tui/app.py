@@ -57,6 +57,12 @@ class OpsApp(App[int]):
         """``store``: the database behind the engine's ports and the read model.
         ``runtime``: an EngineRuntime to run in-process (production), None in tests."""
         super().__init__()
+        # No animations unless TEXTUAL_ANIMATIONS asks for them: over SSH every frame of a
+        # sliding tab underline is a repaint on the wire, and an animation started by a
+        # refresh while the app quits (a tab relabelled) was never finished, leaving
+        # anything that waits for the animator (Textual's pilot) waiting forever.
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
         self.settings = settings
         self.config = engine_config(settings)
         self._store = store
