@@ -80,16 +80,19 @@ def status(
             f"last check  {e['last_check_at'] or 'never'} (UTC),"
             f" every {e['check_interval_seconds']:g}s\n"
         )
+    # A host column once the sources are several hosts' (each host's "mta" is its own row).
+    fleet = len({s.get("host") for s in data["sources"]}) > 1
     sources = [
-        [s["name"], s["format"], s["last_event_at"] or "-",
+        [s["name"], *([s.get("host") or "-"] if fleet else []), s["format"],
+         s["last_event_at"] or "-",
          "-" if s["age_seconds"] is None else f"{s['age_seconds']:.0f}s", str(s["lines"]),
          str(s["malformed"]), s["error"] or ""]
         for s in data["sources"]
     ]  # fmt: skip
     print_table(
         "Sources",
-        [Column("name"), Column("format", drop=2), Column("last event (UTC)"),
-         Column("age", right=True), Column("lines", right=True),
+        [Column("name"), *([Column("host")] if fleet else []), Column("format", drop=2),
+         Column("last event (UTC)"), Column("age", right=True), Column("lines", right=True),
          Column("malformed", right=True, drop=3), Column("error", drop=1)],
         sources, fmt=fmt, wide=wide, titled=fmt == "table",
     )  # fmt: skip

@@ -167,5 +167,11 @@ def test_cli_host_options_and_status_exit_codes(tmp_path: Path, db_url: str) -> 
     assert [s["host"] for s in data["sources"]] == ["mx3"]
     assert data["health"]["state"] == "degraded"
     assert {c["name"]: c["state"] for c in data["health"]["checks"]}["sources"] == "unconfigured"
+    table = run("status")  # sources of several hosts: a host column
+    lines = table.stdout.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("NAME")))
+    assert lines[head].split()[:2] == ["NAME", "HOST"]
+    rows = [line.split() for line in lines[head + 1 : head + 4]]
+    assert [r[1] for r in rows] == ["mx1", "mx2", "mx3"]
     gone = run("--db", "postgresql+asyncpg://nobody@127.0.0.1:1/none", "status")
     assert gone.returncode == 3, gone.stderr
