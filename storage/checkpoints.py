@@ -125,31 +125,43 @@ async def _insert_samples(conn: AsyncConnection, agg: BatchAggregate, source: st
     await executemany(conn, sql, rows)
 
 
+# The counts a batch adds to its source's row (ingest_counter), besides times and samples.
+STAT_COLS = ("lines", "events", "ignored", "malformed", "unattributed", "internal", "expired")
+COUNTER = table_of(IngestCounter)
+
+
+def counter_of(host: str, source: str) -> Any:
+    """The WHERE of ``host``'s counter row of ``source``."""
+    return (COUNTER.c.host == host) & (COUNTER.c.source == source)
+
+
+async def write_counters(conn: AsyncConnection, host: str, source: str, **values: Any) -> None:
+    await conn.execute(COUNTER.update().where(counter_of(host, source)).values(**values))
+
+
 async def counter_row(
     conn: AsyncConnection, host: str, source: str, fmt: str, path: str, now: float
 ) -> dict[str, Any]:
     """``host``'s counter row of ``source``, made (zeros) if missing and locked for this
     transaction: hosts starting at once on a new database each insert their own row, and two
-    writers of one row take turns (PostgreSQL: ``FOR UPDATE``; SQLite: the insert has
-    taken the write lock). A row of no host (written before counters were per host) is
-    claimed by the first host to count that source."""
-    t = table_of(IngestCounter)
-    mine = (t.c.host == host) & (t.c.source == source)
-    if host:
-        await conn.execute(
-            t.update()
-            .where((t.c.host == "") & (t.c.source == source))
-            .where(~select(t.c.source).where(mine).exists())
-            .values(host=host)
-        )
+    writers of one row take turns (PostgreSQL: ``FOR UPDATE``; SQLite: the insert, a write,
+    waits for the write lock). When the row is new, a row of no host (written before
+    counters were per host) takes its place: the first host to count that source claims it."""
+    mine = counter_of(host, source)
     sql = (
         "INSERT INTO ingest_counter (host, source, format, path, last_read_at, samples, lines,"
         " events, ignored, malformed, unattributed, internal, expired)"
         f" VALUES ({placeholders(conn, 6)}, 0, 0, 0, 0, 0, 0, 0)"
         " ON CONFLICT (host, source) DO NOTHING"
     )
-    await conn.exec_driver_sql(sql, (host, source, fmt, path, now, "[]"))
-    row = (await conn.execute(select(t).where(mine).with_for_update())).mappings().one()
+    params = (host, source, fmt, path, now, "[]")
+    if (await conn.exec_driver_sql(sql, params)).rowcount == 1 and host:
+        await conn.execute(COUNTER.delete().where(mine))  # its zeros: nothing is lost
+        unhosted = counter_of("", source)
+        claim = await conn.execute(COUNTER.update().where(unhosted).values(host=host))
+        if claim.rowcount == 0:  # none, or another host claimed it first
+            await conn.exec_driver_sql(sql, params)
+    row = (await conn.execute(select(COUNTER).where(mine).with_for_update())).mappings().one()
     return dict(row)
 
 
@@ -163,30 +175,20 @@ async def _add_counters(
     stats: ParseStats,
     now: float,
 ) -> None:
-    t = table_of(IngestCounter)
     row = await counter_row(conn, host, source, fmt, path, now)
     samples = json.loads(row["samples"] or "[]")
     samples = (samples + stats.samples)[-MAX_SAMPLES:]
-    last = agg.last_event_at
-    if row["last_event_at"] is not None and (last is None or row["last_event_at"] > last):
-        last = row["last_event_at"]
-    values = {
-        "format": fmt,
-        "path": path,
-        "lines": row["lines"] + stats.lines,
-        "events": row["events"] + stats.events,
-        "ignored": row["ignored"] + stats.ignored,
-        "malformed": row["malformed"] + stats.malformed,
-        "unattributed": row["unattributed"] + stats.unattributed,
-        "internal": row["internal"] + stats.internal,
-        "expired": row["expired"] + stats.expired,
-        "last_event_at": last,
-        "last_read_at": now,
-        "samples": json.dumps(samples),
-        "error": None,
-    }
-    mine = (t.c.host == host) & (t.c.source == source)
-    await conn.execute(t.update().where(mine).values(**values))
+    await write_counters(
+        conn, host, source, format=fmt, path=path,
+        **{c: row[c] + getattr(stats, c) for c in STAT_COLS},
+        last_event_at=later(row["last_event_at"], agg.last_event_at), last_read_at=now,
+        samples=json.dumps(samples), error=None,
+    )  # fmt: skip
+
+
+def later(a: float | None, b: float | None) -> float | None:
+    """The later of two optional times."""
+    return b if a is None else a if b is None else max(a, b)
 
 
 async def _move_checkpoint(
@@ -239,8 +241,6 @@ async def record_source_error(
 ) -> None:
     """Remember (or clear) ``host``'s read error of ``source`` for ``status``; counters are
     left as they are."""
-    t = table_of(IngestCounter)
     async with engine.begin() as conn:
         await counter_row(conn, host, source, fmt, path, now)
-        mine = (t.c.host == host) & (t.c.source == source)
-        await conn.execute(t.update().where(mine).values(error=error))
+        await write_counters(conn, host, source, error=error)

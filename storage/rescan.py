@@ -22,18 +22,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import case, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opsconsole.core.aggregate import BatchAggregate, item_order, table_order
 from opsconsole.core.ports import SavedCheckpoint
 from opsconsole.core.sources.base import ParseStats
 from opsconsole.storage import fleet
-from opsconsole.storage.checkpoints import _insert_samples, _move_checkpoint, counter_row
+from opsconsole.storage.checkpoints import (
+    COUNTER,
+    STAT_COLS,
+    _insert_samples,
+    _move_checkpoint,
+    counter_row,
+    later,
+    write_counters,
+)
 from opsconsole.storage.sql import executemany, placeholders
 
 COLS = ("delivered", "bounced", "hard", "soft", "deferred", "complaints")
-STAT_COLS = ("lines", "events", "ignored", "malformed", "unattributed", "internal", "expired")
 
 Totals = dict[str, list[int]]  # ip -> the six bucket counters summed over all minutes
 
@@ -258,32 +265,19 @@ async def _swap_counters(
     position was another host's; a row of no host is ``host``'s to claim), the new
     reading's join ``host``'s row."""
     old, new = stats
-    mine = "WHERE host = :h AND source = :s"
     if old_host not in (host, ""):
-        less = "{0} = CASE WHEN {0} > :{0} THEN {0} - :{0} ELSE 0 END"
-        sets = ", ".join(less.format(c) for c in STAT_COLS)
-        params: dict[str, object] = {c: getattr(old, c) for c in STAT_COLS}
-        await conn.execute(
-            text(f"UPDATE ingest_counter SET {sets} {mine}"), {**params, "h": old_host, "s": source}
-        )
+        c = COUNTER.c
+        await write_counters(conn, old_host, source, **{
+            k: case((c[k] > getattr(old, k), c[k] - getattr(old, k)), else_=0)
+            for k in STAT_COLS
+        })  # fmt: skip
         old = ParseStats()
     row = await counter_row(conn, host, source, fmt, source, now)
-    vals: dict[str, object] = {
-        c: max(0, int(row[c] or 0) - getattr(old, c)) + getattr(new, c) for c in STAT_COLS
-    }
-    sets = ", ".join(f"{c} = :{c}" for c in STAT_COLS)
-    await conn.execute(
-        text(f"UPDATE ingest_counter SET {sets}, format = :format, last_read_at = :t {mine}"),
-        {**vals, "format": fmt, "t": now, "h": host, "s": source},
-    )
-    if new_agg.last_event_at is not None:
-        await conn.execute(
-            text(
-                f"UPDATE ingest_counter SET last_event_at = :t {mine}"
-                " AND (last_event_at IS NULL OR last_event_at < :t)"
-            ),
-            {"t": new_agg.last_event_at, "h": host, "s": source},
-        )
+    await write_counters(
+        conn, host, source, format=fmt, last_read_at=now,
+        last_event_at=later(row["last_event_at"], new_agg.last_event_at),
+        **{k: max(0, int(row[k] or 0) - getattr(old, k)) + getattr(new, k) for k in STAT_COLS},
+    )  # fmt: skip
 
 
 async def checkpoint_source(engine: AsyncEngine, host: str, path: str) -> str | None:
