@@ -37,13 +37,14 @@ def up(conn: Connection) -> None:
     for source, of in sorted(hosts.items()):
         if len(of) != 1:
             continue
-        old, new = f"source_stale||{source}", f"source_stale||{source}@{next(iter(of))}"
+        subject = f"{source}@{next(iter(of))}"  # as core.health names it
+        old, new = f"source_stale||{source}", f"source_stale||{subject}"  # alerts.dedup_key's
         conn.execute(
             text(
                 "UPDATE alert SET key = :new, subuser = :subject WHERE key = :old"
                 " AND state <> 'resolved'"
             ),
-            {"new": new, "old": old, "subject": new.rsplit("|", 1)[1]},
+            {"new": new, "old": old, "subject": subject},
         )
         renamed = {"new": new, "old": old}
         conn.execute(text("UPDATE silence SET key = :new WHERE key = :old"), renamed)
