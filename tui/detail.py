@@ -85,11 +85,10 @@ class IpDetailScreen(Screen[None]):
         w = self.query_one("#windows", DataTable)
         # Short labels: all ten columns fit 80 columns (with "delivered" and "deferred"
         # spelt out, "severity" was cut to "criti" there).
-        for key, label in (("window", "window"), ("sent", "sent"), ("delivered", "deliv"),
-                           ("bounced", "bounced"), ("hard", "hard"), ("soft", "soft"),
-                           ("deferred", "defer"), ("cmpl", "cmpl"), ("bounce", "bounce"),
-                           ("severity", "severity")):  # fmt: skip
-            w.add_column(label, key=key)
+        short = {"delivered": "deliv", "deferred": "defer"}
+        for key in ("window", "sent", "delivered", "bounced", "hard", "soft", "deferred",
+                    "cmpl", "bounce", "severity"):  # fmt: skip
+            w.add_column(short.get(key, key), key=key)
         p = self.query_one("#providers", DataTable)
         p.add_column("provider", key="provider")
         for name, _s in DETAIL_WINDOWS:

@@ -481,9 +481,10 @@ def early(
     fast: FastBatch | None = None,
 ) -> Worker | None:
     """A worker for a fresh reading of ``path`` (from offset 0), forked before the reader
-    opens its database (and before anyone walks the file's batch boundaries: the reader
-    works out the split while the worker reads); the reader uses it only if the database
-    has no position for the file (see ``SourceReader._start_worker``), else stops it."""
+    opens its database (and before anyone walks the file's batch boundaries: the worker
+    walks to its split after its first batch and says where it is, see ``Worker.said_split``);
+    the reader uses it only if the database has no position for the file (see
+    ``SourceReader._start_worker``), else stops it."""
     hook = HOOKS.get(fmt)
     if hook is None:
         return None

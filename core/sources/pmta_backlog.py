@@ -219,15 +219,14 @@ def _aggregate(parser, agg, first, table, cols, n_rows, pa, pc):  # type: ignore
     if not all_events:
         kind = pc.filter(kind, is_event)
 
+    def event_rows(col: Any) -> Any:  # a column's values of the event rows, in line order
+        return col if all_events else pc.filter(col, is_event)
+
     def only_events(indices: Any) -> Any:
-        indices = indices.cast(pa.int64())
-        return indices if all_events else pc.filter(indices, is_event)
+        return event_rows(indices.cast(pa.int64()))
 
     def column(i: int) -> Any:  # a string column, all rows
         return table.column(f"c{i}")
-
-    def event_rows(col: Any) -> Any:  # a column's values of the event rows, in line order
-        return col if all_events else pc.filter(col, is_event)
 
     def enc(i: int) -> tuple[list[str], Any]:
         if i < 0:

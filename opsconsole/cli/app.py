@@ -196,7 +196,9 @@ def run(argv: list[str]) -> int:
         # `| head` left mid-output: not an error of ours, exit 0. typer catches every EPIPE
         # under its main (a BrokenPipeError never gets here), pacifies both streams, then
         # calls sys.exit(1).
-        if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        from typer._click.utils import PacifyFlushWrapper
+
+        if e.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
             return 0
         raise
     return rv if isinstance(rv, int) else 0
