@@ -135,16 +135,20 @@ async def add_fleet(
 
 
 async def add_health(
-    status: dict[str, Any], store: object, config: EngineConfig, now: float
+    status: dict[str, Any],
+    store: object,
+    config: EngineConfig,
+    now: float,
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """A ``core.views.status`` result with the fleet's ``hosts`` and the ``health``
-    verdict (``core.health``) added, in place."""
+    """A ``core.views.status`` result with the fleet's ``hosts`` (from the raw ``sources``
+    rows status read, times as numbers) and the ``health`` verdict (``core.health``) added,
+    in place."""
     from opsconsole.core import health
 
     data = await read_fleet(store)
     if data is not None:
-        raw = await store.ingest_sources()  # type: ignore[attr-defined]
-        status["hosts"] = hosts_section(data, raw, config, now)
+        status["hosts"] = hosts_section(data, sources, config, now)
     checks = health.health_checks(
         status, [s.name for s in config.sources], heartbeat_ttl=heartbeat_ttl(config)
     )

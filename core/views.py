@@ -474,7 +474,8 @@ async def status(
     eng = engine_section(lease, now, m.check_interval)
     eng["heartbeat_age_seconds"] = round(now - lease["heartbeat_at"], 1) if lease else None
     sources = []
-    for s in await store.ingest_sources():
+    raw = await store.ingest_sources()
+    for s in raw:
         last = s["last_event_at"]
         sources.append({
             "name": s["name"], "host": s.get("host") or None, "format": s["format"],
@@ -500,7 +501,7 @@ async def status(
     data = {"database": redact_url(database), "engine": eng, "sources": sources,
             "notifiers": notifiers}  # fmt: skip
     data["reputation"] = await zone_status(store)  # DNSBL zones, SNDS (issue 14)
-    return await fleet.add_health(data, store, config, now)
+    return await fleet.add_health(data, store, config, now, raw)
 
 
 # -- silences and the notification rules -----------------------------------------------------
